@@ -1,0 +1,74 @@
+"""The daemon's command line: ``supervisord-lite -c CONFIG.toml [--check]``.
+
+Maps every outcome to an exit code (0 ok, 2 usage or config error, an error's own ``exit_code``
+otherwise) and prints errors as lines, never as a traceback. The runtime (and trio with it) is
+imported only when the daemon really runs, so ``--check`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from supervisord_lite import __version__
+from supervisord_lite.config import load_path
+from supervisord_lite.errors import ConfigError, SupervisorLiteError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from supervisord_lite.config import Config
+
+PROG = "supervisord-lite"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return the exit status (also the console-script entry point)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        config = load_path(args.config)
+        if args.check:
+            print(_summary(config))
+            return 0
+        from supervisord_lite import runtime
+
+        return runtime.run(config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            where = "" if problem.path == "$" else f"{problem.path}: "
+            print(f"{exc.source}: {where}{problem.message}", file=sys.stderr)
+        return exc.exit_code
+    except SupervisorLiteError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _summary(config: Config) -> str:
+    names = list(config.programs)
+    noun = "program" if len(names) == 1 else "programs"
+    listed = f" ({', '.join(names)})" if names else ""
+    return f"ok: {config.source}: {len(names)} {noun}{listed}, socket {config.daemon.socket}"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Run the supervisor daemon in the foreground, or validate its config.",
+    )
+    parser.add_argument(
+        "-c", "--config", required=True, metavar="CONFIG.toml", help="the config file"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the config, print every problem, exit 0 (valid) or 2 (not)",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    return parser

@@ -1,0 +1,459 @@
+"""The config file: TOML in, a frozen ``Config`` out, or a ``ConfigError`` naming every problem.
+
+Pure (stdlib and msgspec only) so that ``--check``, reload and the tests validate a config exactly
+the way the daemon does, without starting anything. msgspec stops at the first error of a
+``convert()`` call, so tables are converted field by field against the Structs' own annotations:
+one run reports every mistake in the file, each with its path (``$.programs.web.stop_timout``).
+After ``load`` every path in the Config is absolute and every log target is a path or None.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
+
+import msgspec
+from msgspec import Meta
+
+from supervisord_lite import signames
+from supervisord_lite.errors import ConfigError, Problem
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    _Handler = Callable[[object, str, list[Problem]], object]
+
+MiB: Final = 1024 * 1024
+
+_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_PLAIN_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
+_OCTAL_FIELDS: Final = frozenset({"socket_mode", "umask"})
+_INVALID: Final = object()
+
+PositiveFloat = Annotated[float, Meta(gt=0)]
+NonNegativeFloat = Annotated[float, Meta(ge=0)]
+NonNegativeInt = Annotated[int, Meta(ge=0)]
+NonEmptyStr = Annotated[str, Meta(min_length=1)]
+Mode = Annotated[int, Meta(ge=0, le=0o777)]
+ExitCode = Annotated[int, Meta(ge=0, le=255)]
+Argv = Annotated[tuple[str, ...], Meta(min_length=1)]
+
+
+class DaemonConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[daemon]``: where the daemon keeps its socket, state and logs."""
+
+    socket: NonEmptyStr = "run/supervisord-lite.sock"
+    socket_mode: Mode = 0o600
+    allow_uids: tuple[NonNegativeInt, ...] = ()
+    state_db: NonEmptyStr = "state/supervisor.db"
+    log_dir: NonEmptyStr = "logs"
+    shutdown_timeout: PositiveFloat = 30.0
+
+
+class Backoff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Spacing of restarts: at least ``floor`` apart, then ``initial * factor**n`` up to ``max``."""
+
+    initial: PositiveFloat = 1.0
+    factor: Annotated[float, Meta(ge=1)] = 2.0
+    max: PositiveFloat = 30.0
+    floor: NonNegativeFloat = 1.0
+
+
+class LogConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where a program's output goes: ``stdout``/``stderr`` are absolute paths, or None."""
+
+    stdout: NonEmptyStr | None = "auto"
+    stderr: NonEmptyStr | None = "auto"
+    merge: bool = False
+    max_bytes: NonNegativeInt = 50 * MiB
+    backups: NonNegativeInt = 10
+    queue_bytes: Annotated[int, Meta(ge=4096)] = MiB
+    overflow: Literal["block", "drop-oldest", "drop-newest"] = "block"
+    timestamps: bool = False
+
+
+class ProgramConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[programs.NAME]``: one program and the policy that keeps it in the wanted state."""
+
+    name: str
+    command: Argv
+    cwd: NonEmptyStr | None = None
+    env: dict[str, str] = {}
+    user: NonEmptyStr | None = None
+    group: NonEmptyStr | None = None
+    umask: Mode | None = None
+    autostart: bool = True
+    autorestart: Literal["always", "on-failure", "never"] = "on-failure"
+    exit_codes: tuple[ExitCode, ...] = (0,)
+    start_seconds: NonNegativeFloat = 1.0
+    start_retries: NonNegativeInt = 3
+    backoff: Backoff = Backoff()
+    stop_signal: str = "TERM"
+    stop_timeout: PositiveFloat = 10.0
+    kill_timeout: PositiveFloat = 5.0
+    priority: int = 100
+    log: LogConfig = LogConfig()
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True):
+    """A whole validated config file; ``source`` and ``base_dir`` say where it came from."""
+
+    daemon: DaemonConfig
+    programs: dict[str, ProgramConfig]
+    source: str
+    base_dir: str
+
+    def programs_by_priority(self) -> tuple[ProgramConfig, ...]:
+        """Start order: higher priority first, then by name; stop in the reverse order."""
+        return tuple(sorted(self.programs.values(), key=lambda p: (-p.priority, p.name)))
+
+
+class ConfigDiff(msgspec.Struct, frozen=True, kw_only=True):
+    """What a reload has to do: program names by fate, each tuple sorted."""
+
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    changed: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    daemon_changed: bool
+
+
+def diff(old: Config, new: Config) -> ConfigDiff:
+    """Compare two configs; a program is changed when any field of its ProgramConfig differs."""
+    both = old.programs.keys() & new.programs.keys()
+    return ConfigDiff(
+        added=tuple(sorted(new.programs.keys() - old.programs.keys())),
+        removed=tuple(sorted(old.programs.keys() - new.programs.keys())),
+        changed=tuple(sorted(n for n in both if old.programs[n] != new.programs[n])),
+        unchanged=tuple(sorted(n for n in both if old.programs[n] == new.programs[n])),
+        daemon_changed=old.daemon != new.daemon,
+    )
+
+
+def load_path(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a config file; its relative paths resolve against its folder."""
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as file:
+            data = file.read()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(source, [Problem("$", f"cannot read the file: {reason}")]) from exc
+    return load(data, source=source, base_dir=os.path.dirname(os.path.abspath(source)))
+
+
+def load(data: bytes | str, *, source: str = "<string>", base_dir: str | None = None) -> Config:
+    """Validate TOML text; relative paths resolve against ``base_dir`` (the cwd when None).
+
+    Raises ConfigError listing every problem found.
+    """
+    base = os.path.abspath(os.getcwd() if base_dir is None else base_dir)
+    try:
+        raw = msgspec.toml.decode(data)
+    except msgspec.DecodeError as exc:
+        raise ConfigError(source, [Problem("$", f"invalid TOML: {exc}")]) from exc
+    except UnicodeDecodeError as exc:
+        message = f"not UTF-8 text: {exc.reason} at byte {exc.start}"
+        raise ConfigError(source, [Problem("$", message)]) from exc
+
+    problems: list[Problem] = []
+    problems.extend(
+        Problem(_join("$", key), "unknown field")
+        for key in raw
+        if key not in ("daemon", "programs")
+    )
+    daemon = _daemon(raw.get("daemon", {}), base, problems)
+    log_dir = daemon.log_dir if daemon else _resolve(base, DaemonConfig().log_dir)
+
+    programs: dict[str, ProgramConfig] = {}
+    tables = raw.get("programs", {})
+    if isinstance(tables, dict):
+        for name, table in tables.items():
+            program = _program(name, table, log_dir, base, problems)
+            if program is not None:
+                programs[name] = program
+    else:
+        problems.append(Problem("$.programs", f"expected a table, got {_kind_of(tables)}"))
+    _check_log_paths(programs, problems)
+
+    if problems or daemon is None:
+        raise ConfigError(source, problems)
+    return Config(daemon=daemon, programs=programs, source=source, base_dir=base)
+
+
+def _daemon(raw: object, base: str, problems: list[Problem]) -> DaemonConfig | None:
+    before = len(problems)
+    values = _table(raw, DaemonConfig, "$.daemon", problems)
+    if len(problems) > before:
+        return None
+    daemon = DaemonConfig(**values)
+    return msgspec.structs.replace(
+        daemon,
+        socket=_resolve(base, daemon.socket),
+        state_db=_resolve(base, daemon.state_db),
+        log_dir=_resolve(base, daemon.log_dir),
+    )
+
+
+def _program(
+    name: str, raw: object, log_dir: str, base: str, problems: list[Problem]
+) -> ProgramConfig | None:
+    path = _join("$.programs", name)
+    before = len(problems)
+    if not _NAME.fullmatch(name):
+        message = (
+            f"invalid program name {name!r}: 1 to 64 letters, digits, '_', '.' or '-',"
+            " starting with a letter or digit"
+        )
+        problems.append(Problem(path, message))
+
+    def log(value: object, where: str, problems: list[Problem]) -> LogConfig:
+        return _log(value, name, log_dir, base, where, problems)
+
+    def cwd(value: object, where: str, problems: list[Problem]) -> object:
+        text = _convert(value, NonEmptyStr, where, problems)
+        return _resolve(base, text) if isinstance(text, str) else _INVALID
+
+    values = _table(
+        raw,
+        ProgramConfig,
+        path,
+        problems,
+        special={
+            "command": _command,
+            "env": _env,
+            "stop_signal": _signal,
+            "backoff": _backoff,
+            "log": log,
+            "cwd": cwd,
+        },
+        forbidden={"name": "not allowed here: the program's name is its table key"},
+    )
+    if "log" not in values:
+        values["log"] = log({}, _join(path, "log"), problems)
+    if len(problems) > before:
+        return None
+    return ProgramConfig(name=name, **values)
+
+
+def _command(raw: object, where: str, problems: list[Problem]) -> object:
+    """An argv list as given, or a string split the way a POSIX shell would (but never run)."""
+    if isinstance(raw, str):
+        try:
+            raw = shlex.split(raw)
+        except ValueError as exc:
+            problems.append(Problem(where, f"cannot split the command string: {exc}"))
+            return _INVALID
+    argv = _convert(raw, Argv, where, problems)
+    if isinstance(argv, tuple) and argv and not argv[0]:
+        problems.append(Problem(f"{where}[0]", "must not be empty"))
+        return _INVALID
+    return argv
+
+
+def _env(raw: object, where: str, problems: list[Problem]) -> object:
+    """Variables one by one, so a bad one is named; a name with '=' would corrupt environ."""
+    if not isinstance(raw, dict):
+        problems.append(Problem(where, f"expected a table, got {_kind_of(raw)}"))
+        return _INVALID
+    env: dict[str, str] = {}
+    for key, value in raw.items():
+        if not key or "=" in key or "\x00" in key:
+            problems.append(Problem(_join(where, key), "invalid variable name"))
+        converted = _convert(value, str, _join(where, key), problems)
+        if isinstance(converted, str):
+            env[key] = converted
+    return env
+
+
+def _signal(raw: object, where: str, problems: list[Problem]) -> object:
+    text = _convert(raw, str, where, problems)
+    if not isinstance(text, str):
+        return _INVALID
+    name = signames.normalise(text)
+    if name is None:
+        problems.append(Problem(where, f"unknown signal {text!r}"))
+        return _INVALID
+    return name
+
+
+def _backoff(raw: object, where: str, problems: list[Problem]) -> object:
+    before = len(problems)
+    values = _table(raw, Backoff, where, problems)
+    if len(problems) > before:
+        return _INVALID
+    backoff = Backoff(**values)
+    if backoff.max < backoff.initial:
+        message = f"must be >= initial ({_number(str(backoff.initial))})"
+        problems.append(Problem(_join(where, "max"), message))
+        return _INVALID
+    return backoff
+
+
+def _log(
+    raw: object, name: str, log_dir: str, base: str, where: str, problems: list[Problem]
+) -> LogConfig:
+    """Resolve ``auto``/``none``/a path for each stream; merged stderr goes into stdout."""
+    before = len(problems)
+    values = _table(raw, LogConfig, where, problems, special={"stdout": _str, "stderr": _str})
+    targets: dict[str, str | None] = {}
+    for stream in ("stdout", "stderr"):
+        target = values.get(stream, "auto")
+        if target == "auto":
+            targets[stream] = os.path.join(log_dir, f"{name}.{stream}.log")
+        elif target == "none":
+            targets[stream] = None
+        elif isinstance(target, str):
+            targets[stream] = _resolve(base, target)
+    if values.get("merge") is True:
+        if "stderr" in values:
+            message = "cannot be set when merge = true (stderr goes into stdout)"
+            problems.append(Problem(_join(where, "stderr"), message))
+        targets["stderr"] = None
+    if len(problems) > before:
+        return LogConfig()
+    return LogConfig(**(values | targets))
+
+
+def _str(raw: object, where: str, problems: list[Problem]) -> object:
+    return _convert(raw, NonEmptyStr, where, problems)
+
+
+def _check_log_paths(programs: Mapping[str, ProgramConfig], problems: list[Problem]) -> None:
+    """Two streams writing (and rotating) one file would interleave and lose output."""
+    owners: dict[str, str] = {}
+    for name, program in programs.items():
+        for stream, target in (("stdout", program.log.stdout), ("stderr", program.log.stderr)):
+            if target is None:
+                continue
+            where = f"{_join('$.programs', name)}.log.{stream}"
+            first = owners.setdefault(target, where)
+            if first != where:
+                problems.append(Problem(where, f"same file as {first} ({target})"))
+
+
+def _table(
+    raw: object,
+    cls: type[msgspec.Struct],
+    path: str,
+    problems: list[Problem],
+    *,
+    special: Mapping[str, _Handler] | None = None,
+    forbidden: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Convert each field of a TOML table on its own, in file order, so every bad one is reported.
+
+    ``special`` maps a field to the handler that converts it instead of its annotation;
+    ``forbidden`` maps a field that must not appear in the file to the message saying why.
+    Returns the fields that converted; the caller compares ``len(problems)`` to know if all did.
+    """
+    if not isinstance(raw, dict):
+        problems.append(Problem(path, f"expected a table, got {_kind_of(raw)}"))
+        return {}
+    special = special or {}
+    forbidden = forbidden or {}
+    fields = {f.name: f for f in msgspec.structs.fields(cls) if f.name not in forbidden}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = _join(path, key)
+        field = fields.get(key)
+        if field is None:
+            problems.append(Problem(where, forbidden.get(key, "unknown field")))
+            continue
+        handler = special.get(key)
+        if handler is not None:
+            converted = handler(value, where, problems)
+        else:
+            converted = _convert(value, field.type, where, problems, octal=key in _OCTAL_FIELDS)
+        if converted is not _INVALID:
+            values[key] = converted
+    for field in fields.values():
+        required = field.default is msgspec.NODEFAULT and field.default_factory is msgspec.NODEFAULT
+        if required and field.name not in raw:
+            problems.append(Problem(_join(path, field.name), "missing: this field is required"))
+    return values
+
+
+def _convert(
+    value: object, tp: Any, where: str, problems: list[Problem], *, octal: bool = False
+) -> Any:
+    try:
+        result = msgspec.convert(value, tp)
+    except msgspec.ValidationError as exc:
+        subpath, message = _translate(str(exc), tp, octal=octal)
+        problems.append(Problem(where + subpath, message))
+        return _INVALID
+    strings = result if isinstance(result, tuple) else (result,)
+    if any(isinstance(s, str) and "\x00" in s for s in strings):
+        problems.append(Problem(where, "must not contain a NUL character"))
+        return _INVALID
+    return result
+
+
+_AT: Final = re.compile(r"(?P<message>.*?)(?: - at `\$(?P<at>[^`]*)`)?", re.DOTALL)
+_WRONG_TYPE: Final = re.compile(r"Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`")
+_LENGTH: Final = re.compile(r"Expected `[^`]+` of length (?P<op>[<>]=?) (?P<n>\d+)")
+_BOUND: Final = re.compile(r"Expected `[^`]+` (?P<op>[<>]=?) (?P<n>\S+)")
+_ENUM: Final = re.compile(r"Invalid enum value (?P<value>.+)")
+_KINDS: Final = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "a boolean",
+    "array": "an array",
+    "object": "a table",
+    "null": "nothing",
+    "datetime": "a date-time",
+    "date": "a date",
+    "time": "a time",
+}
+
+
+def _translate(text: str, tp: Any, *, octal: bool) -> tuple[str, str]:
+    """Turn a msgspec validation message into ``(sub-path, message for an operator)``."""
+    found = _AT.fullmatch(text)
+    assert found is not None
+    message, subpath = found["message"], found["at"] or ""
+    if m := _WRONG_TYPE.fullmatch(message):
+        want = next(k for k in m["want"].split(" | ") if k != "null")
+        return subpath, f"expected {_kinds(want)}, got {_kinds(m['got'])}"
+    if m := _LENGTH.fullmatch(message):
+        if m["op"] == ">=" and m["n"] == "1":
+            return subpath, "must not be empty"
+        return subpath, f"length must be {m['op']} {m['n']}"
+    if m := _BOUND.fullmatch(message):
+        return subpath, f"must be {m['op']} {_number(m['n'], octal=octal)}"
+    if (m := _ENUM.fullmatch(message)) and getattr(tp, "__origin__", None) is Literal:
+        choices = ", ".join(repr(c) for c in tp.__args__)
+        return subpath, f"must be one of {choices}, got {m['value']}"
+    return subpath, message[:1].lower() + message[1:]
+
+
+def _kinds(name: str) -> str:
+    return _KINDS.get(name, f"`{name}`")
+
+
+def _kind_of(value: object) -> str:
+    names = {dict: "object", list: "array", str: "str", bool: "bool", int: "int", float: "float"}
+    return _kinds(names.get(type(value), type(value).__name__))
+
+
+def _number(text: str, *, octal: bool = False) -> str:
+    number = float(text)
+    if not number.is_integer():
+        return text
+    return oct(int(number)) if octal and number else str(int(number))
+
+
+def _join(path: str, key: str) -> str:
+    """``$.a`` + ``b`` -> ``$.a.b``; keys that would read ambiguously are quoted: ``$.a["b c"]``."""
+    if _PLAIN_KEY.fullmatch(key):
+        return f"{path}.{key}"
+    return f"{path}[{json.dumps(key)}]"
+
+
+def _resolve(base: str, path: str) -> str:
+    return os.path.normpath(os.path.join(base, path))

@@ -1,0 +1,170 @@
+"""The daemon's error tree.
+
+Every error the daemon raises on purpose is one of these; foreign exceptions (OSError,
+sqlite3.Error, msgspec.DecodeError) are translated where they enter (``raise ... from exc``).
+Each class carries ``code`` (a stable machine string, the one sent on the wire where it
+crosses the socket) and ``exit_code`` (what ``supervisord-lite`` exits with when it ends the
+process)::
+
+    SupervisorLiteError              code="internal"          exit 1
+    ├── ConfigError                  code="config_invalid"    exit 2   (.problems: every problem)
+    ├── ProtocolError                code="bad_frame"         exit 1
+    │   ├── FrameTooLarge            code="frame_too_large"
+    │   ├── UnsupportedVersion       code="unsupported_version"
+    │   ├── UnknownOperation         code="unknown_op"
+    │   └── BadRequest               code="bad_request"
+    ├── StoreError                   code="store_failed"      exit 1
+    ├── SpawnError                   code="spawn_failed"      exit 1
+    ├── LogPathError                 code="log_path_refused"  exit 2
+    ├── DaemonError                  code="daemon_failed"     exit 1
+    │   └── AlreadyRunning           code="already_running"   exit 2
+    └── RequestFailed                code="internal"          exit 1   (a request the daemon refused)
+        ├── NoSuchProgram            code="no_such_program"   (.known: the valid names)
+        ├── WaitTimeout              code="timeout"
+        └── ShuttingDown             code="shutting_down"
+
+This module is pure: it imports only the standard library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SupervisorLiteError(Exception):
+    """Base of every error supervisord-lite raises on purpose."""
+
+    code: str = "internal"
+    exit_code: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a config file: where (``$.programs.web.stop_timeout``) and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class ConfigError(SupervisorLiteError):
+    """The config file cannot be used; ``problems`` lists every problem found, not just the first."""
+
+    code = "config_invalid"
+    exit_code = 2
+
+    def __init__(self, source: str, problems: list[Problem] | tuple[Problem, ...]) -> None:
+        self.source = source
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        lines = [f"{source}: {count} {noun}"]
+        lines.extend(f"  {problem}" for problem in self.problems)
+        super().__init__("\n".join(lines))
+
+
+class ProtocolError(SupervisorLiteError):
+    """A peer sent bytes that are not a valid frame or message; the connection must close.
+
+    ``request_id`` is the id of the offending request where it could be read, so the error
+    reply can echo it.
+    """
+
+    code = "bad_frame"
+
+    def __init__(self, message: str, *, request_id: int | None = None) -> None:
+        self.request_id = request_id
+        super().__init__(message)
+
+
+class FrameTooLarge(ProtocolError):
+    """A length prefix announced a body larger than ``MAX_FRAME``; nothing of it was buffered."""
+
+    code = "frame_too_large"
+
+
+class UnsupportedVersion(ProtocolError):
+    """The peer's protocol version is not one this side speaks."""
+
+    code = "unsupported_version"
+
+
+class UnknownOperation(ProtocolError):
+    """A request named an ``op`` this side does not know."""
+
+    code = "unknown_op"
+
+
+class BadRequest(ProtocolError):
+    """A message with a known ``op`` whose fields do not validate."""
+
+    code = "bad_request"
+
+
+class StoreError(SupervisorLiteError):
+    """The state store could not be opened, migrated, read or written."""
+
+    code = "store_failed"
+
+
+class SpawnError(SupervisorLiteError):
+    """A program could not be started (missing executable, bad cwd, unknown user...)."""
+
+    code = "spawn_failed"
+
+
+class LogPathError(SupervisorLiteError):
+    """A log path is unsafe (a symlink, a folder others can write to) or cannot be opened."""
+
+    code = "log_path_refused"
+    exit_code = 2
+
+
+class DaemonError(SupervisorLiteError):
+    """The daemon cannot run (socket cannot be bound, folder cannot be created...)."""
+
+    code = "daemon_failed"
+
+
+class AlreadyRunning(DaemonError):
+    """Another live daemon already serves the configured socket."""
+
+    code = "already_running"
+    exit_code = 2
+
+    def __init__(self, socket_path: str, pid: int | None) -> None:
+        self.socket_path = socket_path
+        self.pid = pid
+        who = f"pid {pid}" if pid is not None else "pid unknown"
+        super().__init__(f"already running ({who}) on {socket_path}")
+
+
+class RequestFailed(SupervisorLiteError):
+    """A control request the daemon could not carry out; its ``code`` goes back on the wire."""
+
+
+class NoSuchProgram(RequestFailed):
+    """A request named a program the config does not have."""
+
+    code = "no_such_program"
+
+    def __init__(self, names: list[str] | tuple[str, ...], known: list[str] | tuple[str, ...]):
+        self.names = tuple(names)
+        self.known = tuple(known)
+        listed = ", ".join(repr(n) for n in self.names)
+        noun = "program" if len(self.names) == 1 else "programs"
+        super().__init__(f"no {noun} named {listed} (known: {', '.join(self.known) or 'none'})")
+
+
+class WaitTimeout(RequestFailed):
+    """A wait ran out of time before the programs reached the state asked for."""
+
+    code = "timeout"
+
+
+class ShuttingDown(RequestFailed):
+    """The daemon is shutting down and takes no new work."""
+
+    code = "shutting_down"

@@ -1,0 +1,86 @@
+"""The pure state machine of one supervised program: events in, a snapshot and effects out.
+
+``step(policy, snapshot, event, now=...)`` is the whole interface; the rules and the transition
+table are written out in ``table.py``'s docstring. Only the standard library and msgspec are
+imported here: no clock, no signals, no processes.
+"""
+
+from supervisord_lite.lifecycle.effects import (
+    ClearDeadline,
+    Effect,
+    Outcome,
+    Publish,
+    Record,
+    RecordKind,
+    SetDeadline,
+    SignalGroup,
+    Spawn,
+)
+from supervisord_lite.lifecycle.events import (
+    EVENT_TYPES,
+    DeadlineReached,
+    Event,
+    Exited,
+    GroupEmpty,
+    LifecycleError,
+    Ready,
+    Restart,
+    Spawned,
+    SpawnFailed,
+    WantDown,
+    WantUp,
+)
+from supervisord_lite.lifecycle.states import (
+    DEATH_TALLY,
+    Death,
+    ExitStatus,
+    Policy,
+    Snapshot,
+    State,
+    StopPhase,
+    Want,
+)
+from supervisord_lite.lifecycle.table import (
+    IGNORE,
+    TRANSITIONS,
+    Handler,
+    Ignore,
+    step,
+)
+
+__all__ = [
+    "DEATH_TALLY",
+    "EVENT_TYPES",
+    "IGNORE",
+    "TRANSITIONS",
+    "ClearDeadline",
+    "DeadlineReached",
+    "Death",
+    "Effect",
+    "Event",
+    "ExitStatus",
+    "Exited",
+    "GroupEmpty",
+    "Handler",
+    "Ignore",
+    "LifecycleError",
+    "Outcome",
+    "Policy",
+    "Publish",
+    "Ready",
+    "Record",
+    "RecordKind",
+    "Restart",
+    "SetDeadline",
+    "SignalGroup",
+    "Snapshot",
+    "Spawn",
+    "SpawnFailed",
+    "Spawned",
+    "State",
+    "StopPhase",
+    "Want",
+    "WantDown",
+    "WantUp",
+    "step",
+]

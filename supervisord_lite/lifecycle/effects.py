@@ -1,0 +1,96 @@
+"""What the state machine asks the runtime to do, in the order ``step()`` returns them.
+
+``step()`` orders its effects: every ``Record`` first (history before anyone hears of the
+change), then ``Publish`` for each state passed through, then the timer, then the actions
+(``SignalGroup``, ``Spawn``) whose answers come back as new events.
+"""
+
+import enum
+from typing import TypeAlias
+
+import msgspec
+
+from supervisord_lite.lifecycle.states import ExitStatus, State
+
+__all__ = [
+    "ClearDeadline",
+    "Effect",
+    "Outcome",
+    "Publish",
+    "Record",
+    "RecordKind",
+    "SetDeadline",
+    "SignalGroup",
+    "Spawn",
+]
+
+
+class RecordKind(enum.StrEnum):
+    """What a history record tells; ``exited``, ``stopped`` and ``killed`` end a run."""
+
+    SPAWNED = "spawned"
+    SPAWN_FAILED = "spawn_failed"
+    EXITED = "exited"
+    STOPPED = "stopped"
+    KILLED = "killed"
+    KILL_FAILED = "kill_failed"
+    RESTARTED = "restarted"
+    FATAL = "fatal"
+
+
+class Outcome(enum.StrEnum):
+    """How a run ended; exactly one per run.
+
+    ``completed``: an expected exit code. ``failed``: another code or a signal. ``stopped``: it
+    ended on request. ``killed``: it needed SIGKILL. ``lost``: the supervisor died and the end
+    is unknowable (written by the store, never by ``step()``).
+    """
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    KILLED = "killed"
+    LOST = "lost"
+
+
+class Spawn(msgspec.Struct, frozen=True):
+    """Start a new run; answer with ``Spawned`` or ``SpawnFailed``."""
+
+
+class SignalGroup(msgspec.Struct, frozen=True):
+    """Send ``signal`` (a bare name: ``"TERM"``, ``"KILL"``) to the run's process group."""
+
+    signal: str
+
+
+class SetDeadline(msgspec.Struct, frozen=True):
+    """Arm the program's one timer for ``at`` (monotonic seconds), replacing any other."""
+
+    at: float
+
+
+class ClearDeadline(msgspec.Struct, frozen=True):
+    """Disarm the program's timer."""
+
+
+class Record(msgspec.Struct, frozen=True):
+    """Write one history entry; the record that ends a run carries its ``outcome``.
+
+    ``run_id`` names the run the record is about (None for ``spawn_failed`` and ``fatal``).
+    """
+
+    kind: RecordKind
+    outcome: Outcome | None = None
+    exit: ExitStatus | None = None
+    reason: str = ""
+    run_id: int | None = None
+
+
+class Publish(msgspec.Struct, frozen=True):
+    """Tell subscribers the state went from ``old`` to ``new``."""
+
+    old: State
+    new: State
+
+
+Effect: TypeAlias = Spawn | SignalGroup | SetDeadline | ClearDeadline | Record | Publish

@@ -1,0 +1,256 @@
+"""The handlers the transition table names, and the few moves they share.
+
+Each handler takes the context (policy and ``now``), the snapshot and its event, and answers
+with a ``Result``. They are called only through ``table.TRANSITIONS``, which guarantees the
+state and the event type; the conditions they still check are written out in ``table.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from msgspec.structs import replace
+
+from supervisord_lite.lifecycle.effects import (
+    Effect,
+    Outcome,
+    Record,
+    RecordKind,
+    SignalGroup,
+    Spawn,
+)
+from supervisord_lite.lifecycle.events import Exited, LifecycleError, Spawned, SpawnFailed
+from supervisord_lite.lifecycle.states import (
+    DEATH_TALLY,
+    Death,
+    ExitStatus,
+    Policy,
+    Snapshot,
+    State,
+    StopPhase,
+    Want,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What every handler may read besides the snapshot."""
+
+    policy: Policy
+    now: float
+
+
+Result: TypeAlias = tuple[Snapshot, tuple[Effect, ...], tuple[State, ...]]
+"""A handler's answer: the new snapshot, its effects, and states passed through on the way."""
+
+
+def _same(snap: Snapshot) -> Result:
+    return snap, (), ()
+
+
+def _spawn_or_wait(
+    c: Context,
+    snap: Snapshot,
+    effects: tuple[Effect, ...] = (),
+    via: tuple[State, ...] = (),
+    *,
+    delay: float = 0.0,
+) -> Result:
+    """Spawn now, or wait in BACKOFF until ``delay`` is over and the spawn floor allows it."""
+    at = c.now + delay
+    if snap.last_spawn_at is not None:
+        at = max(at, snap.last_spawn_at + c.policy.spawn_floor)
+    if at > c.now:
+        return replace(snap, state=State.BACKOFF, deadline=at), effects, via
+    spawning = replace(snap, state=State.STARTING, deadline=None, last_spawn_at=c.now)
+    return spawning, (*effects, Spawn()), via
+
+
+def _failed_start(
+    c: Context, snap: Snapshot, why: str, effects: tuple[Effect, ...], via: tuple[State, ...] = ()
+) -> Result:
+    """Count a failed start: back off and try again, or give up as FATAL."""
+    p = c.policy
+    retries = snap.retries + 1
+    if retries > p.start_retries:
+        message = f"{why} ({p.start_retries} retries)"
+        fatal = replace(snap, state=State.FATAL, retries=retries, deadline=None, message=message)
+        return fatal, (*effects, Record(RecordKind.FATAL, reason=message)), via
+    waiting = replace(snap, retries=retries, message=f"{why}, retry {retries} of {p.start_retries}")
+    return _spawn_or_wait(c, waiting, effects, (*via, State.BACKOFF), delay=p.backoff(retries))
+
+
+def _begin_stop(c: Context, snap: Snapshot) -> Result:
+    """Enter STOPPING; signal the group unless it already was, or no group exists yet."""
+    stopping = replace(snap, state=State.STOPPING)
+    if snap.pgid is None or snap.stop_phase is not StopPhase.NONE:
+        return _same(stopping)
+    signalled = replace(
+        stopping, stop_phase=StopPhase.SIGNALLED, deadline=c.now + c.policy.stop_timeout
+    )
+    return signalled, (SignalGroup(c.policy.stop_signal),), ()
+
+
+def _end(c: Context, snap: Snapshot, status: ExitStatus) -> Result:
+    """The run is over (leader reaped, group empty): record its one outcome, then go on."""
+    p = c.policy
+    cause = snap.exited_from
+    if snap.stop_phase in (StopPhase.KILLED, StopPhase.UNKILLABLE):
+        kind, outcome = RecordKind.KILLED, Outcome.KILLED
+        reason = f"needed SIGKILL: group alive {p.stop_timeout:g} s after SIG{p.stop_signal}"
+    elif cause is None:
+        kind, outcome, reason = RecordKind.STOPPED, Outcome.STOPPED, ""
+    else:
+        kind = RecordKind.EXITED
+        outcome = Outcome.COMPLETED if p.expects(status) else Outcome.FAILED
+        reason = "exited too quickly" if cause is State.STARTING else ""
+    records: tuple[Effect, ...] = (Record(kind, outcome, status, reason, snap.run_id),)
+    over = replace(
+        snap,
+        pid=None,
+        pgid=None,
+        run_id=None,
+        spawned_at=None,
+        deadline=None,
+        stop_phase=StopPhase.NONE,
+        leader_exit=None,
+        exited_from=None,
+        restart_pending=False,
+        message=reason,
+    )
+    if snap.want is Want.DOWN:
+        return replace(over, state=State.STOPPED), records, ()
+    if snap.restart_pending:
+        restarted = Record(RecordKind.RESTARTED, run_id=snap.run_id)
+        passed = State.STOPPED if cause is None else State.EXITED
+        return _spawn_or_wait(c, over, (*records, restarted), (passed,))
+    if cause is None:
+        return _spawn_or_wait(c, over, records, (State.STOPPED,))
+    if cause is State.STARTING:
+        return _failed_start(c, over, "exited too quickly", records)
+    exited = replace(over, state=State.EXITED, message=status.describe())
+    if p.restarts_after(status):
+        return _spawn_or_wait(c, exited, records, (State.EXITED,))
+    return exited, records, ()
+
+
+def _running(snap: Snapshot) -> Snapshot:
+    return replace(snap, state=State.RUNNING, retries=0, deadline=None, message="")
+
+
+def start(c: Context, snap: Snapshot, _: object) -> Result:
+    """The operator wants it up: a new series of start attempts, retries from 0."""
+    return _spawn_or_wait(c, replace(snap, want=Want.UP, retries=0, message=""))
+
+
+def launch(c: Context, snap: Snapshot, _: object) -> Result:
+    """Spawn now if the floor allows (a backoff cut short by the operator, or over)."""
+    return _spawn_or_wait(c, replace(snap, want=Want.UP))
+
+
+def stop(c: Context, snap: Snapshot, _: object) -> Result:
+    """The operator wants it down: signal the group, or wait for the Spawn in flight."""
+    return _begin_stop(c, replace(snap, want=Want.DOWN, restart_pending=False))
+
+
+def restart(c: Context, snap: Snapshot, _: object) -> Result:
+    """Stop the run, remembering to spawn again once it is over."""
+    return _begin_stop(c, replace(snap, restart_pending=True))
+
+
+def drop(c: Context, snap: Snapshot, _: object) -> Result:
+    """Nothing runs: STOPPED at once, any backoff timer disarmed."""
+    return _same(replace(snap, state=State.STOPPED, want=Want.DOWN, deadline=None, message=""))
+
+
+def up_later(c: Context, snap: Snapshot, _: object) -> Result:
+    """A stop is under way: spawn again once it is over, as a fresh series."""
+    if snap.want is Want.UP:
+        return _same(snap)
+    return _same(replace(snap, want=Want.UP, retries=0, message=""))
+
+
+def down_later(c: Context, snap: Snapshot, _: object) -> Result:
+    """A stop is under way: stay down once it is over, whatever was asked before."""
+    return _same(replace(snap, want=Want.DOWN, restart_pending=False))
+
+
+def restart_later(c: Context, snap: Snapshot, event: object) -> Result:
+    """A stop is under way: spawn again once it is over, recorded as a restart."""
+    wanted, _, _ = up_later(c, snap, event)
+    return _same(replace(wanted, restart_pending=True))
+
+
+def track(c: Context, snap: Snapshot, event: Spawned) -> Result:
+    """A run began: track it as a start, or stop it at once if it is not wanted."""
+    if snap.pgid is not None:
+        raise LifecycleError(
+            f"Spawned(pid={event.pid}) while group {snap.pgid} (run {snap.run_id}) is tracked"
+        )
+    run = replace(snap, pid=event.pid, pgid=event.pgid, run_id=event.run_id, spawned_at=c.now)
+    record = Record(RecordKind.SPAWNED, run_id=event.run_id)
+    if snap.want is Want.DOWN or snap.restart_pending:
+        stopping, effects, via = _begin_stop(c, run)
+        return stopping, (record, *effects), via
+    if c.policy.start_seconds <= 0:
+        return _running(run), (record,), (State.STARTING,)
+    starting = replace(run, state=State.STARTING, deadline=c.now + c.policy.start_seconds)
+    return starting, (record,), ()
+
+
+def fail(c: Context, snap: Snapshot, event: SpawnFailed) -> Result:
+    """The Spawn in flight made no process: a failed start, unless down is wanted."""
+    if snap.pgid is not None:
+        return _same(snap)
+    why = f"could not spawn: {event.reason}"
+    record: tuple[Effect, ...] = (Record(RecordKind.SPAWN_FAILED, reason=event.reason),)
+    if snap.want is Want.DOWN:
+        return replace(snap, state=State.STOPPED, restart_pending=False, message=why), record, ()
+    return _failed_start(c, replace(snap, restart_pending=False), why, record)
+
+
+def reap(c: Context, snap: Snapshot, event: Exited) -> Result:
+    """The leader was reaped: end the run, or stop what is left of its group first."""
+    if snap.pgid is None:
+        return _same(snap)
+    if snap.pid is None:
+        if event.group_alive:
+            return _same(snap)
+        return _end(c, snap, snap.leader_exit or event.status)
+    deaths = (*snap.deaths, Death(c.now, event.status))[-DEATH_TALLY:]
+    reaped = replace(snap, pid=None, last_exit=event.status, deaths=deaths)
+    if snap.state is not State.STOPPING:
+        reaped = replace(reaped, exited_from=snap.state)
+    if not event.group_alive:
+        return _end(c, reaped, event.status)
+    message = f"leader {event.status.describe()}; stopping the rest of its group"
+    return _begin_stop(c, replace(reaped, leader_exit=event.status, message=message))
+
+
+def finish(c: Context, snap: Snapshot, _: object) -> Result:
+    """The group outlived its leader and is gone now: end the run with the leader's exit."""
+    if snap.leader_exit is None:
+        return _same(snap)
+    return _end(c, snap, snap.leader_exit)
+
+
+def ready(c: Context, snap: Snapshot, _: object) -> Result:
+    """Start succeeded (ready, or alive for start_seconds): RUNNING, retries cleared."""
+    if snap.pgid is None:
+        return _same(snap)
+    return _same(_running(snap))
+
+
+def escalate(c: Context, snap: Snapshot, _: object) -> Result:
+    """A stop timed out: SIGKILL the group, or, after SIGKILL, report that it failed."""
+    p = c.policy
+    if snap.stop_phase is StopPhase.SIGNALLED:
+        killing = replace(snap, stop_phase=StopPhase.KILLED, deadline=c.now + p.kill_timeout)
+        return killing, (SignalGroup("KILL"),), ()
+    if snap.stop_phase is StopPhase.KILLED:
+        reason = f"could not kill: group still alive {p.kill_timeout:g} s after SIGKILL"
+        record = Record(RecordKind.KILL_FAILED, reason=reason, run_id=snap.run_id)
+        given_up = replace(snap, stop_phase=StopPhase.UNKILLABLE, message="could not kill")
+        return given_up, (record,), ()
+    return _same(snap)

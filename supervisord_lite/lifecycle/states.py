@@ -1,0 +1,156 @@
+"""What the state machine knows about one program: its state, its policy and its snapshot.
+
+Everything here is a frozen value. ``Snapshot`` is the whole memory of the machine: ``step()``
+returns a new one for every event, so the runtime can keep the latest, show it, and never ask
+the machine anything else.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final, Literal
+
+import msgspec
+
+__all__ = [
+    "DEATH_TALLY",
+    "Death",
+    "ExitStatus",
+    "Policy",
+    "Snapshot",
+    "State",
+    "StopPhase",
+    "Want",
+]
+
+DEATH_TALLY: Final = 100
+"""How many recent deaths a snapshot keeps (s6's ``max-death-tally`` default)."""
+
+
+class State(enum.StrEnum):
+    """The states operators know from supervisord."""
+
+    STOPPED = "STOPPED"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    BACKOFF = "BACKOFF"
+    STOPPING = "STOPPING"
+    EXITED = "EXITED"
+    FATAL = "FATAL"
+
+
+class Want(enum.StrEnum):
+    """What the operator asked for, kept apart from what is observed (s6's ``flagwantup``)."""
+
+    UP = "up"
+    DOWN = "down"
+
+
+class StopPhase(enum.StrEnum):
+    """How far a stop has gone: no signal yet, stop signal sent, SIGKILL sent, SIGKILL failed."""
+
+    NONE = "NONE"
+    SIGNALLED = "SIGNALLED"
+    KILLED = "KILLED"
+    UNKILLABLE = "UNKILLABLE"
+
+
+class ExitStatus(msgspec.Struct, frozen=True):
+    """How a process ended: an exit ``code`` or a ``signal`` name (``"KILL"``), exactly one.
+
+    Raises:
+        ValueError: both or neither of ``code`` and ``signal`` are set.
+    """
+
+    code: int | None = None
+    signal: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.code is None) == (self.signal is None):
+            raise ValueError("an exit status has exactly one of code and signal")
+
+    def describe(self) -> str:
+        """``"exit 3"`` or ``"signal KILL"``, for messages and logs."""
+        return f"exit {self.code}" if self.signal is None else f"signal {self.signal}"
+
+
+class Death(msgspec.Struct, frozen=True):
+    """One entry of the death tally: when (monotonic seconds) and how a leader died."""
+
+    at: float
+    exit: ExitStatus
+
+
+class Policy(msgspec.Struct, frozen=True, kw_only=True):
+    """The parts of a program's config that decide its transitions.
+
+    ``spawn_floor`` is the minimum spacing between two spawns, whatever caused them, so a
+    program that dies at once can never make the supervisor busy-loop. A failed start waits
+    ``backoff_initial * backoff_factor ** (retries - 1)`` seconds, at most ``backoff_max``.
+    """
+
+    autorestart: Literal["always", "on-failure", "never"] = "on-failure"
+    exit_codes: tuple[int, ...] = (0,)
+    start_seconds: float = 1.0
+    start_retries: int = 3
+    backoff_initial: float = 1.0
+    backoff_factor: float = 2.0
+    backoff_max: float = 30.0
+    spawn_floor: float = 1.0
+    stop_signal: str = "TERM"
+    stop_timeout: float = 10.0
+    kill_timeout: float = 5.0
+
+    def expects(self, status: ExitStatus) -> bool:
+        """Whether an exit was expected: its code is in ``exit_codes`` (a signal never is)."""
+        return status.code is not None and status.code in self.exit_codes
+
+    def restarts_after(self, status: ExitStatus) -> bool:
+        """Whether ``autorestart`` asks for a new run after a run that reached RUNNING ended."""
+        if self.autorestart == "always":
+            return True
+        return self.autorestart == "on-failure" and not self.expects(status)
+
+    def backoff(self, retries: int) -> float:
+        """Seconds to wait before start attempt ``retries + 1`` (``retries`` >= 1 failed)."""
+        try:
+            delay = self.backoff_initial * self.backoff_factor ** (retries - 1)
+        except OverflowError:
+            return self.backoff_max
+        return min(self.backoff_max, delay)
+
+
+class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the machine remembers about one program; ``Snapshot()`` is a program never run.
+
+    A *run* is one spawned process group, from ``Spawned`` until its leader is reaped and no
+    member is left. ``pgid`` and ``run_id`` are set exactly while a run is tracked; ``pid``
+    while its leader is unreaped. In STARTING and STOPPING, ``pgid is None`` means a ``Spawn``
+    is in flight and its answer has not come yet.
+
+    - ``retries``: consecutive failed starts; reaching RUNNING or a fresh ``WantUp`` clears it.
+    - ``last_spawn_at``: when the last ``Spawn`` was emitted; the spawn floor counts from it.
+    - ``deadline``: the one timer (monotonic seconds), mirrored by SetDeadline/ClearDeadline.
+    - ``leader_exit``: the leader was reaped, but other members of its group are still alive.
+    - ``exited_from``: STARTING or RUNNING when the leader exited on its own and the stop only
+      clears what is left of its group; None when the stop was requested.
+    - ``restart_pending``: a ``Restart`` arrived; spawn again once the stop completes.
+    - ``message``: why the program is in this state, for operators.
+    """
+
+    state: State = State.STOPPED
+    want: Want = Want.DOWN
+    pid: int | None = None
+    pgid: int | None = None
+    run_id: int | None = None
+    spawned_at: float | None = None
+    retries: int = 0
+    last_exit: ExitStatus | None = None
+    last_spawn_at: float | None = None
+    deadline: float | None = None
+    stop_phase: StopPhase = StopPhase.NONE
+    leader_exit: ExitStatus | None = None
+    exited_from: State | None = None
+    deaths: tuple[Death, ...] = ()
+    restart_pending: bool = False
+    message: str = ""

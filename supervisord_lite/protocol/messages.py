@@ -1,0 +1,436 @@
+"""Every message that crosses the control socket: the one catalogue of the wire.
+
+The daemon and every client (``svctl``, the Python clients) speak these Structs and nothing
+else, so this module is the protocol's reference: each request's docstring says what it
+does, the ``svctl`` command that sends it, and what the daemon answers.
+
+Rules of the wire (they are what lets an old client talk to a newer daemon and back):
+
+1. Requests are a tagged union on ``"op"``, replies on ``"kind"``. Tag strings never change;
+   ``tests/protocol/test_messages.py`` pins them.
+2. Every request carries ``id``; every reply echoes the id of the request it answers. Pushed
+   messages (:class:`StateChanged`, :class:`LogChunk`, :class:`Lagged`, :class:`End`) carry
+   the id of the request that opened the stream, which is therefore the subscription id.
+3. A field added later must have a default, and a field's type never changes. Unknown fields
+   on the wire are ignored, never an error (unlike the config, which forbids them).
+4. No traceback crosses the socket: a failure is an :class:`Error` with an :class:`ErrorCode`
+   and one line of message.
+
+This module is pure: it imports only the standard library and msgspec.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal, TypeAlias
+
+from msgspec import Meta, Struct
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "ActionReply",
+    "ActionResult",
+    "Cancel",
+    "ClientMessage",
+    "End",
+    "Error",
+    "ErrorCode",
+    "Hello",
+    "History",
+    "HistoryEntry",
+    "HistoryReply",
+    "Lagged",
+    "LogChunk",
+    "Logs",
+    "Ok",
+    "Ping",
+    "Pong",
+    "ProgramState",
+    "ProgramStatus",
+    "Reload",
+    "ReloadReply",
+    "Reply",
+    "Request",
+    "Restart",
+    "ServerMessage",
+    "Shutdown",
+    "Start",
+    "StateChanged",
+    "Status",
+    "StatusReply",
+    "Stop",
+    "Stream",
+    "Subscribe",
+    "Wait",
+    "Want",
+    "Welcome",
+    "tag_of",
+]
+
+PROTOCOL_VERSION = 1
+"""Sent in :class:`Hello` and :class:`Welcome`; a mismatch ends the handshake."""
+
+Stream: TypeAlias = Literal["stdout", "stderr"]
+Want: TypeAlias = Literal["up", "down"]
+NonNegative = Annotated[int, Meta(ge=0)]
+
+
+class ErrorCode(StrEnum):
+    """Why a request failed; the client maps each code to an exception class and exit code."""
+
+    BAD_FRAME = "bad_frame"
+    FRAME_TOO_LARGE = "frame_too_large"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    UNKNOWN_OP = "unknown_op"
+    BAD_REQUEST = "bad_request"
+    NO_SUCH_PROGRAM = "no_such_program"
+    SPAWN_FAILED = "spawn_failed"
+    TIMEOUT = "timeout"
+    CONFIG_INVALID = "config_invalid"
+    SHUTTING_DOWN = "shutting_down"
+    PERMISSION_DENIED = "permission_denied"
+    INTERNAL = "internal"
+
+
+class ProgramState(StrEnum):
+    """The states operators know from supervisord; the value is the name shown to users."""
+
+    STOPPED = "STOPPED"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    BACKOFF = "BACKOFF"
+    STOPPING = "STOPPING"
+    EXITED = "EXITED"
+    FATAL = "FATAL"
+
+
+# -- client -> server ------------------------------------------------------------------------
+
+
+class Request(Struct, tag_field="op", kw_only=True, frozen=True):
+    """Base of every client message; ``id`` is chosen by the client and echoed in the reply."""
+
+    id: int = 0
+
+
+class Hello(Request, tag="hello", kw_only=True, frozen=True):
+    """Open the conversation; must be the first message on a connection.
+
+    Answered with :class:`Welcome`, or ``Error(unsupported_version)`` and the connection
+    closes. ``client`` names the client (``"svctl 0.1.0"``) for the daemon's log.
+    """
+
+    version: int
+    client: str = ""
+
+
+class Ping(Request, tag="ping", kw_only=True, frozen=True):
+    """Check that the daemon answers (``svctl ok``). Answered with :class:`Pong`."""
+
+
+class Status(Request, tag="status", kw_only=True, frozen=True):
+    """Report programs' states (``svctl status [NAME...]``); empty ``names`` means all.
+
+    Answered with :class:`StatusReply`, or ``Error(no_such_program, known=...)`` when a name
+    is unknown.
+    """
+
+    names: tuple[str, ...] = ()
+
+
+class Start(Request, tag="start", kw_only=True, frozen=True):
+    """Want programs up (``svctl start NAME... | --all [--no-wait]``).
+
+    Give ``names`` or ``all=True``. With ``wait`` the reply comes once each program is
+    RUNNING or has failed (FATAL, spawn error); without, as soon as the wish is recorded.
+    Answered with :class:`ActionReply` (one result per program), or
+    ``Error(no_such_program, known=...)`` before anything is done when a name is unknown.
+    """
+
+    names: tuple[str, ...] = ()
+    all: bool = False
+    wait: bool = True
+
+
+class Stop(Request, tag="stop", kw_only=True, frozen=True):
+    """Want programs down (``svctl stop NAME... | --all [--no-wait]``).
+
+    Same fields and answers as :class:`Start`; with ``wait`` the reply comes once each
+    program's process group is gone.
+    """
+
+    names: tuple[str, ...] = ()
+    all: bool = False
+    wait: bool = True
+
+
+class Restart(Request, tag="restart", kw_only=True, frozen=True):
+    """Stop then start programs (``svctl restart NAME... | --all [--no-wait]``).
+
+    Same fields and answers as :class:`Start`.
+    """
+
+    names: tuple[str, ...] = ()
+    all: bool = False
+    wait: bool = True
+
+
+class History(Request, tag="history", kw_only=True, frozen=True):
+    """Read the recorded starts, exits, stops and restarts (``svctl history NAME [-n N]``).
+
+    ``name`` None means every program; at most ``limit`` entries, newest last. Answered with
+    :class:`HistoryReply`, or ``Error(no_such_program)``.
+    """
+
+    name: str | None = None
+    limit: NonNegative = 20
+
+
+class Logs(Request, tag="logs", kw_only=True, frozen=True):
+    """Send a program's recent output, then optionally follow it (``svctl logs NAME [-f]``).
+
+    ``name`` None means every program, ``stream`` None both streams. The daemon pushes
+    :class:`LogChunk` messages (id = this request's id) for the last ``lines`` lines, then,
+    without ``follow``, :class:`End`. With ``follow`` chunks keep coming, with
+    :class:`Lagged` when this reader fell behind, until :class:`Cancel` or shutdown, which
+    end it with :class:`End`. Answered with ``Error(no_such_program)`` for an unknown name.
+    """
+
+    name: str | None = None
+    stream: Stream | None = None
+    lines: NonNegative = 10
+    follow: bool = False
+
+
+class Wait(Request, tag="wait", kw_only=True, frozen=True):
+    """Block until every named program is in ``state`` (``svctl wait NAME... --state S``).
+
+    The daemon waits on its own state changes, never by polling. Answered with
+    :class:`ActionReply` once all are there, ``Error(timeout)`` after ``timeout`` seconds
+    (None waits forever), or ``Error(no_such_program)``.
+    """
+
+    names: tuple[str, ...]
+    state: ProgramState
+    timeout: Annotated[float, Meta(ge=0)] | None = None
+
+
+class Subscribe(Request, tag="subscribe", kw_only=True, frozen=True):
+    """Receive every state change as it happens (``svctl events``).
+
+    Answered with :class:`Ok`, then :class:`StateChanged` messages carrying this request's
+    id, until :class:`Cancel` or shutdown, which end the stream with :class:`End`.
+    """
+
+
+class Cancel(Request, tag="cancel", kw_only=True, frozen=True):
+    """End the log follow or subscription opened by request ``target``.
+
+    The stream gets its :class:`End`; this request is answered with :class:`Ok` (also when
+    ``target`` is already over, so a cancel never races with the stream's own end).
+    """
+
+    target: int
+
+
+class Reload(Request, tag="reload", kw_only=True, frozen=True):
+    """Re-read the config file and apply the difference (``svctl reload``, or SIGHUP).
+
+    Answered with :class:`ReloadReply`, or ``Error(config_invalid)`` (the running config is
+    kept).
+    """
+
+
+class Shutdown(Request, tag="shutdown", kw_only=True, frozen=True):
+    """Stop every program and exit the daemon (``svctl shutdown``).
+
+    Answered with :class:`Ok` as soon as the shutdown begins; open streams then get
+    :class:`End` and the connection closes.
+    """
+
+
+ClientMessage: TypeAlias = (
+    Hello
+    | Ping
+    | Status
+    | Start
+    | Stop
+    | Restart
+    | History
+    | Logs
+    | Wait
+    | Subscribe
+    | Cancel
+    | Reload
+    | Shutdown
+)
+
+
+# -- values inside replies --------------------------------------------------------------------
+
+
+class ProgramStatus(Struct, kw_only=True, frozen=True):
+    """One program as ``svctl status`` shows it.
+
+    ``started_at`` is wall-clock epoch seconds (for display); ``uptime`` is measured on the
+    daemon's monotonic clock, so it stays right when the wall clock jumps.
+    """
+
+    name: str
+    state: ProgramState
+    want: Want
+    pid: int | None
+    started_at: float | None
+    uptime: float | None
+    exit_code: int | None
+    exit_signal: str | None
+    message: str = ""
+    restarts: int = 0
+
+
+class ActionResult(Struct, kw_only=True, frozen=True):
+    """The outcome of a start, stop, restart or wait for one program."""
+
+    name: str
+    ok: bool
+    state: ProgramState
+    message: str = ""
+
+
+class HistoryEntry(Struct, kw_only=True, frozen=True):
+    """One recorded event of a program (spawned, exited, stopped...), as the store keeps it."""
+
+    at: float
+    program: str
+    kind: str
+    run_id: int | None
+    pid: int | None
+    pgid: int | None
+    exit_code: int | None
+    exit_signal: str | None
+    outcome: str | None
+    reason: str = ""
+
+
+# -- server -> client -------------------------------------------------------------------------
+
+
+class Reply(Struct, tag_field="kind", kw_only=True, frozen=True):
+    """Base of every server message; ``id`` is the request it answers or the subscription."""
+
+    id: int = 0
+
+
+class Welcome(Reply, tag="welcome", kw_only=True, frozen=True):
+    """The daemon's answer to :class:`Hello`; always the first message it sends."""
+
+    version: int
+    pid: int
+    daemon_version: str
+
+
+class Pong(Reply, tag="pong", kw_only=True, frozen=True):
+    """The answer to :class:`Ping`."""
+
+
+class Ok(Reply, tag="ok", kw_only=True, frozen=True):
+    """A request with nothing to report succeeded (shutdown begun, cancel done, subscribed)."""
+
+    message: str = ""
+
+
+class StatusReply(Reply, tag="status", kw_only=True, frozen=True):
+    """The answer to :class:`Status`, in config order."""
+
+    programs: tuple[ProgramStatus, ...]
+
+
+class ActionReply(Reply, tag="action", kw_only=True, frozen=True):
+    """The answer to :class:`Start`, :class:`Stop`, :class:`Restart` and :class:`Wait`."""
+
+    results: tuple[ActionResult, ...]
+
+
+class HistoryReply(Reply, tag="history", kw_only=True, frozen=True):
+    """The answer to :class:`History`, oldest first."""
+
+    entries: tuple[HistoryEntry, ...]
+
+
+class ReloadReply(Reply, tag="reload", kw_only=True, frozen=True):
+    """The answer to :class:`Reload`: program names by what the new config did to them."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+
+
+class StateChanged(Reply, tag="state", kw_only=True, frozen=True):
+    """Pushed to subscribers: a program moved from ``old`` to ``new`` at ``at`` (wall epoch)."""
+
+    program: str
+    old: ProgramState
+    new: ProgramState
+    pid: int | None
+    exit_code: int | None
+    exit_signal: str | None
+    at: float
+    message: str = ""
+
+
+class LogChunk(Reply, tag="log", kw_only=True, frozen=True):
+    """Pushed to log readers: raw bytes a program wrote, not split or decoded."""
+
+    program: str
+    stream: Stream
+    data: bytes
+
+
+class Lagged(Reply, tag="lagged", kw_only=True, frozen=True):
+    """Pushed to a log reader that fell behind: it missed ``dropped`` bytes of this stream.
+
+    The daemon drops a slow reader's bytes rather than slow the program down.
+    """
+
+    program: str
+    stream: Stream
+    dropped: NonNegative
+
+
+class End(Reply, tag="end", kw_only=True, frozen=True):
+    """A stream is over: logs without follow are sent, or it was cancelled, or shutdown."""
+
+    message: str = ""
+
+
+class Error(Reply, tag="error", kw_only=True, frozen=True):
+    """A request failed; ``known`` lists the valid program names for ``no_such_program``."""
+
+    code: ErrorCode
+    message: str
+    known: tuple[str, ...] = ()
+
+
+ServerMessage: TypeAlias = (
+    Welcome
+    | Pong
+    | Ok
+    | StatusReply
+    | ActionReply
+    | HistoryReply
+    | ReloadReply
+    | StateChanged
+    | LogChunk
+    | Lagged
+    | End
+    | Error
+)
+
+
+def tag_of(cls: type[Request] | type[Reply]) -> str:
+    """The wire name of a message class: its ``op`` for a request, its ``kind`` for a reply."""
+    tag = cls.__struct_config__.tag
+    if not isinstance(tag, str):
+        raise TypeError(f"{cls.__name__} is not a tagged message")
+    return tag

@@ -1,0 +1,153 @@
+"""The daemon at run time: the only package of supervisord_lite that imports trio, psutil and
+signal handling.
+
+``run(config)`` owns the root nursery. Start-up order: the store opens (and the runs a crashed
+predecessor left are closed as lost), the control socket is bound, programs are started, and only
+then does systemd hear READY=1. Shutdown runs the other way: programs stop in priority order, the
+control server and the program tasks end, and the store writer drains last, so every stop is on
+disk before the daemon exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from typing import TYPE_CHECKING
+
+import trio
+
+from supervisord_lite.errors import ConfigError
+from supervisord_lite.runtime.control import ControlServer, bind_control_socket
+from supervisord_lite.runtime.daemonlog import configure, log
+from supervisord_lite.runtime.fanout import FanOut
+from supervisord_lite.runtime.handlers import Handlers
+from supervisord_lite.runtime.sdnotify import Notifier
+from supervisord_lite.runtime.storewriter import StoreWriter
+from supervisord_lite.runtime.supervisor import Supervisor
+from supervisord_lite.store import Store
+
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import AsyncIterator
+
+    from supervisord_lite.config import Config
+    from supervisord_lite.protocol.messages import StateChanged
+
+__all__ = ["run"]
+
+
+def run(config: Config) -> int:
+    """Run the daemon in the foreground until it is told to stop; the process' exit status.
+
+    0 after a clean shutdown, 1 when programs had to be SIGKILLed at the shutdown timeout.
+
+    Raises:
+        SupervisorLiteError: the daemon could not start (socket in use, store unreadable...).
+    """
+    configure()
+    return trio.run(_main, config)
+
+
+def _summary(supervisor: Supervisor) -> str:
+    states: dict[str, int] = {}
+    for runner in supervisor.runners.values():
+        key = runner.snapshot.state.value.lower()
+        states[key] = states.get(key, 0) + 1
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "no programs"
+    return f"{len(supervisor.runners)} programs: {counts}"
+
+
+def _close_lost_runs(store: Store) -> None:
+    """Runs still open in the store belonged to a daemon that died without stopping them."""
+    lost = store.live_groups()
+    if lost:
+        store.mark_lost(
+            [g.run_id for g in lost], at=time.time(), reason="supervisor died while it ran"
+        )
+        for group in lost:
+            log.warning(
+                "%s: run %d (pid %d) was left by a daemon that died; recorded as lost",
+                group.program,
+                group.run_id,
+                group.pid,
+            )
+
+
+async def _main(config: Config) -> int:
+    store = Store.open(config.daemon.state_db)
+    try:
+        _close_lost_runs(store)
+        sock = bind_control_socket(config.daemon.socket, config.daemon.socket_mode)
+        try:
+            return await _serve(config, store, sock)
+        finally:
+            sock.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(config.daemon.socket)
+    finally:
+        store.close()
+
+
+async def _serve(config: Config, store: Store, sock: socket.socket) -> int:
+    notifier = Notifier()
+    writer = StoreWriter(store)
+    events: FanOut[StateChanged] = FanOut()
+    clean = True
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        async with trio.open_nursery() as outer:
+            outer.start_soon(writer.run, name="store writer")
+            try:
+                async with trio.open_nursery() as nursery:
+                    supervisor = Supervisor(config, store=writer, events=events, nursery=nursery)
+                    stop = trio.Event()
+                    server = ControlServer(
+                        sock, Handlers(supervisor, stop.set), config.daemon.allow_uids
+                    )
+                    nursery.start_soon(server.serve, name="control server")
+                    nursery.start_soon(_watch_signals, signals, stop, supervisor, notifier)
+                    log.info("supervisord-lite %d serving %s", os.getpid(), config.daemon.socket)
+                    await supervisor.boot()
+                    notifier.ready(_summary(supervisor))
+                    log.info("ready: %s", _summary(supervisor))
+                    await stop.wait()
+                    log.info("shutting down")
+                    notifier.stopping("stopping programs")
+                    with trio.move_on_after(config.daemon.shutdown_timeout) as stopping:
+                        await supervisor.stop_all()
+                    if stopping.cancelled_caught:
+                        clean = False
+                        killed = await supervisor.kill_survivors()
+                        log.error(
+                            "shutdown timed out after %gs; SIGKILLed: %s",
+                            config.daemon.shutdown_timeout,
+                            ", ".join(killed) or "nothing was left",
+                        )
+                    events.close()
+                    nursery.cancel_scope.cancel()
+            finally:
+                writer.close()
+    log.info("exited %s", "cleanly" if clean else "after SIGKILLing survivors")
+    return 0 if clean else 1
+
+
+async def _watch_signals(
+    signals: AsyncIterator[int],
+    stop: trio.Event,
+    supervisor: Supervisor,
+    notifier: Notifier,
+) -> None:
+    async for signum in signals:
+        if signum == signal.SIGHUP:
+            notifier.reloading("reloading the config")
+            try:
+                await supervisor.reload()
+            except ConfigError as exc:
+                log.error("reload refused, the running config stays in force:\n%s", exc)
+            notifier.ready(_summary(supervisor))
+        elif stop.is_set():
+            log.info("already shutting down (signal %s ignored)", signal.Signals(signum).name)
+        else:
+            log.info("%s received", signal.Signals(signum).name)
+            stop.set()

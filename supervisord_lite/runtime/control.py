@@ -1,0 +1,216 @@
+"""The control socket: bytes <-> protocol.Connection <-> handlers.
+
+Binding: the socket's folder is created private (0700, or 0711 when the configured mode lets
+others connect), the socket is bound under a restrictive umask and then chmod'ed, so it never
+exists at a looser mode, even for a moment. A path that already holds a socket is probed first:
+a live daemon there makes this one refuse to start; a dead one's file is replaced.
+
+Each connection is served in its own task; each request in it gets a task too, so one client can
+follow events and issue requests over one connection. A peer that breaks the protocol is answered
+with an ``Error`` and its connection closed; nothing it sends can affect another connection.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import stat
+import struct
+from typing import TYPE_CHECKING
+
+import trio
+
+from supervisord_lite.errors import AlreadyRunning, DaemonError, ProtocolError
+from supervisord_lite.protocol import messages as m
+from supervisord_lite.protocol.connection import CLOSED, NEED_DATA, Connection, Role, error_reply
+from supervisord_lite.runtime.daemonlog import log
+from supervisord_lite.runtime.handlers import Handlers, welcome
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+RECEIVE_SIZE = 65536
+_PEERCRED = struct.Struct("3i")
+
+
+def _probe(path: str) -> int | None:
+    """If a daemon answers on ``path``, its pid; None if nobody listens there.
+
+    Raises:
+        AlreadyRunning: a daemon answered.
+    """
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(2.0)
+    try:
+        probe.connect(path)
+    except OSError:
+        return None
+    try:
+        conn = Connection(Role.CLIENT)
+        probe.sendall(conn.send(m.Hello(version=m.PROTOCOL_VERSION, client="supervisord-lite")))
+        while True:
+            data = probe.recv(RECEIVE_SIZE)
+            conn.receive_data(data)
+            event = conn.next_event()
+            if isinstance(event, m.Welcome):
+                raise AlreadyRunning(path, event.pid)
+            if event is CLOSED or not data:
+                raise AlreadyRunning(path, None)
+    except (OSError, ProtocolError) as exc:
+        raise AlreadyRunning(path, None) from exc
+    finally:
+        probe.close()
+
+
+def bind_control_socket(path: str, mode: int) -> socket.socket:
+    """Create, bind and listen on the control socket (see the module docstring).
+
+    Raises:
+        AlreadyRunning: a live daemon serves ``path``.
+        DaemonError: the folder or socket cannot be made, or ``path`` is not a socket.
+    """
+    folder = os.path.dirname(path)
+    folder_mode = 0o700 if not mode & 0o077 else 0o711
+    try:
+        os.makedirs(folder, mode=folder_mode, exist_ok=True)
+        info = os.lstat(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise DaemonError(f"cannot prepare the socket folder {folder!r}: {exc.strerror}") from exc
+    else:
+        if not stat.S_ISSOCK(info.st_mode):
+            raise DaemonError(f"{path!r} exists and is not a socket: refusing to replace it")
+        _probe(path)
+        os.unlink(path)
+        log.info("replaced a stale socket at %s", path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    old_umask = os.umask(0o177)
+    try:
+        sock.bind(path)
+    except OSError as exc:
+        sock.close()
+        raise DaemonError(f"cannot bind the control socket {path!r}: {exc.strerror}") from exc
+    finally:
+        os.umask(old_umask)
+    os.chmod(path, mode)
+    sock.listen(512)
+    return sock
+
+
+def peer_uid(sock: trio.socket.SocketType) -> int:
+    """The connecting process' uid, as the kernel saw it at connect time."""
+    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+    return int(_PEERCRED.unpack(raw)[1])
+
+
+class ControlServer:
+    """Serves connections on a bound socket until cancelled."""
+
+    def __init__(self, sock: socket.socket, handlers: Handlers, allow_uids: Iterable[int]) -> None:
+        self._sock = trio.socket.from_stdlib_socket(sock)
+        self._handlers = handlers
+        self._allowed = {0, os.geteuid(), *allow_uids}
+        self.connections = 0
+        self.refused = 0
+
+    async def serve(self) -> None:
+        listener = trio.SocketListener(self._sock)
+        await trio.serve_listeners(self._serve_one, [listener])
+
+    async def _serve_one(self, stream: trio.SocketStream) -> None:
+        self.connections += 1
+        async with stream:
+            try:
+                await _Session(stream, self._handlers, self._allowed, self).run()
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # the peer went away; its requests were cancelled with it
+            except OSError as exc:
+                if exc.errno not in (errno.ECONNRESET, errno.EPIPE):
+                    raise
+
+
+class _Session:
+    """One connection: decode, dispatch to handlers, serialise writes."""
+
+    def __init__(
+        self,
+        stream: trio.SocketStream,
+        handlers: Handlers,
+        allowed: set[int],
+        server: ControlServer,
+    ) -> None:
+        self._stream = stream
+        self._handlers = handlers
+        self._allowed = allowed
+        self._server = server
+        self._conn = Connection(Role.SERVER)
+        self._send_lock = trio.Lock()
+        self._streams: dict[int, trio.CancelScope] = {}
+
+    async def send(self, msg: m.ServerMessage) -> None:
+        data = self._conn.send(msg)
+        async with self._send_lock:
+            await self._stream.send_all(data)
+
+    async def run(self) -> None:
+        uid = peer_uid(self._stream.socket)
+        if uid not in self._allowed:
+            self._server.refused += 1
+            log.warning("refused a control connection from uid %d", uid)
+            await self.send(
+                m.Error(
+                    code=m.ErrorCode.PERMISSION_DENIED, message=f"uid {uid} may not use this daemon"
+                )
+            )
+            return
+        async with trio.open_nursery() as nursery:
+            await self._read_loop(nursery)
+            nursery.cancel_scope.cancel()
+
+    async def _read_loop(self, nursery: trio.Nursery) -> None:
+        while True:
+            data = await self._stream.receive_some(RECEIVE_SIZE)
+            self._conn.receive_data(data)
+            while True:
+                try:
+                    event = self._conn.next_event()
+                except ProtocolError as exc:
+                    log.warning("closing a control connection: %s", exc)
+                    await self.send(error_reply(exc))
+                    return
+                if event is NEED_DATA:
+                    break
+                if event is CLOSED:
+                    return
+                if isinstance(event, m.Hello):
+                    await self.send(welcome())
+                elif isinstance(event, m.Cancel):
+                    await self._cancel(event)
+                elif isinstance(event, m.Request):
+                    nursery.start_soon(self._run_request, event)
+
+    async def _run_request(self, request: m.Request) -> None:
+        with trio.CancelScope() as scope:
+            self._streams[request.id] = scope
+            try:
+                await self._handlers.handle(request, self.send)
+            finally:
+                self._streams.pop(request.id, None)
+        if scope.cancelled_caught:
+            await self.send(m.End(id=request.id, message="cancelled"))
+
+    async def _cancel(self, request: m.Cancel) -> None:
+        scope = self._streams.get(request.target)
+        if scope is None:
+            await self.send(
+                m.Error(
+                    id=request.id,
+                    code=m.ErrorCode.BAD_REQUEST,
+                    message=f"no request {request.target} is running on this connection",
+                )
+            )
+            return
+        scope.cancel()
+        await self.send(m.Ok(id=request.id, message="cancelled"))

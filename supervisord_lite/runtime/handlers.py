@@ -1,0 +1,176 @@
+"""Request -> Supervisor call -> reply: the one place that picks an ErrorCode.
+
+Each one-shot request is answered by exactly one reply with its id. Streams (``subscribe``)
+answer ``Ok`` and then push items carrying the request's id until cancelled, ended by ``End``.
+Errors the daemon raises on purpose become an ``Error`` with their code; anything else is a bug,
+logged here with its traceback and answered ``internal`` with a one-line message, so no
+traceback ever crosses the socket.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import msgspec
+import trio
+
+from supervisord_lite import __version__
+from supervisord_lite.errors import (
+    BadRequest,
+    ConfigError,
+    NoSuchProgram,
+    SupervisorLiteError,
+    WaitTimeout,
+)
+from supervisord_lite.protocol import messages as m
+from supervisord_lite.runtime.daemonlog import log
+from supervisord_lite.store import HistoryEntry as StoredEntry
+from supervisord_lite.store import Store
+
+if TYPE_CHECKING:
+    from supervisord_lite.runtime.supervisor import Supervisor
+
+Send = Callable[[m.ServerMessage], Awaitable[None]]
+
+
+def welcome() -> m.Welcome:
+    return m.Welcome(version=m.PROTOCOL_VERSION, pid=os.getpid(), daemon_version=__version__)
+
+
+def error_for(request_id: int, exc: SupervisorLiteError) -> m.Error:
+    """The wire error for a daemon error: its code, its one-line message, and for an unknown
+    program the names that would have worked."""
+    try:
+        code = m.ErrorCode(exc.code)
+    except ValueError:
+        code = m.ErrorCode.INTERNAL
+    if isinstance(exc, ConfigError):
+        code = m.ErrorCode.CONFIG_INVALID
+    known = exc.known if isinstance(exc, NoSuchProgram) else ()
+    return m.Error(id=request_id, code=code, message=str(exc), known=known)
+
+
+def _history_entry(row: StoredEntry) -> m.HistoryEntry:
+    return m.HistoryEntry(
+        at=row.at,
+        program=row.program,
+        kind=row.kind,
+        run_id=row.run_id,
+        pid=row.pid,
+        pgid=row.pgid,
+        exit_code=row.exit_code,
+        exit_signal=row.exit_signal,
+        outcome=row.outcome,
+        reason=row.reason,
+    )
+
+
+class Handlers:
+    """Answers requests from any connection; ``request_shutdown`` ends the daemon."""
+
+    def __init__(self, supervisor: Supervisor, request_shutdown: Callable[[], None]) -> None:
+        self.supervisor = supervisor
+        self._request_shutdown = request_shutdown
+
+    async def handle(self, request: m.Request, send: Send) -> None:
+        """Answer one request (for a stream: until it is cancelled)."""
+        try:
+            await self._dispatch(request, send)
+        except SupervisorLiteError as exc:
+            await send(error_for(request.id, exc))
+        except Exception as exc:  # noqa: BLE001 - a bug: logged in full here, one line to the peer
+            log.exception("internal error answering %s", type(request).__name__)
+            await send(
+                m.Error(id=request.id, code=m.ErrorCode.INTERNAL, message=f"internal error: {exc}")
+            )
+
+    async def _dispatch(self, request: m.Request, send: Send) -> None:
+        sup = self.supervisor
+        rid = request.id
+        match request:
+            case m.Ping():
+                await send(m.Pong(id=rid))
+            case m.Status(names=names):
+                await send(m.StatusReply(id=rid, programs=sup.status(names)))
+            case m.Start(names=names, all=every, wait=wait):
+                self._need_names(names, every)
+                await send(
+                    m.ActionReply(id=rid, results=await sup.start(names, every=every, wait=wait))
+                )
+            case m.Stop(names=names, all=every, wait=wait):
+                self._need_names(names, every)
+                await send(
+                    m.ActionReply(id=rid, results=await sup.stop(names, every=every, wait=wait))
+                )
+            case m.Restart(names=names, all=every, wait=wait):
+                self._need_names(names, every)
+                await send(
+                    m.ActionReply(id=rid, results=await sup.restart(names, every=every, wait=wait))
+                )
+            case m.Wait(names=names, state=state, timeout=timeout):
+                self._need_names(names, False)
+                results = None
+                with trio.move_on_after(math.inf if timeout is None else timeout):
+                    results = await sup.wait_state(names, state)
+                if results is None:
+                    late = ", ".join(sup.not_in_state(names, state))
+                    raise WaitTimeout(
+                        f"timed out after {timeout}s waiting for {late} to be {state}"
+                    )
+                await send(m.ActionReply(id=rid, results=results))
+            case m.History(name=name, limit=limit):
+                rows = await sup.store.query(lambda store: Store.history(store, name, limit))
+                if name is not None and not rows and name not in sup.runners:
+                    # A removed program keeps its history; a name never seen is a typo.
+                    raise NoSuchProgram([name], sorted(sup.runners))
+                await send(m.HistoryReply(id=rid, entries=tuple(_history_entry(r) for r in rows)))
+            case m.Subscribe():
+                await self._subscribe(rid, send)
+            case m.Reload():
+                change = await sup.reload()
+                await send(
+                    m.ReloadReply(
+                        id=rid,
+                        added=change.added,
+                        removed=change.removed,
+                        changed=change.changed,
+                        unchanged=change.unchanged,
+                    )
+                )
+            case m.Shutdown():
+                await send(m.Ok(id=rid, message="shutting down"))
+                self._request_shutdown()
+            case _:
+                await send(
+                    m.Error(
+                        id=rid,
+                        code=m.ErrorCode.BAD_REQUEST,
+                        message=f"{type(request).__name__.lower()} is not served on this daemon",
+                    )
+                )
+
+    def _need_names(self, names: tuple[str, ...], every: bool) -> None:
+        if not names and not every:
+            raise BadRequest("name at least one program, or ask for all")
+
+    async def _subscribe(self, rid: int, send: Send) -> None:
+        """Push every state change until the subscriber cancels or falls too far behind."""
+        with self.supervisor.events.subscribe() as sub:
+            await send(m.Ok(id=rid, message="subscribed"))
+            async for event in sub.receive:
+                if sub.dropped:
+                    break
+                await send(_with_id(event, rid))
+            message = (
+                f"subscriber fell behind: {sub.dropped} events dropped"
+                if sub.dropped
+                else "the daemon is shutting down"
+            )
+        await send(m.End(id=rid, message=message))
+
+
+def _with_id(event: m.StateChanged, rid: int) -> m.StateChanged:
+    return msgspec.structs.replace(event, id=rid)

@@ -1,0 +1,319 @@
+"""ProgramRunner: one program's life, carried out.
+
+The runner owns one inbox. Everything that happens to the program (an operator's request, the
+leader's exit, the group emptying, the deadline) arrives there as a lifecycle event, is fed to the
+pure ``lifecycle.step`` with the monotonic time, and the effects that come back are carried out
+here: spawn, signal the group, record, publish. The deadline is not a timer task: it is the
+timeout of the inbox wait, so a program with nothing to do costs nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import psutil
+import trio
+
+from supervisord_lite import lifecycle as lc
+from supervisord_lite.errors import LogPathError, SpawnError
+from supervisord_lite.protocol.messages import ProgramState, ProgramStatus, StateChanged
+from supervisord_lite.runtime import groups
+from supervisord_lite.runtime.daemonlog import log
+from supervisord_lite.runtime.logfiles import LogTargets, open_log_targets
+from supervisord_lite.runtime.spawn import spawn
+from supervisord_lite.store import EventRecorded, Outcome, RunEnded, RunStarted, StoreOp
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from supervisord_lite.config import ProgramConfig
+    from supervisord_lite.runtime.fanout import FanOut
+    from supervisord_lite.runtime.storewriter import StoreWriter
+
+#: How many recent state transitions a runner keeps for callers waiting on an outcome.
+TRANSITION_LOG = 256
+
+
+class _Retire:
+    """Inbox sentinel: the runner's task ends (the program must already be down)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A state the program entered; ``seq`` orders them for waiters."""
+
+    seq: int
+    state: lc.State
+    snapshot: lc.Snapshot
+
+
+def policy_for(program: ProgramConfig) -> lc.Policy:
+    """The parts of a program's config the lifecycle decides with."""
+    return lc.Policy(
+        autorestart=program.autorestart,
+        exit_codes=program.exit_codes,
+        start_seconds=program.start_seconds,
+        start_retries=program.start_retries,
+        backoff_initial=program.backoff.initial,
+        backoff_factor=program.backoff.factor,
+        backoff_max=program.backoff.max,
+        spawn_floor=program.backoff.floor,
+        stop_signal=program.stop_signal,
+        stop_timeout=program.stop_timeout,
+        kill_timeout=program.kill_timeout,
+    )
+
+
+def exit_status(returncode: int) -> lc.ExitStatus:
+    """subprocess' return code (negative for a signal) as an ExitStatus."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name.removeprefix("SIG")
+        except ValueError:
+            name = str(-returncode)
+        return lc.ExitStatus(signal=name)
+    return lc.ExitStatus(code=returncode)
+
+
+class ProgramRunner:
+    """Runs one program through its lifecycle; see the module docstring."""
+
+    def __init__(
+        self,
+        program: ProgramConfig,
+        *,
+        default_cwd: str,
+        store: StoreWriter,
+        events: FanOut[StateChanged],
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.program = program
+        self.policy = policy_for(program)
+        self.snapshot = lc.Snapshot()
+        self.spawns = 0
+        self._default_cwd = default_cwd
+        self._store = store
+        self._events = events
+        self._wall = wall_clock
+        self._send, self._inbox = trio.open_memory_channel[lc.Event | _Retire](math.inf)
+        self._transitions: deque[Transition] = deque(maxlen=TRANSITION_LOG)
+        self._seq = 0
+        self._changed = trio.Event()
+        self._process: trio.Process | None = None
+        self._nursery: trio.Nursery | None = None
+        self.finished = trio.Event()
+
+    @property
+    def name(self) -> str:
+        return self.program.name
+
+    @property
+    def seq(self) -> int:
+        """The number of the latest transition; waiters start from it."""
+        return self._seq
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    def send(self, event: lc.Event) -> None:
+        """Queue an event for the runner; never blocks."""
+        self._send.send_nowait(event)
+
+    def retire(self) -> None:
+        """End the runner's task once the events queued before this one are handled."""
+        self._send.send_nowait(_Retire())
+
+    # -- waiting ------------------------------------------------------------------------------
+
+    async def wait_changed(self, after_seq: int) -> list[Transition]:
+        """The transitions after ``after_seq``, waiting for the first one if there is none yet.
+
+        Returns an empty list when the snapshot changed without a state change (the stop phase
+        moved on, for instance), so a waiter can look at ``snapshot`` again.
+        """
+        if self._seq <= after_seq:
+            await self._changed.wait()
+        return [t for t in self._transitions if t.seq > after_seq]
+
+    # -- status -------------------------------------------------------------------------------
+
+    def status(self) -> ProgramStatus:
+        snap = self.snapshot
+        started_at = uptime = None
+        if snap.spawned_at is not None and snap.pid is not None:
+            uptime = max(0.0, trio.current_time() - snap.spawned_at)
+            started_at = self._wall() - uptime
+        last = snap.last_exit
+        return ProgramStatus(
+            name=self.name,
+            state=ProgramState(snap.state.value),
+            want=snap.want.value,
+            pid=snap.pid,
+            started_at=started_at,
+            uptime=uptime,
+            exit_code=last.code if last else None,
+            exit_signal=last.signal if last else None,
+            message=snap.message,
+            restarts=max(0, self.spawns - 1),
+        )
+
+    # -- the task -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Handle events until retired; the program's watcher tasks live in here too."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                await self._loop()
+                nursery.cancel_scope.cancel()
+        finally:
+            self.finished.set()
+
+    async def _loop(self) -> None:
+        while True:
+            deadline = self.snapshot.deadline
+            event: lc.Event | _Retire = lc.DeadlineReached()
+            with trio.move_on_at(math.inf if deadline is None else deadline):
+                event = await self._inbox.receive()
+            if isinstance(event, _Retire):
+                return
+            await self._feed(event)
+
+    async def _feed(self, event: lc.Event) -> None:
+        pending: list[lc.Event] = [event]
+        while pending:
+            before = self.snapshot
+            after, effects = lc.step(self.policy, before, pending.pop(0), now=trio.current_time())
+            self.snapshot = after
+            for effect in effects:
+                follow_up = await self._apply(effect, before, after)
+                if follow_up is not None:
+                    pending.append(follow_up)
+            if after != before:
+                self._changed.set()
+                self._changed = trio.Event()
+
+    async def _apply(
+        self, effect: lc.Effect, before: lc.Snapshot, after: lc.Snapshot
+    ) -> lc.Event | None:
+        match effect:
+            case lc.Spawn():
+                return await self._spawn()
+            case lc.SignalGroup(signal=signame):
+                if after.pgid is not None:
+                    groups.signal_group(after.pgid, signame)
+            case lc.Record():
+                self._record(effect, before, after)
+            case lc.Publish(old=old, new=new):
+                self._publish(old, new, after)
+            case lc.SetDeadline() | lc.ClearDeadline():
+                pass  # the inbox wait in _loop reads snapshot.deadline
+        return None
+
+    async def _spawn(self) -> lc.Event:
+        run_id = self._store.store.allocate_run_id()
+        targets = LogTargets.discard()
+        try:
+            targets = open_log_targets(self.program)
+            process = await spawn(
+                self.program, cwd=self._default_cwd, stdout=targets.stdout, stderr=targets.stderr
+            )
+        except (SpawnError, LogPathError) as exc:
+            log.error("%s: %s", self.name, exc)
+            return lc.SpawnFailed(reason=str(exc))
+        finally:
+            targets.close()
+        self.spawns += 1
+        self._process = process
+        assert self._nursery is not None
+        self._nursery.start_soon(self._watch, process)
+        return lc.Spawned(pid=process.pid, pgid=process.pid, run_id=run_id)
+
+    async def _watch(self, process: trio.Process) -> None:
+        """Wait for the leader's exit (on its pidfd), then for the rest of its group."""
+        returncode = await process.wait()
+        pgid = process.pid
+        alive = groups.group_alive(pgid)
+        self.send(lc.Exited(status=exit_status(returncode), group_alive=alive))
+        if alive:
+            await groups.wait_group_empty(pgid)
+            self.send(lc.GroupEmpty())
+
+    # -- effects that leave the process -------------------------------------------------------
+
+    def _record(self, record: lc.Record, before: lc.Snapshot, after: lc.Snapshot) -> None:
+        now = self._wall()
+        run_id = after.run_id if after.run_id is not None else before.run_id
+        pid = after.pid if after.pid is not None else before.pid
+        pgid = after.pgid if after.pgid is not None else before.pgid
+        exit_ = record.exit
+        op: StoreOp
+        if record.kind is lc.RecordKind.SPAWNED and run_id is not None and pid is not None:
+            op = RunStarted(
+                run_id=run_id,
+                program=self.name,
+                pid=pid,
+                pgid=pgid if pgid is not None else pid,
+                at=now,
+                start_time=_create_time(pid),
+            )
+        elif record.outcome is not None and run_id is not None:
+            op = RunEnded(
+                run_id=run_id,
+                program=self.name,
+                outcome=Outcome(record.outcome.value),
+                at=now,
+                exit_code=exit_.code if exit_ else None,
+                exit_signal=exit_.signal if exit_ else None,
+                reason=record.reason or record.kind.value,
+            )
+        else:
+            op = EventRecorded(
+                program=self.name,
+                kind=record.kind.value,
+                at=now,
+                run_id=run_id,
+                pid=pid,
+                pgid=pgid,
+                exit_code=exit_.code if exit_ else None,
+                exit_signal=exit_.signal if exit_ else None,
+                reason=record.reason,
+            )
+        self._store.submit(op)
+
+    def _publish(self, old: lc.State, new: lc.State, snap: lc.Snapshot) -> None:
+        self._seq += 1
+        self._transitions.append(Transition(self._seq, new, snap))
+        last = snap.last_exit
+        detail = f" (pid {snap.pid})" if snap.pid is not None else ""
+        if new in (lc.State.EXITED, lc.State.BACKOFF, lc.State.FATAL) and last is not None:
+            detail = f" ({last.describe()})"
+        log.info("%s: %s -> %s%s%s", self.name, old, new, detail, _suffix(snap.message))
+        self._events.publish(
+            StateChanged(
+                program=self.name,
+                old=ProgramState(old.value),
+                new=ProgramState(new.value),
+                pid=snap.pid,
+                exit_code=last.code if last else None,
+                exit_signal=last.signal if last else None,
+                at=self._wall(),
+                message=snap.message,
+            )
+        )
+
+
+def _suffix(message: str) -> str:
+    return f": {message}" if message else ""
+
+
+def _create_time(pid: int) -> float | None:
+    """The process' start time, which with the pid tells it apart from a later recycled pid."""
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None

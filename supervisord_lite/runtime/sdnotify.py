@@ -1,0 +1,42 @@
+"""sd_notify: tell systemd (Type=notify) when we are ready, stopping, and how things stand.
+
+Nothing happens when ``$NOTIFY_SOCKET`` is unset, so the daemon runs the same under a shell,
+a container runtime or systemd.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from supervisord_lite.runtime.daemonlog import log
+
+
+class Notifier:
+    """Sends datagrams to ``$NOTIFY_SOCKET`` (an abstract socket when it starts with '@')."""
+
+    def __init__(self, address: str | None = None) -> None:
+        address = os.environ.get("NOTIFY_SOCKET") if address is None else address
+        self.address = "\0" + address[1:] if address and address.startswith("@") else address
+
+    def notify(self, **fields: str) -> None:
+        if not self.address:
+            return
+        payload = "\n".join(f"{key.upper()}={value}" for key, value in fields.items()).encode()
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                sock.sendto(payload, self.address)
+        except OSError as exc:
+            log.warning("sd_notify to %r failed: %s", self.address, exc)
+
+    def ready(self, status: str) -> None:
+        self.notify(ready="1", status=status, mainpid=str(os.getpid()))
+
+    def stopping(self, status: str) -> None:
+        self.notify(stopping="1", status=status)
+
+    def reloading(self, status: str) -> None:
+        self.notify(reloading="1", status=status)
+
+    def status(self, status: str) -> None:
+        self.notify(status=status)

@@ -1,0 +1,121 @@
+"""Starting one program: argv, cwd, environment, umask, user, and its own process group.
+
+Everything is passed through ``subprocess`` options (``process_group=0``, ``user``, ``group``,
+``extra_groups``, ``umask``): no ``preexec_fn``, which is unsafe in a threaded process, and never
+``PR_SET_PDEATHSIG``, which trio's spawning thread would trigger (design section 12).
+
+Running as another user switches uid, gid *and* supplementary groups, and sets HOME, USER and
+LOGNAME; if any of it cannot be done the program does not start, so it never runs as root by
+accident.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import subprocess
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import trio
+
+from supervisord_lite.errors import SpawnError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from supervisord_lite.config import ProgramConfig
+
+#: Put in every program's environment, so its descendants can be told apart from anyone else's
+#: even after they leave its process group.
+PROGRAM_MARKER = "SUPERVISORD_LITE_PROGRAM"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a program runs as."""
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...]
+    name: str
+    home: str
+
+
+def resolve_identity(user: str | None, group: str | None) -> Identity | None:
+    """Look up the user (and group) a program runs as; None means "as the daemon".
+
+    Raises:
+        SpawnError: the user or group does not exist, or the daemon may not switch to it.
+    """
+    if user is None and group is None:
+        return None
+    try:
+        entry = pwd.getpwuid(int(user)) if user and user.isdigit() else None
+        if entry is None:
+            entry = pwd.getpwnam(user) if user else pwd.getpwuid(os.getuid())
+    except KeyError as exc:
+        raise SpawnError(f"no such user {user!r}") from exc
+    gid = entry.pw_gid
+    if group is not None:
+        try:
+            gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
+        except KeyError as exc:
+            raise SpawnError(f"no such group {group!r}") from exc
+    if os.geteuid() != 0 and (entry.pw_uid != os.geteuid() or gid != os.getegid()):
+        raise SpawnError(f"cannot run as {entry.pw_name!r}: the daemon is not root")
+    groups = tuple(sorted(set(os.getgrouplist(entry.pw_name, gid))))
+    return Identity(entry.pw_uid, gid, groups, entry.pw_name, entry.pw_dir)
+
+
+def build_env(
+    program: ProgramConfig, identity: Identity | None, inherited: Mapping[str, str]
+) -> dict[str, str]:
+    """The daemon's environment, then the identity's variables, then the program's own."""
+    env = dict(inherited)
+    env.pop("NOTIFY_SOCKET", None)
+    if identity is not None:
+        env.update(HOME=identity.home, USER=identity.name, LOGNAME=identity.name)
+    env.update(program.env)
+    env[PROGRAM_MARKER] = program.name
+    return env
+
+
+async def spawn(
+    program: ProgramConfig,
+    *,
+    cwd: str,
+    stdout: int,
+    stderr: int,
+    env: Mapping[str, str] | None = None,
+) -> trio.Process:
+    """Start ``program`` as the leader of a new process group; stdin is /dev/null.
+
+    ``stdout``/``stderr`` are file descriptors (or ``subprocess.DEVNULL``/``STDOUT``).
+
+    Raises:
+        SpawnError: the program could not be started; the message names why.
+    """
+    identity = resolve_identity(program.user, program.group)
+    try:
+        process: trio.Process = await trio.lowlevel.open_process(
+            list(program.command),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=program.cwd or cwd,
+            env=build_env(program, identity, os.environ if env is None else env),
+            process_group=0,
+            close_fds=True,
+            user=identity.uid if identity else None,
+            group=identity.gid if identity else None,
+            extra_groups=list(identity.groups) if identity else None,
+            umask=-1 if program.umask is None else program.umask,
+        )
+    except OSError as exc:
+        what = exc.filename or program.command[0]
+        raise SpawnError(f"cannot start {what!r}: {exc.strerror or exc}") from exc
+    except (subprocess.SubprocessError, ValueError) as exc:
+        raise SpawnError(f"cannot start {program.command[0]!r}: {exc}") from exc
+    return process

@@ -1,0 +1,453 @@
+"""The state store: every run of every program, its events, and the process groups alive now.
+
+A daemon restarted after a crash reads ``live_groups()`` to find what the last one left running
+(pid, pgid and the process's creation time, which tells a recycled pid from the original), and
+``svctl history`` reads ``history()``. SQLite through the stdlib ``sqlite3``; synchronous, no trio.
+
+Invariants:
+
+- Every run ends at most once: one terminal outcome (``Outcome``) per run, written together with
+  its terminal event; a second end is a ``StoreError`` (and a trigger refuses it in SQL too).
+- A live group is exactly a run with ``ended_at IS NULL``.
+- ``apply()`` writes a whole batch in one ``BEGIN IMMEDIATE`` transaction or nothing of it.
+- Event kinds ``spawned`` and the outcome values are written only by ``RunStarted`` and
+  ``RunEnded``, so the history shows one start and at most one end per run.
+- The schema version is ``PRAGMA user_version``; ``MIGRATIONS[i]`` takes version ``i`` to
+  ``i + 1``; a database from a newer version is refused, never touched.
+
+Durability: WAL with ``synchronous=NORMAL`` survives a ``kill -9`` of the daemon with every
+acknowledged commit (design section 12); only power loss needs ``FULL``. There is one writer
+connection, opened only in the daemon and used by one thread at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+import msgspec
+
+from supervisord_lite.errors import StoreError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import TracebackType
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "SPAWNED",
+    "EventRecorded",
+    "HistoryEntry",
+    "LiveGroup",
+    "Outcome",
+    "RunEnded",
+    "RunStarted",
+    "Store",
+    "StoreOp",
+]
+
+BUSY_TIMEOUT_MS = 5000
+"""How long a write waits for a lock held by another connection (a reader, or ``sqlite3``)."""
+
+
+class Outcome(enum.StrEnum):
+    """How a run ended; exactly one per run."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    KILLED = "killed"
+    LOST = "lost"
+
+
+SPAWNED = "spawned"
+"""The event kind ``RunStarted`` writes."""
+RESERVED_KINDS = frozenset({SPAWNED, *(outcome.value for outcome in Outcome)})
+
+
+class RunStarted(msgspec.Struct, frozen=True, kw_only=True):
+    """A process was spawned: opens run ``run_id`` and records a ``spawned`` event.
+
+    ``start_time`` is the process's creation time as psutil reports it, so a later daemon can
+    tell this process from another that reused the pid.
+    """
+
+    run_id: int
+    program: str
+    pid: int
+    pgid: int
+    at: float
+    start_time: float | None = None
+
+
+class EventRecorded(msgspec.Struct, frozen=True, kw_only=True):
+    """Anything else worth keeping in the history (spawn failures, backoff, fatal, reload...)."""
+
+    program: str
+    kind: str
+    at: float
+    run_id: int | None = None
+    pid: int | None = None
+    pgid: int | None = None
+    exit_code: int | None = None
+    exit_signal: str | None = None
+    reason: str = ""
+
+
+class RunEnded(msgspec.Struct, frozen=True, kw_only=True):
+    """Run ``run_id`` is over: records its one outcome and a terminal event of that kind."""
+
+    run_id: int
+    program: str
+    outcome: Outcome
+    at: float
+    exit_code: int | None = None
+    exit_signal: str | None = None
+    reason: str = ""
+
+
+StoreOp = RunStarted | EventRecorded | RunEnded
+
+
+class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One event as read back; ``outcome`` is set only on a run's terminal event."""
+
+    id: int
+    at: float
+    program: str
+    kind: str
+    run_id: int | None
+    pid: int | None
+    pgid: int | None
+    exit_code: int | None
+    exit_signal: str | None
+    outcome: Outcome | None
+    reason: str
+
+
+class LiveGroup(msgspec.Struct, frozen=True, kw_only=True):
+    """A run with no end recorded: its process group may still be alive."""
+
+    run_id: int
+    program: str
+    pid: int
+    pgid: int
+    start_time: float | None
+    started_at: float
+
+
+_OUTCOME_LIST = ", ".join(f"'{outcome.value}'" for outcome in Outcome)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        f"""
+        CREATE TABLE runs (
+            run_id      INTEGER PRIMARY KEY,
+            program     TEXT    NOT NULL,
+            pid         INTEGER NOT NULL,
+            pgid        INTEGER NOT NULL,
+            start_time  REAL,
+            started_at  REAL    NOT NULL,
+            ended_at    REAL,
+            outcome     TEXT CHECK (outcome IN ({_OUTCOME_LIST})),
+            exit_code   INTEGER,
+            exit_signal TEXT,
+            reason      TEXT    NOT NULL DEFAULT '',
+            CHECK ((ended_at IS NULL) = (outcome IS NULL))
+        )
+        """,
+        "CREATE INDEX runs_live ON runs (run_id) WHERE ended_at IS NULL",
+        """
+        CREATE TRIGGER runs_end_once BEFORE UPDATE OF ended_at, outcome ON runs
+        WHEN OLD.ended_at IS NOT NULL
+        BEGIN
+            SELECT RAISE(ABORT, 'run already ended');
+        END
+        """,
+        f"""
+        CREATE TABLE events (
+            id          INTEGER PRIMARY KEY,
+            at          REAL    NOT NULL,
+            program     TEXT    NOT NULL,
+            kind        TEXT    NOT NULL,
+            run_id      INTEGER,
+            pid         INTEGER,
+            pgid        INTEGER,
+            exit_code   INTEGER,
+            exit_signal TEXT,
+            outcome     TEXT CHECK (outcome IN ({_OUTCOME_LIST})),
+            reason      TEXT    NOT NULL DEFAULT ''
+        )
+        """,
+        "CREATE INDEX events_program ON events (program, id)",
+    ),
+)
+"""``MIGRATIONS[i]`` is the list of statements that takes the schema from version i to i + 1."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_EVENT_FIELDS = HistoryEntry.__struct_fields__
+_EVENT_COLUMNS = ", ".join(_EVENT_FIELDS)
+_INSERT_EVENT = "INSERT INTO events ({}) VALUES ({})".format(
+    ", ".join(_EVENT_FIELDS[1:]), ", ".join(f":{name}" for name in _EVENT_FIELDS[1:])
+)
+_LIVE_FIELDS = LiveGroup.__struct_fields__
+_NO_EXIT = {"exit_code": None, "exit_signal": None, "outcome": None, "reason": ""}
+
+
+class Store:
+    """The daemon's one connection to the state database; see the module docstring.
+
+    Not thread-safe: the caller uses it from one thread at a time (the runtime's writer thread).
+    The exception is ``allocate_run_id``, which touches no SQLite and may be called from any
+    thread at any time, so the event loop can name a run before its batch reaches the writer.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        """Use ``Store.open``; this only wraps a connection that is already set up."""
+        self._connection: sqlite3.Connection | None = connection
+        self._path = path
+        row = connection.execute("SELECT MAX(run_id) FROM runs").fetchone()
+        self._next_run_id = (row[0] or 0) + 1
+        self._run_id_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Self:
+        """Open (creating if needed) and migrate the database at ``path``.
+
+        The parent folder is created 0700 if missing and a new database file is created 0600
+        (the WAL and shm files follow the database's mode).
+        """
+        db_path = Path(path)
+        connection: sqlite3.Connection | None = None
+        try:
+            db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(db_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            os.close(fd)
+            connection = sqlite3.connect(
+                db_path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
+            _migrate(connection, db_path)
+            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{db_path}: cannot use WAL journal mode (got {mode!r})")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            return cls(connection, db_path)
+        except (sqlite3.Error, OSError) as exc:
+            if connection is not None:
+                connection.close()
+            raise StoreError(f"{db_path}: cannot open the state store: {exc}") from exc
+        except BaseException:
+            if connection is not None:
+                connection.close()
+            raise
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def allocate_run_id(self) -> int:
+        """A fresh run id, known before the batch that uses it is written (thread-safe)."""
+        with self._run_id_lock:
+            run_id = self._next_run_id
+            self._next_run_id += 1
+        return run_id
+
+    def apply(self, ops: Sequence[StoreOp]) -> None:
+        """Write ``ops`` in order in one transaction: all of them or, on StoreError, none."""
+        if not ops:
+            return
+        connection = self._conn()
+        highest = 0
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                for op in ops:
+                    if isinstance(op, RunStarted):
+                        self._run_started(connection, op)
+                        highest = max(highest, op.run_id)
+                    elif isinstance(op, RunEnded):
+                        self._run_ended(connection, op)
+                    elif isinstance(op, EventRecorded):
+                        self._event_recorded(connection, op)
+                    else:
+                        raise StoreError(f"{self._path}: not a store operation: {op!r}")
+                connection.execute("COMMIT")
+            except BaseException:
+                _rollback(connection)
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self._path}: write failed, batch rolled back: {exc}") from exc
+        with self._run_id_lock:
+            self._next_run_id = max(self._next_run_id, highest + 1)
+
+    def mark_lost(self, run_ids: Sequence[int], *, at: float, reason: str) -> None:
+        """End the given live runs as ``LOST`` (their group is gone and its status unknowable)."""
+        if not run_ids:
+            return
+        ops: list[StoreOp] = []
+        for run_id in run_ids:
+            rows = self._read("SELECT program FROM runs WHERE run_id = :run_id", {"run_id": run_id})
+            if not rows:
+                raise StoreError(f"{self._path}: no run {run_id} to mark lost")
+            ops.append(
+                RunEnded(
+                    run_id=run_id, program=rows[0][0], outcome=Outcome.LOST, at=at, reason=reason
+                )
+            )
+        self.apply(ops)
+
+    def history(self, program: str | None, limit: int = 20) -> list[HistoryEntry]:
+        """The newest ``limit`` events (of ``program``, or of all when None), oldest first."""
+        if limit < 0:
+            raise ValueError(f"limit must not be negative, got {limit}")
+        if limit == 0:
+            return []
+        where = "" if program is None else "WHERE program = :program"
+        rows = self._read(
+            f"SELECT {_EVENT_COLUMNS} FROM events {where} ORDER BY id DESC LIMIT :limit",
+            {"program": program, "limit": limit},
+        )
+        rows.reverse()
+        return msgspec.convert(
+            [dict(zip(_EVENT_FIELDS, row, strict=True)) for row in rows], list[HistoryEntry]
+        )
+
+    def live_groups(self) -> list[LiveGroup]:
+        """Runs with no end recorded, oldest first."""
+        rows = self._read(
+            f"SELECT {', '.join(_LIVE_FIELDS)} FROM runs WHERE ended_at IS NULL ORDER BY run_id"
+        )
+        return msgspec.convert(
+            [dict(zip(_LIVE_FIELDS, row, strict=True)) for row in rows], list[LiveGroup]
+        )
+
+    def integrity_check(self) -> str:
+        """SQLite's own verdict on the file: "ok", or its list of problems one per line."""
+        return "\n".join(str(row[0]) for row in self._read("PRAGMA integrity_check"))
+
+    def close(self) -> None:
+        """Close the connection (idempotent); later calls raise StoreError."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self._path}: close failed: {exc}") from exc
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise StoreError(f"{self._path}: the state store is closed")
+        return self._connection
+
+    def _read(self, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
+        try:
+            return self._conn().execute(sql, params or {}).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self._path}: read failed: {exc}") from exc
+
+    def _run_started(self, connection: sqlite3.Connection, op: RunStarted) -> None:
+        try:
+            connection.execute(
+                "INSERT INTO runs (run_id, program, pid, pgid, start_time, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (op.run_id, op.program, op.pid, op.pgid, op.start_time, op.at),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"{self._path}: run {op.run_id} already exists") from exc
+        connection.execute(
+            _INSERT_EVENT,
+            {
+                **_NO_EXIT,
+                "at": op.at,
+                "program": op.program,
+                "kind": SPAWNED,
+                "run_id": op.run_id,
+                "pid": op.pid,
+                "pgid": op.pgid,
+            },
+        )
+
+    def _run_ended(self, connection: sqlite3.Connection, op: RunEnded) -> None:
+        outcome = Outcome(op.outcome)
+        row = connection.execute(
+            "SELECT program, pid, pgid, outcome FROM runs WHERE run_id = ?", (op.run_id,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"{self._path}: no run {op.run_id} to end")
+        program, pid, pgid, previous = row
+        if program != op.program:
+            raise StoreError(
+                f"{self._path}: run {op.run_id} belongs to {program!r}, not {op.program!r}"
+            )
+        if previous is not None:
+            raise StoreError(
+                f"{self._path}: run {op.run_id} of {program!r} already ended ({previous}),"
+                f" cannot end it again ({outcome.value})"
+            )
+        fields = msgspec.structs.asdict(op)
+        fields.update(kind=outcome.value, outcome=outcome.value, pid=pid, pgid=pgid)
+        connection.execute(
+            "UPDATE runs SET ended_at = :at, outcome = :outcome, exit_code = :exit_code,"
+            " exit_signal = :exit_signal, reason = :reason WHERE run_id = :run_id",
+            fields,
+        )
+        connection.execute(_INSERT_EVENT, fields)
+
+    def _event_recorded(self, connection: sqlite3.Connection, op: EventRecorded) -> None:
+        if op.kind in RESERVED_KINDS:
+            raise StoreError(
+                f"{self._path}: event kind {op.kind!r} is written only by RunStarted/RunEnded"
+            )
+        connection.execute(_INSERT_EVENT, {**msgspec.structs.asdict(op), "outcome": None})
+
+
+def _migrate(connection: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema to ``len(MIGRATIONS)`` in one transaction, or refuse a newer file."""
+    migrations = MIGRATIONS
+    target = len(migrations)
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+        if version > target:
+            raise StoreError(
+                f"{path}: database schema version {version} is newer than this"
+                f" supervisord-lite supports (version {target}); refusing to touch it"
+            )
+        if version < 0:
+            raise StoreError(f"{path}: database schema version {version} is not valid")
+        for statements in migrations[version:]:
+            for statement in statements:
+                connection.execute(statement)
+        if version != target:
+            connection.execute(f"PRAGMA user_version = {target}")
+        connection.execute("COMMIT")
+    except BaseException:
+        _rollback(connection)
+        raise
+
+
+def _rollback(connection: sqlite3.Connection) -> None:
+    if connection.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            connection.execute("ROLLBACK")
