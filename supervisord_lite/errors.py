@@ -16,6 +16,7 @@ process)::
     ├── StoreError                   code="store_failed"      exit 1
     ├── SpawnError                   code="spawn_failed"      exit 1
     ├── LogPathError                 code="log_path_refused"  exit 2
+    ├── LifecycleError               code="internal"          exit 1   (a runtime bug: see lifecycle)
     ├── DaemonError                  code="daemon_failed"     exit 1
     │   └── AlreadyRunning           code="already_running"   exit 2
     └── RequestFailed                code="internal"          exit 1   (a request the daemon refused)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import TypeAlias
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from supervisord_lite import lifecycle
 from supervisord_lite.lifecycle import (
     DEATH_TALLY,
     EVENT_TYPES,
@@ -20,8 +22,8 @@ from supervisord_lite.lifecycle import (
     DeadlineReached,
     Effect,
     Event,
-    ExitStatus,
     Exited,
+    ExitStatus,
     GroupEmpty,
     LifecycleError,
     Outcome,
@@ -44,6 +46,9 @@ from supervisord_lite.lifecycle import (
     WantUp,
     step,
 )
+from supervisord_lite.lifecycle import effects as effects_module
+from supervisord_lite.lifecycle import events as events_module
+from supervisord_lite.lifecycle import states as states_module
 from supervisord_lite.lifecycle import table as table_module
 
 STOPPED, STARTING, RUNNING = State.STOPPED, State.STARTING, State.RUNNING
@@ -71,6 +76,10 @@ def spawned(run: int) -> Spawned:
 
 def up(run: int) -> Record:
     return Record(RecordKind.SPAWNED, run_id=run)
+
+
+def too_quick(run: int) -> Record:
+    return Record(RecordKind.EXITED, Outcome.FAILED, EXIT3, "exited too quickly", run)
 
 
 def pub(old: State, new: State) -> Publish:
@@ -110,30 +119,26 @@ SCENARIOS = [
         [
             (0, WantUp(), STARTING, [pub(STOPPED, STARTING), Spawn()]),
             (0, spawned(1), STARTING, [up(1), SetDeadline(5.0)]),
-            *[
-                line
-                for run, (died, delay) in enumerate([(2, 1), (4, 2), (7, 4)], 1)
-                for line in [
-                    (
-                        died,
-                        Exited(EXIT3),
-                        BACKOFF,
-                        [
-                            Record(RecordKind.EXITED, Outcome.FAILED, EXIT3, "exited too quickly", run),
-                            pub(STARTING, BACKOFF),
-                            SetDeadline(died + delay),
-                        ],
-                    ),
-                    (died + delay, DeadlineReached(), STARTING, [pub(BACKOFF, STARTING), ClearDeadline(), Spawn()]),
-                    (died + delay, spawned(run + 1), STARTING, [up(run + 1), SetDeadline(died + delay + 5)]),
-                ]
-            ],
+            (2, Exited(EXIT3), BACKOFF, [too_quick(1), pub(STARTING, BACKOFF), SetDeadline(3)]),
+            (3, DeadlineReached(), STARTING, [pub(BACKOFF, STARTING), ClearDeadline(), Spawn()]),
+            (3, spawned(2), STARTING, [up(2), SetDeadline(8)]),
+            (4, Exited(EXIT3), BACKOFF, [too_quick(2), pub(STARTING, BACKOFF), SetDeadline(6)]),
+            (6, DeadlineReached(), STARTING, [pub(BACKOFF, STARTING), ClearDeadline(), Spawn()]),
+            (6, spawned(3), STARTING, [up(3), SetDeadline(11)]),
+            (
+                6.5,
+                Exited(EXIT3),
+                BACKOFF,
+                [too_quick(3), pub(STARTING, BACKOFF), SetDeadline(10.5)],
+            ),
+            (10.5, DeadlineReached(), STARTING, [pub(BACKOFF, STARTING), ClearDeadline(), Spawn()]),
+            (10.5, spawned(4), STARTING, [up(4), SetDeadline(15.5)]),
             (
                 12,
                 Exited(EXIT3),
                 FATAL,
                 [
-                    Record(RecordKind.EXITED, Outcome.FAILED, EXIT3, "exited too quickly", 4),
+                    too_quick(4),
                     Record(RecordKind.FATAL, reason="exited too quickly (3 retries)"),
                     pub(STARTING, FATAL),
                     ClearDeadline(),
@@ -169,15 +174,23 @@ SCENARIOS = [
         P,
         [
             *RUN,
-            (2, WantDown(), STOPPING, [pub(RUNNING, STOPPING), SetDeadline(12), SignalGroup("TERM")]),
+            (
+                2,
+                WantDown(),
+                STOPPING,
+                [pub(RUNNING, STOPPING), SetDeadline(12), SignalGroup("TERM")],
+            ),
             (
                 2.5,
                 Exited(SIGTERM),
                 STOPPED,
-                [Record(RecordKind.STOPPED, Outcome.STOPPED, SIGTERM, run_id=1), pub(STOPPING, STOPPED), ClearDeadline()],
+                [
+                    Record(RecordKind.STOPPED, Outcome.STOPPED, SIGTERM, run_id=1),
+                    pub(STOPPING, STOPPED),
+                    ClearDeadline(),
+                ],
             ),
-            (2.5, WantUp(), BACKOFF, [pub(STOPPED, BACKOFF), SetDeadline(1.0 + 0) if False else SetDeadline(0 + 1.0)][:0]
-             or [pub(STOPPED, STARTING), Spawn()]),
+            (2.5, WantUp(), STARTING, [pub(STOPPED, STARTING), Spawn()]),
         ],
         id="stop: TERM obeyed, then start again",
     ),
@@ -185,7 +198,12 @@ SCENARIOS = [
         P,
         [
             *RUN,
-            (2, WantDown(), STOPPING, [pub(RUNNING, STOPPING), SetDeadline(12), SignalGroup("TERM")]),
+            (
+                2,
+                WantDown(),
+                STOPPING,
+                [pub(RUNNING, STOPPING), SetDeadline(12), SignalGroup("TERM")],
+            ),
             (11, DeadlineReached(), STOPPING, []),
             (12, DeadlineReached(), STOPPING, [SetDeadline(17), SignalGroup("KILL")]),
             (
@@ -205,7 +223,12 @@ SCENARIOS = [
         P,
         [
             *RUN,
-            (2, WantDown(), STOPPING, [pub(RUNNING, STOPPING), SetDeadline(12), SignalGroup("TERM")]),
+            (
+                2,
+                WantDown(),
+                STOPPING,
+                [pub(RUNNING, STOPPING), SetDeadline(12), SignalGroup("TERM")],
+            ),
             (12, DeadlineReached(), STOPPING, [SetDeadline(17), SignalGroup("KILL")]),
             (
                 17,
@@ -225,7 +248,10 @@ SCENARIOS = [
                 99,
                 Exited(SIGKILL),
                 STOPPED,
-                [Record(RecordKind.KILLED, Outcome.KILLED, SIGKILL, KILLED_REASON, 1), pub(STOPPING, STOPPED)],
+                [
+                    Record(RecordKind.KILLED, Outcome.KILLED, SIGKILL, KILLED_REASON, 1),
+                    pub(STOPPING, STOPPED),
+                ],
             ),
         ],
         id="stop: KILL ignored, kill_failed, stays STOPPING until the late exit",
@@ -234,7 +260,12 @@ SCENARIOS = [
         P,
         [
             *RUN,
-            (5, Exited(EXIT3, group_alive=True), STOPPING, [pub(RUNNING, STOPPING), SetDeadline(15), SignalGroup("TERM")]),
+            (
+                5,
+                Exited(EXIT3, group_alive=True),
+                STOPPING,
+                [pub(RUNNING, STOPPING), SetDeadline(15), SignalGroup("TERM")],
+            ),
             (
                 6,
                 GroupEmpty(),
@@ -254,13 +285,22 @@ SCENARIOS = [
         P,
         [
             *RUN,
-            (5, Exited(EXIT0, group_alive=True), STOPPING, [pub(RUNNING, STOPPING), SetDeadline(15), SignalGroup("TERM")]),
+            (
+                5,
+                Exited(EXIT0, group_alive=True),
+                STOPPING,
+                [pub(RUNNING, STOPPING), SetDeadline(15), SignalGroup("TERM")],
+            ),
             (15, DeadlineReached(), STOPPING, [SetDeadline(20), SignalGroup("KILL")]),
             (
                 16,
                 GroupEmpty(),
                 EXITED,
-                [Record(RecordKind.KILLED, Outcome.KILLED, EXIT0, KILLED_REASON, 1), pub(STOPPING, EXITED), ClearDeadline()],
+                [
+                    Record(RecordKind.KILLED, Outcome.KILLED, EXIT0, KILLED_REASON, 1),
+                    pub(STOPPING, EXITED),
+                    ClearDeadline(),
+                ],
             ),
         ],
         id="leader exits 0, group needs KILL: outcome killed, no restart (exit was expected)",
@@ -269,7 +309,12 @@ SCENARIOS = [
         P,
         [
             *RUN[:2],
-            (0.5, Exited(EXIT3, group_alive=True), STOPPING, [pub(STARTING, STOPPING), SetDeadline(10.5), SignalGroup("TERM")]),
+            (
+                0.5,
+                Exited(EXIT3, group_alive=True),
+                STOPPING,
+                [pub(STARTING, STOPPING), SetDeadline(10.5), SignalGroup("TERM")],
+            ),
             (
                 0.75,
                 GroupEmpty(),
@@ -287,7 +332,12 @@ SCENARIOS = [
         P,
         [
             *RUN,
-            (5, Restart(), STOPPING, [pub(RUNNING, STOPPING), SetDeadline(15), SignalGroup("TERM")]),
+            (
+                5,
+                Restart(),
+                STOPPING,
+                [pub(RUNNING, STOPPING), SetDeadline(15), SignalGroup("TERM")],
+            ),
             (
                 6,
                 Exited(SIGTERM),
@@ -314,7 +364,12 @@ SCENARIOS = [
         P,
         [
             *RUN,
-            (5, WantDown(), STOPPING, [pub(RUNNING, STOPPING), SetDeadline(15), SignalGroup("TERM")]),
+            (
+                5,
+                WantDown(),
+                STOPPING,
+                [pub(RUNNING, STOPPING), SetDeadline(15), SignalGroup("TERM")],
+            ),
             (5.5, WantUp(), STOPPING, []),
             (
                 6,
@@ -339,7 +394,11 @@ SCENARIOS = [
                 0,
                 SpawnFailed("no such file"),
                 BACKOFF,
-                [Record(RecordKind.SPAWN_FAILED, reason="no such file"), pub(STARTING, BACKOFF), SetDeadline(1)],
+                [
+                    Record(RecordKind.SPAWN_FAILED, reason="no such file"),
+                    pub(STARTING, BACKOFF),
+                    SetDeadline(1),
+                ],
             ),
             (0.5, WantDown(), STOPPED, [pub(BACKOFF, STOPPED), ClearDeadline()]),
         ],
@@ -373,7 +432,11 @@ SCENARIOS = [
                 0.5,
                 Exited(SIGTERM),
                 STOPPED,
-                [Record(RecordKind.STOPPED, Outcome.STOPPED, SIGTERM, run_id=1), pub(STOPPING, STOPPED), ClearDeadline()],
+                [
+                    Record(RecordKind.STOPPED, Outcome.STOPPED, SIGTERM, run_id=1),
+                    pub(STOPPING, STOPPED),
+                    ClearDeadline(),
+                ],
             ),
         ],
         id="want down while the spawn is in flight: signal the group once it exists",
@@ -383,14 +446,24 @@ SCENARIOS = [
         [
             (0, WantUp(), STARTING, [pub(STOPPED, STARTING), Spawn()]),
             (0, WantDown(), STOPPING, [pub(STARTING, STOPPING)]),
-            (0, SpawnFailed("EACCES"), STOPPED, [Record(RecordKind.SPAWN_FAILED, reason="EACCES"), pub(STOPPING, STOPPED)]),
+            (
+                0,
+                SpawnFailed("EACCES"),
+                STOPPED,
+                [Record(RecordKind.SPAWN_FAILED, reason="EACCES"), pub(STOPPING, STOPPED)],
+            ),
         ],
         id="want down while the spawn is in flight, and it fails",
     ),
     pytest.param(
         P,
         [
-            (0, spawned(7), STOPPING, [up(7), pub(STOPPED, STOPPING), SetDeadline(10), SignalGroup("TERM")]),
+            (
+                0,
+                spawned(7),
+                STOPPING,
+                [up(7), pub(STOPPED, STOPPING), SetDeadline(10), SignalGroup("TERM")],
+            ),
         ],
         id="a process nobody wanted is tracked and stopped",
     ),
@@ -398,12 +471,21 @@ SCENARIOS = [
         Policy(spawn_floor=5),
         [
             *RUN,
-            (2, WantDown(), STOPPING, [pub(RUNNING, STOPPING), SetDeadline(12), SignalGroup("TERM")]),
+            (
+                2,
+                WantDown(),
+                STOPPING,
+                [pub(RUNNING, STOPPING), SetDeadline(12), SignalGroup("TERM")],
+            ),
             (
                 2,
                 Exited(SIGTERM),
                 STOPPED,
-                [Record(RecordKind.STOPPED, Outcome.STOPPED, SIGTERM, run_id=1), pub(STOPPING, STOPPED), ClearDeadline()],
+                [
+                    Record(RecordKind.STOPPED, Outcome.STOPPED, SIGTERM, run_id=1),
+                    pub(STOPPING, STOPPED),
+                    ClearDeadline(),
+                ],
             ),
             (3, WantUp(), BACKOFF, [pub(STOPPED, BACKOFF), SetDeadline(5)]),
             (5, DeadlineReached(), STARTING, [pub(BACKOFF, STARTING), ClearDeadline(), Spawn()]),
@@ -416,3 +498,329 @@ SCENARIOS = [
 @pytest.mark.parametrize(("policy", "script"), SCENARIOS)
 def test_scenario(policy: Policy, script: list[Line]) -> None:
     play(policy, script)
+
+
+@pytest.mark.parametrize(
+    ("autorestart", "exit_codes", "status", "outcome", "restarts"),
+    [
+        ("always", (0,), EXIT0, Outcome.COMPLETED, True),
+        ("always", (0,), EXIT3, Outcome.FAILED, True),
+        ("on-failure", (0,), EXIT0, Outcome.COMPLETED, False),
+        ("on-failure", (0,), EXIT3, Outcome.FAILED, True),
+        ("on-failure", (0,), ExitStatus(signal="SEGV"), Outcome.FAILED, True),
+        ("on-failure", (0, 2), EXIT2, Outcome.COMPLETED, False),
+        ("on-failure", (2,), EXIT0, Outcome.FAILED, True),
+        ("never", (0,), EXIT3, Outcome.FAILED, False),
+        ("never", (0,), EXIT0, Outcome.COMPLETED, False),
+    ],
+)
+def test_exit_after_running_follows_autorestart(
+    autorestart: str,
+    exit_codes: tuple[int, ...],
+    status: ExitStatus,
+    outcome: Outcome,
+    restarts: bool,
+) -> None:
+    policy = Policy(autorestart=autorestart, exit_codes=exit_codes)  # type: ignore[arg-type]
+    effects: list[Effect] = [Record(RecordKind.EXITED, outcome, status, run_id=1)]
+    if restarts:
+        state = STARTING
+        effects += [pub(RUNNING, EXITED), pub(EXITED, STARTING), Spawn()]
+    else:
+        state = EXITED
+        effects += [pub(RUNNING, EXITED)]
+    snap = play(policy, [*RUN, (10, Exited(status), state, effects)])
+    assert snap.want is Want.UP
+    assert snap.last_exit == status
+    assert (snap.pid, snap.pgid, snap.run_id) == (None, None, None)
+    if not restarts:
+        assert snap.message == status.describe()
+
+
+def test_stale_deadlines_are_ignored() -> None:
+    snap = play(P, RUN)
+    assert step(P, snap, DeadlineReached(), now=50) == (snap, ())
+    stopping, _ = step(P, snap, WantDown(), now=2)
+    assert stopping.deadline == 12
+    assert step(P, stopping, DeadlineReached(), now=11.9) == (stopping, ())
+
+
+def test_ignored_events_return_the_same_snapshot() -> None:
+    snap = play(P, RUN)
+    for event in (WantUp(), SpawnFailed("late"), GroupEmpty(), Ready()):
+        new, effects = step(P, snap, event, now=5)
+        assert new is snap
+        assert effects == ()
+
+
+def test_a_second_group_is_a_broken_contract() -> None:
+    snap = play(P, RUN)
+    with pytest.raises(LifecycleError, match="while group 1001"):
+        step(P, snap, spawned(2), now=5)
+
+
+def test_snapshot_tracks_the_run() -> None:
+    snap = play(P, RUN[:2])
+    assert (snap.pid, snap.pgid, snap.run_id, snap.spawned_at) == (1001, 1001, 1, 0)
+    snap, _ = step(P, snap, Exited(EXIT3, group_alive=True), now=0.5)
+    assert (snap.pid, snap.pgid, snap.leader_exit, snap.exited_from) == (
+        None,
+        1001,
+        EXIT3,
+        STARTING,
+    )
+    assert snap.stop_phase is StopPhase.SIGNALLED
+    assert snap.message == "leader exit 3; stopping the rest of its group"
+
+
+def test_the_death_tally_is_bounded() -> None:
+    policy = Policy(start_seconds=0, spawn_floor=0, autorestart="always")
+    snap = Snapshot()
+    snap, _ = step(policy, snap, WantUp(), now=0)
+    for run in range(1, DEATH_TALLY + 51):
+        snap, _ = step(policy, snap, spawned(run), now=run)
+        snap, effects = step(policy, snap, Exited(ExitStatus(code=run % 256)), now=run + 0.5)
+        assert Spawn() in effects
+    assert len(snap.deaths) == DEATH_TALLY
+    assert snap.deaths[-1].at == DEATH_TALLY + 50.5
+    assert snap.deaths[0].at == 51.5
+
+
+def test_exit_status_has_exactly_one_cause() -> None:
+    assert EXIT3.describe() == "exit 3"
+    assert SIGKILL.describe() == "signal KILL"
+    with pytest.raises(ValueError, match="exactly one"):
+        ExitStatus()
+    with pytest.raises(ValueError, match="exactly one"):
+        ExitStatus(code=1, signal="TERM")
+
+
+def test_backoff_is_capped_even_for_huge_retry_counts() -> None:
+    policy = Policy(backoff_initial=1, backoff_factor=10, backoff_max=30)
+    assert [policy.backoff(n) for n in (1, 2, 3)] == [1, 10, 30]
+    assert policy.backoff(10_000) == 30
+
+
+# The table
+
+
+def test_the_package_exports_each_module_public_names_once() -> None:
+    modules = (states_module, events_module, effects_module, table_module)
+    names = [name for module in modules for name in module.__all__]
+    assert sorted(lifecycle.__all__) == sorted(names)
+    assert len(set(names)) == len(names)
+
+
+def test_every_state_event_cell_is_written_out() -> None:
+    missing = [
+        f"{state.value} x {kind.__name__}"
+        for state in State
+        for kind in EVENT_TYPES
+        if (state, kind) not in TRANSITIONS
+    ]
+    assert missing == []
+    assert len(TRANSITIONS) == len(State) * len(EVENT_TYPES)
+
+
+def test_the_docstring_grid_is_the_table() -> None:
+    doc = inspect.getdoc(table_module) or ""
+    lines = doc.split("::\n\n", 1)[1].splitlines()
+    header = [State(name) for name in lines[0].split()]
+    grid = {}
+    for line in lines[1 : 1 + len(EVENT_TYPES)]:
+        event_name, *cells = line.split()
+        grid.update({(state, event_name): cell for state, cell in zip(header, cells, strict=True)})
+    code = {
+        (state, kind.__name__): "-" if cell is IGNORE else cell.__name__
+        for (state, kind), cell in TRANSITIONS.items()
+    }
+    assert grid == code
+
+
+# Properties over random histories
+
+
+@dataclass
+class World:
+    """What the kernel would know: the Spawn in flight, the leader, the rest of its group."""
+
+    pending: bool = False
+    leader: bool = False
+    rest: bool = False
+    run_id: int = 0
+    ended: list[int] = field(default_factory=list)
+
+    @property
+    def alive(self) -> bool:
+        return self.leader or self.rest
+
+
+policies = st.builds(
+    Policy,
+    autorestart=st.sampled_from(["always", "on-failure", "never"]),
+    exit_codes=st.sampled_from([(0,), (0, 2), ()]),
+    start_seconds=st.sampled_from([0.0, 0.5, 1.0, 5.0]),
+    start_retries=st.sampled_from([0, 1, 3]),
+    backoff_initial=st.sampled_from([0.0, 0.5, 1.0]),
+    backoff_factor=st.sampled_from([1.0, 2.0]),
+    backoff_max=st.sampled_from([0.5, 30.0]),
+    spawn_floor=st.sampled_from([0.0, 1.0]),
+    stop_timeout=st.sampled_from([0.0, 1.0, 10.0]),
+    kill_timeout=st.sampled_from([0.0, 5.0]),
+)
+statuses = st.sampled_from([EXIT0, EXIT2, EXIT3, SIGTERM, SIGKILL])
+deltas = st.sampled_from([0.0, 0.25, 1.0, 3.0, 30.0])
+NO_PROCESS = {STOPPED, EXITED, FATAL, BACKOFF}
+
+
+def check_step(before: Snapshot, after: Snapshot, effects: tuple[Effect, ...]) -> None:
+    """Invariants of any single step, whatever the event."""
+    publishes = [e for e in effects if isinstance(e, Publish)]
+    if publishes:
+        assert publishes[0].old is before.state
+        assert publishes[-1].new is after.state
+        assert all(a.new is b.old for a, b in pairwise(publishes))
+        assert all(p.old is not p.new for p in publishes)
+    else:
+        assert before.state is after.state
+    timers = [e for e in effects if isinstance(e, SetDeadline | ClearDeadline)]
+    if after.deadline == before.deadline:
+        assert timers == []
+    else:
+        expected = ClearDeadline() if after.deadline is None else SetDeadline(after.deadline)
+        assert timers == [expected]
+    kinds = [type(e) for e in effects]
+    order = [Record, Publish, SetDeadline, ClearDeadline, SignalGroup, Spawn]
+    ranks = [min(order.index(k), 2) if k is ClearDeadline else order.index(k) for k in kinds]
+    assert ranks == sorted(ranks), effects
+    assert len(after.deaths) <= DEATH_TALLY
+    if after.state is STOPPED:
+        assert after.want is Want.DOWN
+    elif after.state is not STOPPING:
+        assert after.want is Want.UP
+    if after.state in {STOPPED, EXITED, FATAL, RUNNING}:
+        assert after.deadline is None
+    if after.state is BACKOFF:
+        assert after.deadline is not None
+    if after.state in NO_PROCESS:
+        assert after.pgid is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data(), policy=policies)
+def test_invariants_over_any_runtime_history(data: st.DataObject, policy: Policy) -> None:
+    world = World()
+    snap = Snapshot()
+    now = 0.0
+    outcomes: dict[int, int] = {}
+    for _ in range(data.draw(st.integers(1, 80), label="steps")):
+        choices: list[str] = ["want_up", "want_down", "restart", "wait", "stale_timer"]
+        if snap.deadline is not None:
+            choices.append("timer")
+        if world.pending:
+            choices += ["spawned", "spawn_failed"]
+        if world.leader:
+            choices += ["exited", "ready"]
+        if world.rest and not world.leader:
+            choices.append("group_empty")
+        action = data.draw(st.sampled_from(choices))
+        event: Event
+        group_ends = False
+        if action == "want_up":
+            event = WantUp()
+        elif action == "want_down":
+            event = WantDown()
+        elif action == "restart":
+            event = Restart()
+        elif action == "wait":
+            now += data.draw(deltas)
+            continue
+        elif action == "stale_timer":
+            event = DeadlineReached()
+        elif action == "timer":
+            assert snap.deadline is not None
+            now = max(now, snap.deadline)
+            event = DeadlineReached()
+        elif action == "spawned":
+            world.run_id += 1
+            world.pending, world.leader = False, True
+            event = Spawned(pid=world.run_id, pgid=world.run_id, run_id=world.run_id)
+        elif action == "spawn_failed":
+            world.pending = False
+            event = SpawnFailed("nope")
+        elif action == "exited":
+            world.leader = False
+            world.rest = data.draw(st.booleans(), label="group_alive")
+            group_ends = not world.rest
+            event = Exited(data.draw(statuses), group_alive=world.rest)
+        elif action == "ready":
+            event = Ready()
+        else:
+            world.rest = False
+            group_ends = True
+            event = GroupEmpty()
+
+        new, effects = step(policy, snap, event, now=now)
+        check_step(snap, new, effects)
+
+        ended = [e for e in effects if isinstance(e, Record) and e.outcome is not None]
+        assert len(ended) == (1 if group_ends else 0), (event, effects)
+        for record in ended:
+            assert record.run_id == world.run_id
+            assert record.outcome is not Outcome.LOST
+            outcomes[world.run_id] = outcomes.get(world.run_id, 0) + 1
+            assert outcomes[world.run_id] == 1
+        if world.alive or world.pending:
+            assert new.state not in NO_PROCESS, (event, new)
+        assert (new.pgid is not None) == world.alive
+        assert (new.pid is not None) == world.leader
+        if world.alive:
+            assert new.run_id == world.run_id
+        for effect in effects:
+            if isinstance(effect, Spawn):
+                assert not world.pending
+                assert not world.alive
+                world.pending = True
+            elif isinstance(effect, SignalGroup):
+                assert world.alive
+        snap = new
+
+
+events = st.one_of(
+    st.builds(WantUp),
+    st.builds(WantDown),
+    st.builds(Restart),
+    st.builds(Spawned, pid=st.just(0), pgid=st.just(0), run_id=st.just(0)),
+    st.builds(SpawnFailed, reason=st.just("nope")),
+    st.builds(Exited, status=statuses, group_alive=st.booleans()),
+    st.builds(GroupEmpty),
+    st.builds(Ready),
+    st.builds(DeadlineReached),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(policy=policies, script=st.lists(st.tuples(deltas, events), max_size=60))
+def test_any_event_in_any_order_is_answered_safely(
+    policy: Policy, script: list[tuple[float, Event]]
+) -> None:
+    """Events the runtime should never send still get a deliberate, invariant-keeping answer."""
+    snap = Snapshot()
+    now = 0.0
+    ended: set[int] = set()
+    for run_id, (delta, raw) in enumerate(script, 1):
+        now += delta
+        event = Spawned(pid=run_id, pgid=run_id, run_id=run_id) if isinstance(raw, Spawned) else raw
+        if isinstance(event, Spawned) and snap.pgid is not None:
+            with pytest.raises(LifecycleError):
+                step(policy, snap, event, now=now)
+            continue
+        new, effects = step(policy, snap, event, now=now)
+        check_step(snap, new, effects)
+        for record in effects:
+            if isinstance(record, Record) and record.outcome is not None:
+                assert record.run_id is not None
+                assert record.run_id == snap.run_id
+                assert record.run_id not in ended
+                ended.add(record.run_id)
+        snap = new
