@@ -51,6 +51,7 @@ class DaemonConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     state_db: NonEmptyStr = "state/supervisor.db"
     log_dir: NonEmptyStr = "logs"
     shutdown_timeout: PositiveFloat = 30.0
+    containment: Literal["auto", "cgroup", "subreaper"] = "auto"
 
 
 class Backoff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -96,6 +97,21 @@ class ProgramConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     kill_timeout: PositiveFloat = 5.0
     priority: int = 100
     log: LogConfig = LogConfig()
+    memory_max: Annotated[int, Meta(ge=4096)] | None = None
+    pids_max: Annotated[int, Meta(ge=1)] | None = None
+    cpu_max: Annotated[float, Meta(gt=0)] | None = None
+
+    def resource_limits(self) -> dict[str, str]:
+        """The cgroup v2 interface files and values this program's limits ask for."""
+        limits = {}
+        if self.memory_max is not None:
+            limits["memory.max"] = str(self.memory_max)
+        if self.pids_max is not None:
+            limits["pids.max"] = str(self.pids_max)
+        if self.cpu_max is not None:
+            period = 100_000
+            limits["cpu.max"] = f"{max(1000, round(self.cpu_max * period))} {period}"
+        return limits
 
 
 class Config(msgspec.Struct, frozen=True, kw_only=True):

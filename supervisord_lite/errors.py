@@ -16,10 +16,10 @@ process)::
     ├── StoreError                   code="store_failed"      exit 1
     ├── SpawnError                   code="spawn_failed"      exit 1
     ├── LogPathError                 code="log_path_refused"  exit 2
-    ├── LifecycleError               code="internal"          exit 1   (a runtime bug: see lifecycle)
+    ├── LifecycleError               code="internal"          exit 1   (a bug: see lifecycle)
     ├── DaemonError                  code="daemon_failed"     exit 1
     │   └── AlreadyRunning           code="already_running"   exit 2
-    └── RequestFailed                code="internal"          exit 1   (a request the daemon refused)
+    └── RequestFailed                code="internal"          exit 1   (a request was refused)
         ├── NoSuchProgram            code="no_such_program"   (.known: the valid names)
         ├── WaitTimeout              code="timeout"
         └── ShuttingDown             code="shutting_down"
@@ -51,7 +51,7 @@ class Problem:
 
 
 class ConfigError(SupervisorLiteError):
-    """The config file cannot be used; ``problems`` lists every problem found, not just the first."""
+    """The config file cannot be used; ``problems`` lists every problem, not just the first."""
 
     code = "config_invalid"
     exit_code = 2

@@ -11,18 +11,22 @@ disk before the daemon exits.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
-import time
 from typing import TYPE_CHECKING
 
 import trio
 
-from supervisord_lite.errors import ConfigError
+from supervisord_lite.errors import AlreadyRunning, ConfigError, DaemonError
+from supervisord_lite.runtime.cgroups import CgroupTree
+from supervisord_lite.runtime.containment import Containment, store_id
 from supervisord_lite.runtime.control import ControlServer, bind_control_socket
 from supervisord_lite.runtime.daemonlog import configure, log
 from supervisord_lite.runtime.fanout import FanOut
 from supervisord_lite.runtime.handlers import Handlers
+from supervisord_lite.runtime.reaper import Reaper, become_subreaper
+from supervisord_lite.runtime.recovery import recover
 from supervisord_lite.runtime.sdnotify import Notifier
 from supervisord_lite.runtime.storewriter import StoreWriter
 from supervisord_lite.runtime.supervisor import Supervisor
@@ -30,7 +34,7 @@ from supervisord_lite.store import Store
 
 if TYPE_CHECKING:
     import socket
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from supervisord_lite.config import Config
     from supervisord_lite.protocol.messages import StateChanged
@@ -59,48 +63,99 @@ def _summary(supervisor: Supervisor) -> str:
     return f"{len(supervisor.runners)} programs: {counts}"
 
 
-def _close_lost_runs(store: Store) -> None:
-    """Runs still open in the store belonged to a daemon that died without stopping them."""
-    lost = store.live_groups()
-    if lost:
-        store.mark_lost(
-            [g.run_id for g in lost], at=time.time(), reason="supervisor died while it ran"
-        )
-        for group in lost:
-            log.warning(
-                "%s: run %d (pid %d) was left by a daemon that died; recorded as lost",
-                group.program,
-                group.run_id,
-                group.pid,
-            )
+def _lock_state(state_db: str) -> int:
+    """Hold an exclusive lock beside the state store for the daemon's lifetime, so two daemons
+    never share one store (the second would take the first's runs for a crash's leftovers).
+
+    Raises:
+        AlreadyRunning: another daemon holds the lock (its pid is in the lock file).
+    """
+    path = state_db + ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        os.close(fd)
+        raise AlreadyRunning(state_db, int(holder) if holder.isdigit() else None) from exc
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _open_containment(config: Config) -> Containment:
+    """The subreaper always; a cgroup tree unless the config says ``subreaper``.
+
+    Raises:
+        DaemonError: ``containment = "cgroup"`` but no writable cgroup2 tree exists.
+        ConfigError: a program asks for a resource limit this host cannot enforce.
+    """
+    if not become_subreaper():
+        log.warning("PR_SET_CHILD_SUBREAPER refused: escaped descendants cannot be adopted")
+    mode = config.daemon.containment
+    tree = CgroupTree.open() if mode != "subreaper" else None
+    if mode == "cgroup" and tree is None:
+        raise DaemonError("containment = 'cgroup' but no writable cgroup2 hierarchy was found")
+    containment = Containment(Reaper(), tree, store_id(config.daemon.state_db))
+    problems = containment.problems(config)
+    if problems:
+        if tree is not None:
+            tree.close()
+        raise ConfigError(config.source, problems)
+    containment.enable_controllers(config)
+    log.info(
+        "containment: %s%s",
+        containment.mechanism,
+        f" ({tree.root})" if tree is not None else " (process groups + child subreaper)",
+    )
+    return containment
 
 
 async def _main(config: Config) -> int:
     store = Store.open(config.daemon.state_db)
+    lock = -1
     try:
-        _close_lost_runs(store)
+        lock = _lock_state(config.daemon.state_db)
         sock = bind_control_socket(config.daemon.socket, config.daemon.socket_mode)
         try:
-            return await _serve(config, store, sock)
+            containment = _open_containment(config)
+            try:
+                return await _serve(config, store, sock, containment)
+            finally:
+                if containment.tree is not None:
+                    containment.tree.close()
         finally:
             sock.close()
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(config.daemon.socket)
     finally:
         store.close()
+        if lock >= 0:
+            os.close(lock)
 
 
-async def _serve(config: Config, store: Store, sock: socket.socket) -> int:
+async def _serve(
+    config: Config, store: Store, sock: socket.socket, containment: Containment
+) -> int:
     notifier = Notifier()
     writer = StoreWriter(store)
     events: FanOut[StateChanged] = FanOut()
     clean = True
+    reaping = trio.CancelScope()
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async with trio.open_nursery() as outer:
             outer.start_soon(writer.run, name="store writer")
+            outer.start_soon(_run_until_cancelled, reaping, containment.reaper.run)
+            await recover(store, config, containment)
             try:
                 async with trio.open_nursery() as nursery:
-                    supervisor = Supervisor(config, store=writer, events=events, nursery=nursery)
+                    supervisor = Supervisor(
+                        config,
+                        store=writer,
+                        events=events,
+                        containment=containment,
+                        nursery=nursery,
+                    )
                     stop = trio.Event()
                     server = ControlServer(
                         sock, Handlers(supervisor, stop.set), config.daemon.allow_uids
@@ -128,8 +183,14 @@ async def _serve(config: Config, store: Store, sock: socket.socket) -> int:
                     nursery.cancel_scope.cancel()
             finally:
                 writer.close()
+                reaping.cancel()
     log.info("exited %s", "cleanly" if clean else "after SIGKILLing survivors")
     return 0 if clean else 1
+
+
+async def _run_until_cancelled(scope: trio.CancelScope, fn: Callable[[], Awaitable[None]]) -> None:
+    with scope:
+        await fn()
 
 
 async def _watch_signals(

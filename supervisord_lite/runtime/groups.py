@@ -73,7 +73,8 @@ def signal_group(pgid: int, signame: str) -> bool:
     return True
 
 
-async def _wait_pid_exit(pid: int) -> None:
+async def wait_pid_exit(pid: int) -> None:
+    """Return once ``pid`` has exited (its pidfd is readable)."""
     try:
         fd = os.pidfd_open(pid)
     except ProcessLookupError:
@@ -91,4 +92,4 @@ async def wait_group_empty(pgid: int) -> None:
         if not members:
             return
         for pid in members:
-            await _wait_pid_exit(pid)
+            await wait_pid_exit(pid)

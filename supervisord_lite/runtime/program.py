@@ -22,7 +22,6 @@ import trio
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.errors import LogPathError, SpawnError
 from supervisord_lite.protocol.messages import ProgramState, ProgramStatus, StateChanged
-from supervisord_lite.runtime import groups
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.logfiles import LogTargets, open_log_targets
 from supervisord_lite.runtime.spawn import spawn
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from supervisord_lite.config import ProgramConfig
+    from supervisord_lite.runtime.containment import Containment, RunScope
     from supervisord_lite.runtime.fanout import FanOut
     from supervisord_lite.runtime.storewriter import StoreWriter
 
@@ -90,6 +90,7 @@ class ProgramRunner:
         default_cwd: str,
         store: StoreWriter,
         events: FanOut[StateChanged],
+        containment: Containment,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.program = program
@@ -104,7 +105,8 @@ class ProgramRunner:
         self._transitions: deque[Transition] = deque(maxlen=TRANSITION_LOG)
         self._seq = 0
         self._changed = trio.Event()
-        self._process: trio.Process | None = None
+        self._containment = containment
+        self._scope: RunScope | None = None
         self._nursery: trio.Nursery | None = None
         self.finished = trio.Event()
 
@@ -204,8 +206,8 @@ class ProgramRunner:
             case lc.Spawn():
                 return await self._spawn()
             case lc.SignalGroup(signal=signame):
-                if after.pgid is not None:
-                    groups.signal_group(after.pgid, signame)
+                if self._scope is not None:
+                    self._scope.signal(signame)
             case lc.Record():
                 self._record(effect, before, after)
             case lc.Publish(old=old, new=new):
@@ -216,38 +218,63 @@ class ProgramRunner:
 
     async def _spawn(self) -> lc.Event:
         run_id = self._store.store.allocate_run_id()
+        reaper = self._containment.reaper
         targets = LogTargets.discard()
+        cgroup = None
         try:
             targets = open_log_targets(self.program)
-            process = await spawn(
-                self.program, cwd=self._default_cwd, stdout=targets.stdout, stderr=targets.stderr
-            )
+            cgroup = self._containment.cgroup_for(self.program, run_id)
+            with reaper.spawning():
+                process = await spawn(
+                    self.program,
+                    cwd=self._default_cwd,
+                    stdout=targets.stdout,
+                    stderr=targets.stderr,
+                    marker=self._containment.marker(run_id),
+                    cgroup=cgroup,
+                )
+                reaper.manage(process.pid)
         except (SpawnError, LogPathError) as exc:
+            if cgroup is not None:
+                cgroup.remove()
             log.error("%s: %s", self.name, exc)
             return lc.SpawnFailed(reason=str(exc))
         finally:
             targets.close()
         self.spawns += 1
-        self._process = process
+        scope = self._containment.scope(process.pid, run_id, cgroup)
+        self._scope = scope
         assert self._nursery is not None
-        self._nursery.start_soon(self._watch, process)
+        self._nursery.start_soon(self._watch, process, scope)
         return lc.Spawned(pid=process.pid, pgid=process.pid, run_id=run_id)
 
-    async def _watch(self, process: trio.Process) -> None:
-        """Wait for the leader's exit (on its pidfd), then for the rest of its group."""
+    async def _watch(self, process: trio.Process, scope: RunScope) -> None:
+        """Wait for the leader's exit (on its pidfd), then for the rest of the run."""
         returncode = await process.wait()
-        pgid = process.pid
-        alive = groups.group_alive(pgid)
+        self._containment.reaper.release(process.pid)
+        if scope.cgroup is not None and (oom := scope.cgroup.oom_kills()):
+            self._store.submit(
+                EventRecorded(
+                    program=self.name,
+                    kind="oom_killed",
+                    at=self._wall(),
+                    pid=process.pid,
+                    pgid=process.pid,
+                    reason=f"{oom} process(es) killed by the kernel's OOM killer",
+                )
+            )
+        alive = scope.alive()
         self.send(lc.Exited(status=exit_status(returncode), group_alive=alive))
         if alive:
-            await groups.wait_group_empty(pgid)
+            await scope.wait_empty()
             self.send(lc.GroupEmpty())
+        scope.release()
 
     # -- effects that leave the process -------------------------------------------------------
 
     def _record(self, record: lc.Record, before: lc.Snapshot, after: lc.Snapshot) -> None:
         now = self._wall()
-        run_id = after.run_id if after.run_id is not None else before.run_id
+        run_id = record.run_id
         pid = after.pid if after.pid is not None else before.pid
         pgid = after.pgid if after.pgid is not None else before.pgid
         exit_ = record.exit

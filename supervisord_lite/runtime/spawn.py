@@ -14,6 +14,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import shutil
 import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -21,11 +22,14 @@ from typing import TYPE_CHECKING
 import trio
 
 from supervisord_lite.errors import SpawnError
+from supervisord_lite.runtime.cgroups import trampoline
+from supervisord_lite.runtime.containment import RUN_MARKER
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from supervisord_lite.config import ProgramConfig
+    from supervisord_lite.runtime.cgroups import Cgroup
 
 #: Put in every program's environment, so its descendants can be told apart from anyone else's
 #: even after they leave its process group.
@@ -82,30 +86,57 @@ def build_env(
     return env
 
 
+def _resolve(command: str, env: Mapping[str, str], cwd: str) -> str:
+    """The executable ``command`` names, found as exec would (PATH from the program's env).
+
+    Raises:
+        SpawnError: there is no such executable, so a trampoline would only fail later.
+    """
+    if "/" in command:
+        path = command if os.path.isabs(command) else os.path.join(cwd, command)
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+        raise SpawnError(f"cannot start {command!r}: not an executable file")
+    found = shutil.which(command, path=env.get("PATH", os.defpath))
+    if found is None:
+        raise SpawnError(f"cannot start {command!r}: not found in PATH")
+    return found
+
+
 async def spawn(
     program: ProgramConfig,
     *,
     cwd: str,
     stdout: int,
     stderr: int,
+    marker: str,
+    cgroup: Cgroup | None = None,
     env: Mapping[str, str] | None = None,
 ) -> trio.Process:
     """Start ``program`` as the leader of a new process group; stdin is /dev/null.
 
-    ``stdout``/``stderr`` are file descriptors (or ``subprocess.DEVNULL``/``STDOUT``).
+    ``stdout``/``stderr`` are file descriptors (or ``subprocess.DEVNULL``/``STDOUT``);
+    ``marker`` goes into the environment as the run's marker; with ``cgroup`` the process moves
+    itself into that cgroup before the program is exec'ed.
 
     Raises:
         SpawnError: the program could not be started; the message names why.
     """
     identity = resolve_identity(program.user, program.group)
+    child_env = build_env(program, identity, os.environ if env is None else env)
+    child_env[RUN_MARKER] = marker
+    cwd = program.cwd or cwd
+    argv = list(program.command)
+    if cgroup is not None:
+        argv = trampoline(cgroup, [_resolve(argv[0], child_env, cwd), *argv[1:]])
     try:
         process: trio.Process = await trio.lowlevel.open_process(
-            list(program.command),
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=stdout,
             stderr=stderr,
-            cwd=program.cwd or cwd,
-            env=build_env(program, identity, os.environ if env is None else env),
+            cwd=cwd,
+            env=child_env,
             process_group=0,
             close_fds=True,
             user=identity.uid if identity else None,

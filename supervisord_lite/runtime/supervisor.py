@@ -17,7 +17,7 @@ import trio
 
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.config import Config, ConfigDiff, ProgramConfig, diff, load_path
-from supervisord_lite.errors import NoSuchProgram, ShuttingDown
+from supervisord_lite.errors import ConfigError, NoSuchProgram, ShuttingDown
 from supervisord_lite.protocol.messages import (
     ActionResult,
     ProgramState,
@@ -31,6 +31,7 @@ from supervisord_lite.runtime.program import ProgramRunner
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
 
+    from supervisord_lite.runtime.containment import Containment
     from supervisord_lite.runtime.fanout import FanOut
     from supervisord_lite.runtime.storewriter import StoreWriter
 
@@ -75,12 +76,14 @@ class Supervisor:
         *,
         store: StoreWriter,
         events: FanOut[StateChanged],
+        containment: Containment,
         nursery: trio.Nursery,
     ) -> None:
         self.config = config
         self.store = store
         self.events = events
         self.runners: dict[str, ProgramRunner] = {}
+        self.containment = containment
         self.shutting_down = False
         self.started_at = time.time()
         self._nursery = nursery
@@ -92,7 +95,11 @@ class Supervisor:
 
     def _add(self, program: ProgramConfig) -> ProgramRunner:
         runner = ProgramRunner(
-            program, default_cwd=self.config.base_dir, store=self.store, events=self.events
+            program,
+            default_cwd=self.config.base_dir,
+            store=self.store,
+            events=self.events,
+            containment=self.containment,
         )
         self.runners[program.name] = runner
         self._nursery.start_soon(runner.run, name=f"program {program.name}")
@@ -254,6 +261,10 @@ class Supervisor:
         self._refuse_when_shutting_down()
         async with self._reload_lock:
             new = await trio.to_thread.run_sync(load_path, self.config.source)
+            problems = self.containment.problems(new)
+            if problems:
+                raise ConfigError(new.source, problems)
+            self.containment.enable_controllers(new)
             change = diff(self.config, new)
             if change.daemon_changed:
                 log.warning(

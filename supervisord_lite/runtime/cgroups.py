@@ -1,0 +1,224 @@
+"""cgroup v2: one cgroup per program run, so a stop reaches every descendant, escaped or not.
+
+The cgroup2 hierarchy is found from /proc/self/mountinfo (on hybrid hosts it is not at
+/sys/fs/cgroup), and our own place in it from /proc/self/cgroup. Runs get a child cgroup under
+``<our cgroup>/supervisord-lite.<pid>``; a run moves itself in before it execs the program (a
+``sh`` trampoline writes ``0`` to ``cgroup.procs``), so nothing it forks can start outside.
+
+Emptiness is awaited without polling: the kernel raises a file-modified event on
+``cgroup.events`` when ``populated`` flips, which inotify delivers as a readable fd.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import os
+from dataclasses import dataclass
+
+import trio
+
+from supervisord_lite.errors import DaemonError
+
+_IN_MODIFY = 0x00000002
+_IN_NONBLOCK = os.O_NONBLOCK
+_IN_CLOEXEC = os.O_CLOEXEC
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+def find_cgroup2_mount(mountinfo: str = "/proc/self/mountinfo") -> str | None:
+    """The mount point of the cgroup2 hierarchy, or None when there is none."""
+    try:
+        with open(mountinfo) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        if right.split()[:1] == ["cgroup2"] and len(fields) >= 5:
+            return fields[4].replace("\\040", " ")
+    return None
+
+
+def own_cgroup(proc_cgroup: str = "/proc/self/cgroup") -> str | None:
+    """This process' path inside the cgroup2 hierarchy ("0::/path"), or None."""
+    try:
+        with open(proc_cgroup) as f:
+            for line in f:
+                if line.startswith("0::"):
+                    return line[3:].strip()
+    except OSError:
+        return None
+    return None
+
+
+def _write(path: str, value: str) -> None:
+    with open(path, "w") as f:
+        f.write(value)
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+@dataclass(frozen=True, slots=True)
+class Cgroup:
+    """One run's cgroup."""
+
+    path: str
+
+    @property
+    def procs_file(self) -> str:
+        return os.path.join(self.path, "cgroup.procs")
+
+    def pids(self) -> list[int]:
+        try:
+            return [int(p) for p in _read(self.procs_file).split()]
+        except FileNotFoundError:
+            return []
+
+    def populated(self) -> bool:
+        try:
+            for line in _read(os.path.join(self.path, "cgroup.events")).splitlines():
+                key, _, value = line.partition(" ")
+                if key == "populated":
+                    return value.strip() == "1"
+        except FileNotFoundError:
+            return False
+        return bool(self.pids())
+
+    def signal(self, signum: int) -> bool:
+        """Signal every process in the cgroup; SIGKILL uses ``cgroup.kill`` (atomic, race-free
+        against forks). False if the cgroup was empty."""
+        if signum == 9 and os.path.exists(os.path.join(self.path, "cgroup.kill")):
+            alive = self.populated()
+            if alive:
+                _write(os.path.join(self.path, "cgroup.kill"), "1")
+            return alive
+        sent = False
+        for pid in self.pids():
+            try:
+                os.kill(pid, signum)
+                sent = True
+            except ProcessLookupError:
+                continue
+        return sent
+
+    def oom_kills(self) -> int:
+        """How many of this cgroup's processes the kernel OOM-killed (0 without the memory
+        controller)."""
+        try:
+            text = _read(os.path.join(self.path, "memory.events"))
+        except OSError:
+            return 0
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+        return 0
+
+    async def wait_empty(self) -> None:
+        """Return once no process is left in the cgroup (inotify on cgroup.events)."""
+        fd = _libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+        try:
+            events = os.path.join(self.path, "cgroup.events").encode()
+            if _libc.inotify_add_watch(fd, events, _IN_MODIFY) < 0:
+                err = ctypes.get_errno()
+                if err == errno.ENOENT:
+                    return
+                raise OSError(err, f"inotify_add_watch {self.path} failed")
+            while self.populated():
+                await trio.lowlevel.wait_readable(fd)
+                with contextlib.suppress(BlockingIOError):
+                    os.read(fd, 4096)
+        finally:
+            os.close(fd)
+
+    def remove(self) -> None:
+        """Remove the (empty) cgroup; a cgroup still in use stays, and is said to."""
+        with contextlib.suppress(FileNotFoundError):
+            os.rmdir(self.path)
+
+
+class CgroupTree:
+    """The cgroups this daemon creates, under ``<our cgroup>/supervisord-lite.<pid>``."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    @classmethod
+    def open(cls) -> CgroupTree | None:
+        """The tree, or None when cgroup2 is missing or not writable for us."""
+        mount = find_cgroup2_mount()
+        own = own_cgroup()
+        if mount is None or own is None:
+            return None
+        root = os.path.join(mount, own.lstrip("/"), f"supervisord-lite.{os.getpid()}")
+        try:
+            os.mkdir(root, 0o755)
+        except FileExistsError:
+            pass
+        except OSError:
+            return None
+        if not os.path.exists(os.path.join(root, "cgroup.kill")):
+            os.rmdir(root)
+            return None
+        return cls(root)
+
+    def controllers(self) -> set[str]:
+        """Controllers usable by our run cgroups (enabled for the tree's children)."""
+        try:
+            return set(_read(os.path.join(self.root, "cgroup.controllers")).split())
+        except OSError:
+            return set()
+
+    def enable(self, controllers: set[str]) -> None:
+        """Enable controllers for the run cgroups.
+
+        Raises:
+            DaemonError: the kernel refused (not delegated to us, or not available).
+        """
+        if not controllers:
+            return
+        try:
+            _write(
+                os.path.join(self.root, "cgroup.subtree_control"),
+                " ".join(f"+{c}" for c in sorted(controllers)),
+            )
+        except OSError as exc:
+            raise DaemonError(
+                f"cannot enable cgroup controllers {sorted(controllers)} in {self.root}: "
+                f"{exc.strerror}"
+            ) from exc
+
+    def create(self, name: str, run_id: int, limits: dict[str, str]) -> Cgroup:
+        """A fresh cgroup for one run, with its resource limits written."""
+        group = Cgroup(os.path.join(self.root, f"{name}.{run_id}"))
+        os.mkdir(group.path, 0o755)
+        for key, value in limits.items():
+            _write(os.path.join(group.path, key), value)
+        return group
+
+    def close(self) -> None:
+        """Remove the tree's (empty) cgroups and the tree itself."""
+        try:
+            children = os.scandir(self.root)
+        except FileNotFoundError:
+            return
+        with children:
+            for entry in children:
+                if entry.is_dir():
+                    Cgroup(entry.path).remove()
+        with contextlib.suppress(OSError):
+            os.rmdir(self.root)
+
+
+def trampoline(group: Cgroup, argv: list[str]) -> list[str]:
+    """argv that moves the new process into ``group`` and then execs the program."""
+    return ["/bin/sh", "-c", 'echo 0 > "$0" && exec "$@"', group.procs_file, *argv]

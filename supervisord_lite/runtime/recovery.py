@@ -1,0 +1,134 @@
+"""After a crash: find what the previous daemon left running, stop it, and record it as lost.
+
+The store lists every run that had no end when the daemon died. A run's leader is trusted only
+if its pid *and* its start time still match: a pid recycled by an unrelated process is left
+alone. For a run that matches, its process group and every process carrying its run marker (its
+escaped descendants, now orphans of init) are stopped with the normal escalation: the program's
+stop signal, its stop timeout, SIGKILL, its kill timeout. Only then may the programs start
+again, so a crash never leads to a second copy of a program.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+import psutil
+import trio
+
+from supervisord_lite.runtime import groups
+from supervisord_lite.runtime.containment import read_marker
+from supervisord_lite.runtime.daemonlog import log
+
+if TYPE_CHECKING:
+    from supervisord_lite.config import Config
+    from supervisord_lite.runtime.containment import Containment
+    from supervisord_lite.store import LiveGroup, Store
+
+LOST_REASON = "exit unknown: supervisor crashed"
+DEFAULT_STOP = ("TERM", 10.0, 5.0)
+
+
+def same_process(pid: int, start_time: float | None) -> bool:
+    """Whether ``pid`` is still the process that was started at ``start_time``."""
+    if start_time is None:
+        return False
+    try:
+        return abs(psutil.Process(pid).create_time() - start_time) < 0.01
+    except psutil.Error:
+        return False
+
+
+def _marked_by_run() -> dict[str, list[int]]:
+    """Every live process that carries a run marker, by marker (one pass over /proc)."""
+    found: dict[str, list[int]] = defaultdict(list)
+    me = os.getpid()
+    for pid in psutil.pids():
+        if pid != me and (marker := read_marker(pid)) is not None:
+            found[marker].append(pid)
+    return found
+
+
+def _kill(pids: set[int], signame: str) -> None:
+    signum = signal.Signals[f"SIG{signame}"]
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            continue
+
+
+async def _wait_gone(pids: set[int]) -> None:
+    for pid in pids:
+        await groups.wait_pid_exit(pid)
+
+
+async def _stop(pids: set[int], how: tuple[str, float, float]) -> set[int]:
+    """Stop processes with the usual escalation; those still alive at the end."""
+    stop_signal, stop_timeout, kill_timeout = how
+    _kill(pids, stop_signal)
+    with trio.move_on_after(stop_timeout):
+        await _wait_gone(pids)
+    left = {p for p in pids if psutil.pid_exists(p)}
+    if left:
+        _kill(left, "KILL")
+        with trio.move_on_after(kill_timeout):
+            await _wait_gone(left)
+    return {p for p in left if psutil.pid_exists(p)}
+
+
+def _targets(group: LiveGroup, containment: Containment, marked: dict[str, list[int]]) -> set[int]:
+    pids = set(groups.group_members(group.pgid))
+    pids.update(marked.get(containment.marker(group.run_id), ()))
+    return pids
+
+
+async def recover(store: Store, config: Config, containment: Containment) -> int:
+    """Stop what a crashed predecessor left and close its runs as lost; how many processes
+    were stopped."""
+    left = store.live_groups()
+    if not left:
+        return 0
+    marked = _marked_by_run()
+    stopped = 0
+    async with trio.open_nursery() as nursery:
+        for group in left:
+            if not same_process(group.pid, group.start_time):
+                log.warning(
+                    "%s: run %d: pid %d is gone or is now another process; nothing to stop",
+                    group.program,
+                    group.run_id,
+                    group.pid,
+                )
+                continue
+            pids = _targets(group, containment, marked)
+            program = config.programs.get(group.program)
+            how = (
+                (program.stop_signal, program.stop_timeout, program.kill_timeout)
+                if program is not None
+                else DEFAULT_STOP
+            )
+            log.warning(
+                "%s: run %d was left running by a daemon that died: stopping pids %s",
+                group.program,
+                group.run_id,
+                ", ".join(map(str, sorted(pids))),
+            )
+            stopped += len(pids)
+            nursery.start_soon(_stop_and_report, group, pids, how)
+    store.mark_lost([g.run_id for g in left], at=time.time(), reason=LOST_REASON)
+    return stopped
+
+
+async def _stop_and_report(group: LiveGroup, pids: set[int], how: tuple[str, float, float]) -> None:
+    survivors = await _stop(pids, how)
+    if survivors:
+        log.error(
+            "%s: run %d: could not kill pids %s",
+            group.program,
+            group.run_id,
+            ", ".join(map(str, sorted(survivors))),
+        )
