@@ -2,8 +2,9 @@
 
 The cgroup2 hierarchy is found from /proc/self/mountinfo (on hybrid hosts it is not at
 /sys/fs/cgroup), and our own place in it from /proc/self/cgroup. Runs get a child cgroup under
-``<our cgroup>/supervisord-lite.<pid>``; a run moves itself in before it execs the program (a
-``sh`` trampoline writes ``0`` to ``cgroup.procs``), so nothing it forks can start outside.
+``<our cgroup>/supervisord-lite.<pid>.<random>``; a run moves itself in before it execs the
+program (a ``sh`` trampoline writes ``0`` to ``cgroup.procs``), so nothing it forks can start
+outside.
 
 Emptiness is awaited without polling: the kernel raises a file-modified event on
 ``cgroup.events`` when ``populated`` flips, which inotify delivers as a readable fd.
@@ -16,6 +17,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import secrets
 from dataclasses import dataclass
 
 import trio
@@ -147,7 +149,7 @@ class Cgroup:
 
 
 class CgroupTree:
-    """The cgroups this daemon creates, under ``<our cgroup>/supervisord-lite.<pid>``."""
+    """The cgroups this daemon creates, under ``<our cgroup>/supervisord-lite.<pid>.<random>``."""
 
     def __init__(self, root: str) -> None:
         self.root = root
@@ -159,11 +161,11 @@ class CgroupTree:
         own = own_cgroup()
         if mount is None or own is None:
             return None
-        root = os.path.join(mount, own.lstrip("/"), f"supervisord-lite.{os.getpid()}")
+        # The pid alone is not unique: every container's daemon may be pid 1.
+        name = f"supervisord-lite.{os.getpid()}.{secrets.token_hex(4)}"
+        root = os.path.join(mount, own.lstrip("/"), name)
         try:
             os.mkdir(root, 0o755)
-        except FileExistsError:
-            pass
         except OSError:
             return None
         if not os.path.exists(os.path.join(root, "cgroup.kill")):

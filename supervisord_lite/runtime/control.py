@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 RECEIVE_SIZE = 65536
+#: sun_path holds 108 bytes including the terminating NUL.
+MAX_SOCKET_PATH = 107
 _PEERCRED = struct.Struct("3i")
 
 
@@ -70,6 +72,11 @@ def bind_control_socket(path: str, mode: int) -> socket.socket:
         AlreadyRunning: a live daemon serves ``path``.
         DaemonError: the folder or socket cannot be made, or ``path`` is not a socket.
     """
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        raise DaemonError(
+            f"the socket path {path!r} is {len(os.fsencode(path))} bytes long; Unix sockets "
+            f"allow {MAX_SOCKET_PATH}: choose a shorter [daemon].socket"
+        )
     folder = os.path.dirname(path)
     folder_mode = 0o700 if not mode & 0o077 else 0o711
     try:

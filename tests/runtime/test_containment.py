@@ -1,0 +1,162 @@
+"""Process groups, run markers, cgroups and recovery checks, on real processes (no daemon)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import psutil
+import pytest
+import trio
+
+from supervisord_lite.runtime import cgroups, groups
+from supervisord_lite.runtime.containment import RUN_MARKER, marked_processes, read_marker
+from supervisord_lite.runtime.recovery import same_process
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@pytest.fixture
+def procs():
+    """Popen objects started by a test; each one's process group is killed afterwards."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _spawn(procs, script: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        ["sh", "-c", script], process_group=0, env={**os.environ, **(env or {})}
+    )
+    procs.append(proc)
+    return proc
+
+
+async def test_group_members_and_wait_empty(procs) -> None:
+    proc = _spawn(procs, "sleep 0.4 & sleep 0.4 & sleep 0.1")
+    await trio.sleep(0.05)
+    members = groups.group_members(proc.pid)
+    assert proc.pid in members
+    assert len(members) == 4  # the shell and its three sleeps
+    with trio.fail_after(10):
+        await trio.to_thread.run_sync(proc.wait)
+        assert groups.group_alive(proc.pid)  # the two background sleeps remain
+        await groups.wait_group_empty(proc.pid)
+    assert not groups.group_alive(proc.pid)
+    assert groups.group_members(proc.pid) == []
+
+
+async def test_signal_group_reaches_every_member(procs) -> None:
+    proc = _spawn(procs, "sleep 30 & sleep 30 & wait")
+    await trio.sleep(0.1)
+    assert groups.signal_group(proc.pid, "TERM")
+    with trio.fail_after(10):
+        await groups.wait_group_empty(proc.pid)
+    await trio.to_thread.run_sync(proc.wait)
+    assert not groups.group_alive(proc.pid)
+
+
+async def test_run_marker_is_read_from_the_environment(procs) -> None:
+    proc = _spawn(procs, "sleep 30 & wait", env={RUN_MARKER: "abc:7"})
+    await trio.sleep(0.1)
+    assert read_marker(proc.pid) == "abc:7"
+    found = marked_processes("abc:7", [proc.pid])
+    assert proc.pid in found
+    assert len(found) == 2  # the shell and its sleep
+    assert marked_processes("abc:8", [proc.pid]) == []
+    assert read_marker(os.getpid()) is None or read_marker(os.getpid()) != "abc:7"
+
+
+def test_same_process_checks_the_start_time() -> None:
+    me = psutil.Process()
+    assert same_process(me.pid, me.create_time())
+    assert not same_process(me.pid, me.create_time() - 100)
+    assert not same_process(me.pid, None)
+
+
+def test_cgroup2_mount_is_found_from_mountinfo(tmp_path: Path) -> None:
+    info = tmp_path / "mountinfo"
+    info.write_text(
+        "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+        "41 31 0:38 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n"
+    )
+    assert cgroups.find_cgroup2_mount(str(info)) == "/sys/fs/cgroup/unified"
+    info.write_text("31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n")
+    assert cgroups.find_cgroup2_mount(str(info)) is None
+    proc_cgroup = tmp_path / "cgroup"
+    proc_cgroup.write_text("4:memory:/x\n0::/system.slice/sl.service\n")
+    assert cgroups.own_cgroup(str(proc_cgroup)) == "/system.slice/sl.service"
+
+
+def _cgroup_tree() -> cgroups.CgroupTree:
+    tree = cgroups.CgroupTree.open()
+    if tree is None:
+        pytest.skip(
+            "no writable cgroup2 hierarchy with cgroup.kill here (needs root or delegation)"
+        )
+    return tree
+
+
+def _start_in_cgroup(procs, group: cgroups.Cgroup) -> subprocess.Popen[bytes]:
+    script = "setsid sleep 30 & sleep 30 & echo ready; wait"
+    proc = subprocess.Popen(
+        cgroups.trampoline(group, ["sh", "-c", script]), process_group=0, stdout=subprocess.PIPE
+    )
+    procs.append(proc)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"ready\n"
+    return proc
+
+
+async def test_cgroup_holds_escaped_descendants_and_kill_empties_it(procs) -> None:
+    tree = _cgroup_tree()
+    try:
+        group = tree.create("t", 1, {})
+        proc = await trio.to_thread.run_sync(_start_in_cgroup, procs, group)
+        assert len(group.pids()) == 3  # the shell, the escaped sleep and the plain one
+        assert group.populated()
+        with trio.fail_after(10):
+            assert group.signal(signal.SIGKILL)
+            await group.wait_empty()
+        assert not group.populated()
+        await trio.to_thread.run_sync(proc.wait)
+        group.remove()
+        assert not await trio.Path(group.path).exists()
+    finally:
+        tree.close()
+    assert not await trio.Path(tree.root).exists()
+
+
+def test_resource_limits_map_to_cgroup_files() -> None:
+    from supervisord_lite.config import load
+
+    config = load(
+        '[programs.a]\ncommand = ["true"]\nmemory_max = 1048576\npids_max = 10\ncpu_max = 0.5\n',
+        base_dir="/",
+    )
+    assert config.programs["a"].resource_limits() == {
+        "memory.max": "1048576",
+        "pids.max": "10",
+        "cpu.max": "50000 100000",
+    }
+
+
+def test_spawning_guard_defers_reaping() -> None:
+    from supervisord_lite.runtime.reaper import Reaper
+
+    reaper = Reaper()
+    with reaper.spawning():
+        assert reaper.reap() == 0  # deferred: a new child may not be registered yet
+    assert sys.platform.startswith("linux")
+    assert time.monotonic() > 0
