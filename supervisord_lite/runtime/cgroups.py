@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import trio
 
 from supervisord_lite.errors import DaemonError
+from supervisord_lite.runtime.daemonlog import log
 
 _IN_MODIFY = 0x00000002
 _IN_NONBLOCK = os.O_NONBLOCK
@@ -142,10 +143,17 @@ class Cgroup:
         finally:
             os.close(fd)
 
-    def remove(self) -> None:
-        """Remove the (empty) cgroup; a cgroup still in use stays, and is said to."""
-        with contextlib.suppress(FileNotFoundError):
+    def remove(self) -> bool:
+        """Remove the cgroup; False if it is still in use (its processes outlive it)."""
+        try:
             os.rmdir(self.path)
+        except FileNotFoundError:
+            return True
+        except OSError as exc:
+            if exc.errno != errno.EBUSY:
+                raise
+            return False
+        return True
 
 
 class CgroupTree:
@@ -214,9 +222,10 @@ class CgroupTree:
         except FileNotFoundError:
             return
         with children:
-            for entry in children:
-                if entry.is_dir():
-                    Cgroup(entry.path).remove()
+            busy = [e.path for e in children if e.is_dir() and not Cgroup(e.path).remove()]
+        if busy:
+            log.warning("cgroups still in use, left in place: %s", ", ".join(busy))
+            return
         with contextlib.suppress(OSError):
             os.rmdir(self.root)
 

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 RECEIVE_SIZE = 65536
+#: Room for bursts of clients (a script running svctl in parallel); the kernel caps it at
+#: net.core.somaxconn.
+LISTEN_BACKLOG = 4096
 #: sun_path holds 108 bytes including the terminating NUL.
 MAX_SOCKET_PATH = 107
 _PEERCRED = struct.Struct("3i")
@@ -102,7 +105,7 @@ def bind_control_socket(path: str, mode: int) -> socket.socket:
     finally:
         os.umask(old_umask)
     os.chmod(path, mode)
-    sock.listen(512)
+    sock.listen(LISTEN_BACKLOG)
     return sock
 
 
@@ -121,6 +124,7 @@ class ControlServer:
         self._allowed = {0, os.geteuid(), *allow_uids}
         self.connections = 0
         self.refused = 0
+        self.failed = 0
 
     async def serve(self) -> None:
         listener = trio.SocketListener(self._sock)
@@ -131,11 +135,9 @@ class ControlServer:
         async with stream:
             try:
                 await _Session(stream, self._handlers, self._allowed, self).run()
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                pass  # the peer went away; its requests were cancelled with it
-            except OSError as exc:
-                if exc.errno not in (errno.ECONNRESET, errno.EPIPE):
-                    raise
+            except Exception:  # noqa: BLE001 - the connection boundary: one peer never ends the daemon
+                self.failed += 1
+                log.exception("a control connection failed; it was closed, the daemon goes on")
 
 
 class _Session:
@@ -155,13 +157,32 @@ class _Session:
         self._conn = Connection(Role.SERVER)
         self._send_lock = trio.Lock()
         self._streams: dict[int, trio.CancelScope] = {}
+        self._scope = trio.CancelScope()
 
     async def send(self, msg: m.ServerMessage) -> None:
+        """Write one message; a peer that has gone ends the session, not the daemon."""
         data = self._conn.send(msg)
         async with self._send_lock:
-            await self._stream.send_all(data)
+            try:
+                await self._stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._peer_gone()
+            except OSError as exc:
+                if exc.errno not in (errno.ECONNRESET, errno.EPIPE):
+                    raise
+                self._peer_gone()
+
+    def _peer_gone(self) -> None:
+        # Everything still running for this peer (requests, streams) is cancelled with it.
+        self._scope.cancel()
 
     async def run(self) -> None:
+        with self._scope:
+            await self._run()
+        if self._scope.cancelled_caught:
+            log.debug("a control client went away mid-request")
+
+    async def _run(self) -> None:
         uid = peer_uid(self._stream.socket)
         if uid not in self._allowed:
             self._server.refused += 1
@@ -178,7 +199,10 @@ class _Session:
 
     async def _read_loop(self, nursery: trio.Nursery) -> None:
         while True:
-            data = await self._stream.receive_some(RECEIVE_SIZE)
+            try:
+                data = await self._stream.receive_some(RECEIVE_SIZE)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                data = b""  # a reset reads as the end of the stream
             self._conn.receive_data(data)
             while True:
                 try:
