@@ -58,7 +58,9 @@ def _verdict(
         return False, snap.message or "fatal"
     if state is lc.State.EXITED and snap.last_exit is not None:
         return policy.expects(snap.last_exit), snap.last_exit.describe()
-    if state is lc.State.STOPPED:
+    if state is lc.State.STOPPED and snap.want is lc.Want.DOWN:
+        # A restart passes through STOPPED on its way up; only a stop asked for meanwhile
+        # settles the request.
         return False, "stopped before it was running"
     return None
 
