@@ -1,0 +1,414 @@
+"""The ``svctl`` command: one subcommand per request, printed by :mod:`svctl.render`.
+
+It talks to the daemon only through the public :class:`svctl.Client` and never imports trio.
+Every outcome is an exit code (0 done, 1 refused or failed, 2 usage or config error, 3 daemon
+unreachable) and every error one line on stderr, never a traceback: ``SvctlError`` is caught
+here and printed as ``svctl: <message>``; Ctrl-C exits 130 without a word.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING, Final
+
+import supervisord_lite
+from supervisord_lite.config import load_path
+from supervisord_lite.errors import ConfigError
+from supervisord_lite.protocol.messages import LogChunk, ProgramState
+from svctl import render
+from svctl._session import DEFAULT_SOCKET, SOCKET_ENV
+from svctl.errors import SvctlError, UsageError
+from svctl.sync import Client
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from supervisord_lite.protocol.messages import ActionResult
+
+PROG: Final = "svctl"
+QUICK_TIMEOUT: Final = 10.0
+"""Seconds a query may take when ``--timeout`` is not given."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``svctl`` with ``argv`` (``sys.argv[1:]`` when None); the exit status.
+
+    Also the console-script entry point.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        _check_names(args)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        path = socket_path(args.socket, args.config, os.environ)
+        timeout = args.timeout if args.timeout is not None else QUICK_TIMEOUT
+        with Client(path, timeout=timeout) as client:
+            code: int = args.handler(client, args)
+        return code
+    except SvctlError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (``svctl events | head -1``): stop quietly, as a shell tool does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def socket_path(socket: str | None, config: str | None, environ: Mapping[str, str]) -> str:
+    """``--socket``, else ``$SVCTL_SOCKET``, else ``-c CONFIG``'s ``[daemon].socket``, else
+    the default.
+
+    Raises:
+        UsageError: the config cannot be read or is invalid.
+    """
+    if socket:
+        return socket
+    if environ.get(SOCKET_ENV):
+        return environ[SOCKET_ENV]
+    if config:
+        try:
+            return load_path(config).daemon.socket
+        except ConfigError as exc:
+            problems = "; ".join(
+                problem.message if problem.path == "$" else str(problem) for problem in exc.problems
+            )
+            raise UsageError(f"{exc.source}: {problems}") from exc
+    return DEFAULT_SOCKET
+
+
+def _check_names(args: argparse.Namespace) -> None:
+    if getattr(args, "all", None) is None:
+        return
+    if bool(args.names) == args.all:
+        args.parser.error("name the programs, or give --all (not both)")
+
+
+# -- subcommands -------------------------------------------------------------------------------
+
+
+def _blocking_timeout(args: argparse.Namespace, wait: bool) -> float | None:
+    """No limit for what the daemon bounds itself, unless ``--timeout`` says otherwise."""
+    if args.timeout is not None:
+        return float(args.timeout)
+    return None if wait else QUICK_TIMEOUT
+
+
+def _print_results(results: list[ActionResult]) -> int:
+    for result in results:
+        print(render.action_line(result))
+    return 0 if all(result.ok for result in results) else 1
+
+
+def _ok(client: Client, args: argparse.Namespace) -> int:
+    client.ping()
+    return 0
+
+
+def _status(client: Client, args: argparse.Namespace) -> int:
+    programs = client.status(*args.names)
+    if args.json:
+        for program in programs:
+            print(render.json_line(program))
+    else:
+        print(render.status_table(programs))
+    return 0
+
+
+def _action(op: str) -> Callable[[Client, argparse.Namespace], int]:
+    def run(client: Client, args: argparse.Namespace) -> int:
+        method = {"start": client.start, "stop": client.stop, "restart": client.restart}[op]
+        wait = not args.no_wait
+        timeout = _blocking_timeout(args, wait)
+        return _print_results(method(*args.names, all=args.all, wait=wait, timeout=timeout))
+
+    return run
+
+
+def _history(client: Client, args: argparse.Namespace) -> int:
+    for entry in client.history(args.name, args.lines):
+        print(render.json_line(entry) if args.json else render.history_line(entry))
+    return 0
+
+
+def _wait(client: Client, args: argparse.Namespace) -> int:
+    return _print_results(client.wait(*args.names, state=args.state, timeout=args.wait_timeout))
+
+
+def _events(client: Client, args: argparse.Namespace) -> int:
+    with client.events() as events:
+        for event in events:
+            print(render.json_line(event) if args.json else render.event_line(event), flush=True)
+    return 0
+
+
+def _logs(client: Client, args: argparse.Namespace) -> int:
+    with client.logs(args.name, stream=args.stream, lines=args.lines, follow=args.follow) as items:
+        for item in items:
+            if isinstance(item, LogChunk):
+                target = sys.stderr if item.stream == "stderr" else sys.stdout
+                target.flush()
+                target.buffer.write(item.data)
+                target.buffer.flush()
+            else:
+                print(render.lagged_line(item), file=sys.stderr, flush=True)
+    return 0
+
+
+def _reload(client: Client, args: argparse.Namespace) -> int:
+    for line in render.reload_lines(client.reload()):
+        print(line)
+    return 0
+
+
+def _shutdown(client: Client, args: argparse.Namespace) -> int:
+    wait = not args.no_wait
+    client.shutdown(wait=wait, timeout=_blocking_timeout(args, wait))
+    return 0
+
+
+# -- the parser --------------------------------------------------------------------------------
+
+_DESCRIPTION = f"""\
+Control a supervisord-lite daemon through its control socket.
+
+The socket is found from --socket PATH, else $SVCTL_SOCKET, else -c CONFIG ([daemon].socket),
+else {DEFAULT_SOCKET}."""
+
+_EPILOG = """\
+exit codes:
+  0  done
+  1  the daemon refused or the command failed (no such program, spawn failed, timed out)
+  2  usage or config error
+  3  daemon unreachable (or it speaks another protocol version)
+
+examples:
+  svctl -c /etc/supervisord-lite.toml status
+  svctl status web --json
+  svctl restart web worker
+  svctl stop --all --no-wait
+  svctl wait web --state running --timeout 30
+  svctl logs web -f --stream stderr
+  SVCTL_SOCKET=/tmp/ctl.sock svctl ok && echo up"""
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
+def _state(text: str) -> ProgramState:
+    try:
+        return ProgramState(text.upper())
+    except ValueError:
+        names = ", ".join(state.value.lower() for state in ProgramState)
+        raise argparse.ArgumentTypeError(f"unknown state {text!r} (one of: {names})") from None
+
+
+def _global_options(parser: argparse.ArgumentParser, *, top: bool, timeout: bool = True) -> None:
+    """The connection options, accepted before the subcommand and (except wait's --timeout)
+    after it; a subcommand's copy never overrides what was given before it."""
+    default = None if top else argparse.SUPPRESS
+    group = parser.add_argument_group("connection")
+    group.add_argument(
+        "--socket", metavar="PATH", default=default, help="the daemon's control socket"
+    )
+    group.add_argument(
+        "-c",
+        "--config",
+        metavar="CONFIG.toml",
+        default=default,
+        help="read the socket path from this config's [daemon].socket",
+    )
+    if timeout:
+        group.add_argument(
+            "--timeout",
+            type=_seconds,
+            metavar="SECONDS",
+            default=default,
+            help=(
+                f"give up waiting for the daemon after this long (default: {QUICK_TIMEOUT:g}"
+                " for queries; no limit for start/stop/restart/shutdown, which the daemon"
+                " bounds itself)"
+            ),
+        )
+
+
+def _subcommand(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    handler: Callable[[Client, argparse.Namespace], int],
+    summary: str,
+    examples: str,
+    *,
+    timeout: bool = True,
+) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog="examples:\n" + "\n".join(f"  {line}" for line in examples.splitlines()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _global_options(parser, top=False, timeout=timeout)
+    parser.set_defaults(handler=handler, parser=parser)
+    return parser
+
+
+def _action_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], op: str, summary: str
+) -> None:
+    parser = _subcommand(
+        subparsers,
+        op,
+        _action(op),
+        summary,
+        f"svctl {op} web\nsvctl {op} web worker --no-wait\nsvctl {op} --all",
+    )
+    parser.add_argument("names", nargs="*", metavar="NAME", help="programs to act on")
+    parser.add_argument("--all", action="store_true", help="every program in the config")
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="return once the daemon took the request, without waiting for the outcome",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``svctl`` argument parser, with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"{PROG} {supervisord_lite.__version__}"
+    )
+    _global_options(parser, top=True)
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    status = _subcommand(
+        subparsers,
+        "status",
+        _status,
+        "show programs: name, state, pid, uptime, last exit, message",
+        "svctl status\nsvctl status web worker\nsvctl status --json | jq .state",
+    )
+    status.add_argument("names", nargs="*", metavar="NAME", help="programs to show (default: all)")
+    status.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    _action_parser(subparsers, "start", "start programs and wait until they run or fail")
+    _action_parser(subparsers, "stop", "stop programs and wait until their process groups are gone")
+    _action_parser(subparsers, "restart", "stop then start programs, and wait for the outcome")
+
+    logs = _subcommand(
+        subparsers,
+        "logs",
+        _logs,
+        "print a program's recent output; with -f keep following it",
+        "svctl logs web\nsvctl logs web -n 100 --stream stderr\nsvctl logs web -f",
+    )
+    logs.add_argument("name", metavar="NAME", help="the program")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
+    logs.add_argument(
+        "-n", "--lines", type=_count, default=10, metavar="LINES", help="lines of the past (10)"
+    )
+    logs.add_argument("--stream", choices=("stdout", "stderr"), help="only this stream")
+
+    history = _subcommand(
+        subparsers,
+        "history",
+        _history,
+        "show recorded starts, exits, stops and restarts, oldest first",
+        "svctl history web\nsvctl history web -n 100\nsvctl history --json",
+    )
+    history.add_argument("name", nargs="?", metavar="NAME", help="the program (default: all)")
+    history.add_argument(
+        "-n", "--lines", type=_count, default=20, metavar="N", help="at most N entries (20)"
+    )
+    history.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    wait = _subcommand(
+        subparsers,
+        "wait",
+        _wait,
+        "block until every named program is in a state (the daemon tells, nobody polls)",
+        "svctl wait web --state running\nsvctl wait web worker --state stopped --timeout 30",
+        timeout=False,
+    )
+    wait.add_argument("names", nargs="+", metavar="NAME", help="programs to wait for")
+    wait.add_argument(
+        "--state",
+        type=_state,
+        default=ProgramState.RUNNING,
+        metavar="STATE",
+        help="the state to wait for (default: running)",
+    )
+    wait.add_argument(
+        "--timeout",
+        dest="wait_timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="fail (exit 1) if not there after this long (default: wait forever)",
+    )
+
+    events = _subcommand(
+        subparsers,
+        "events",
+        _events,
+        "print state changes as they happen, until Ctrl-C or the daemon stops",
+        "svctl events\nsvctl events --json",
+    )
+    events.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    _subcommand(
+        subparsers,
+        "reload",
+        _reload,
+        "re-read the daemon's config and apply the difference",
+        "svctl reload",
+    )
+    shutdown = _subcommand(
+        subparsers,
+        "shutdown",
+        _shutdown,
+        "stop every program and end the daemon",
+        "svctl shutdown\nsvctl shutdown --no-wait",
+    )
+    shutdown.add_argument(
+        "--no-wait", action="store_true", help="return once the shutdown has begun"
+    )
+    _subcommand(
+        subparsers,
+        "ok",
+        _ok,
+        "exit 0 if the daemon answers, 3 if it cannot be reached",
+        "svctl ok && echo up",
+    )
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""What ``svctl`` prints, as pure functions of the daemon's answers: text in, no I/O.
+
+Kept apart from the CLI so the formats are tested without a daemon and read in one place:
+the status table, ``--json`` lines (one msgspec-encoded object per line, the protocol's field
+names), action outcomes, history and event lines. Times are wall-clock epoch seconds from the
+daemon, shown in ``tz`` (the local zone when None); nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
+
+import msgspec
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from supervisord_lite.protocol.messages import (
+        ActionResult,
+        HistoryEntry,
+        Lagged,
+        ProgramStatus,
+        ReloadReply,
+        StateChanged,
+    )
+
+__all__ = [
+    "STATUS_COLUMNS",
+    "action_line",
+    "event_line",
+    "history_line",
+    "json_line",
+    "lagged_line",
+    "last_exit",
+    "reload_lines",
+    "status_table",
+    "uptime",
+]
+
+STATUS_COLUMNS = ("NAME", "STATE", "PID", "UPTIME", "LAST-EXIT", "MESSAGE")
+_NONE = "-"
+_json = msgspec.json.Encoder()
+
+
+def uptime(seconds: float | None) -> str:
+    """A duration in its two largest units: ``12s``, ``4m03s``, ``2h05m``, ``3d04h``."""
+    if seconds is None:
+        return _NONE
+    whole = max(int(seconds), 0)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours:02d}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def last_exit(exit_code: int | None, exit_signal: str | None) -> str:
+    """How a process ended: ``exit 3``, ``SIGKILL``, or ``-`` when it has not."""
+    if exit_signal:
+        return exit_signal if exit_signal.startswith("SIG") else f"SIG{exit_signal}"
+    if exit_code is not None:
+        return f"exit {exit_code}"
+    return _NONE
+
+
+def status_table(programs: Sequence[ProgramStatus]) -> str:
+    """The ``svctl status`` table: a header, then one aligned row per program."""
+    rows = [STATUS_COLUMNS]
+    rows.extend(
+        (
+            p.name,
+            p.state.value,
+            str(p.pid) if p.pid is not None else _NONE,
+            uptime(p.uptime),
+            last_exit(p.exit_code, p.exit_signal),
+            p.message,
+        )
+        for p in programs
+    )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(STATUS_COLUMNS) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+def json_line(item: msgspec.Struct) -> str:
+    """One object as a line of JSON (``--json``); bytes fields come out as base64."""
+    return _json.encode(item).decode()
+
+
+def action_line(result: ActionResult) -> str:
+    """``web: running``, or for a failure ``crasher: FATAL: exited too quickly``."""
+    if result.ok:
+        state = result.state.value.lower()
+        line = f"{result.name}: {state}"
+        return f"{line} ({result.message})" if result.message not in ("", state) else line
+    return f"{result.name}: {result.state.value}: {result.message or 'failed'}"
+
+
+def _when(at: float, tz: tzinfo | None) -> str:
+    return datetime.fromtimestamp(at, tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _join(parts: Iterable[str]) -> str:
+    return "  ".join(part for part in parts if part)
+
+
+def history_line(entry: HistoryEntry, tz: tzinfo | None = None) -> str:
+    """``2024-05-01 12:00:03  crasher  failed  pid 4243  exit 3  exited too quickly``."""
+    ended = last_exit(entry.exit_code, entry.exit_signal)
+    return _join(
+        (
+            _when(entry.at, tz),
+            entry.program,
+            entry.kind,
+            f"pid {entry.pid}" if entry.pid is not None else "",
+            ended if ended != _NONE else "",
+            entry.reason if entry.reason != entry.kind else "",
+        )
+    )
+
+
+def event_line(event: StateChanged, tz: tzinfo | None = None) -> str:
+    """``2024-05-01 12:00:03  web  STARTING -> RUNNING  pid 4242``."""
+    ended = last_exit(event.exit_code, event.exit_signal)
+    return _join(
+        (
+            _when(event.at, tz),
+            event.program,
+            f"{event.old.value} -> {event.new.value}",
+            f"pid {event.pid}" if event.pid is not None else "",
+            ended if ended != _NONE else "",
+            event.message,
+        )
+    )
+
+
+def reload_lines(reply: ReloadReply) -> list[str]:
+    """``added: web``, ``removed: ...``, ``changed: ...``, or ``no changes``."""
+    lines = [
+        f"{label}: {', '.join(names)}"
+        for label, names in (
+            ("added", reply.added),
+            ("removed", reply.removed),
+            ("changed", reply.changed),
+        )
+        if names
+    ]
+    return lines or ["no changes"]
+
+
+def lagged_line(item: Lagged) -> str:
+    """What a log reader that fell behind missed."""
+    return f"{item.program} {item.stream}: {item.dropped} bytes dropped (this reader fell behind)"

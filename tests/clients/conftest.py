@@ -1,0 +1,186 @@
+"""Fixtures for the client tests: a real daemon, and one client fixture over both shells.
+
+``client`` is parametrized ``sync`` / ``trio``, so every test that takes it runs against
+:class:`svctl.Client` (each call in a worker thread, through :class:`SyncAdapter`) and
+:class:`svctl.AsyncClient` with the same code.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any, Self
+
+import pytest
+import trio
+
+from svctl import AsyncClient, Client
+from tests.daemon_harness import Daemon, start_daemon, stop_daemon, write_config
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Iterator
+    from pathlib import Path
+    from types import TracebackType
+
+    from svctl import SyncPushStream
+
+
+CLIENT_PROGRAMS = """\
+[programs.web]
+command = ["sleep", "3600"]
+start_seconds = 0.2
+stop_timeout = 5
+
+[programs.worker]
+command = ["sleep", "3600"]
+start_seconds = 0.2
+stop_timeout = 5
+
+[programs.crasher]
+command = ["sh", "-c", "exit 3"]
+autorestart = "never"
+start_seconds = 0
+
+[programs.flaky]
+command = ["sh", "-c", "exit 1"]
+autostart = false
+start_seconds = 1
+start_retries = 1
+backoff = { initial = 0.1, floor = 0.1, max = 0.2 }
+
+[programs.talker]
+command = ["sh", "-c", "echo hello; echo oops >&2; exec sleep 3600"]
+start_seconds = 0.2
+
+[programs.stubborn]
+command = ["sh", "-c", "trap '' TERM; sleep 3600"]
+autostart = false
+start_seconds = 0.2
+stop_timeout = 2
+kill_timeout = 5
+"""
+"""The client suite's programs: web and worker run; crasher exits 3 at once; flaky fails every
+start and ends FATAL; talker writes ``hello`` to stdout and ``oops`` to stderr, then sleeps;
+stubborn ignores SIGTERM, so stopping it takes the SIGKILL after 2 s. flaky and stubborn are
+not autostarted, so a test that does not use them does not wait for them at teardown."""
+
+
+@pytest.fixture
+def running_daemon(tmp_path: Path) -> Iterator[Daemon]:
+    """A daemon on :data:`CLIENT_PROGRAMS`."""
+    daemon = start_daemon(write_config(tmp_path, CLIENT_PROGRAMS))
+    try:
+        yield daemon
+    finally:
+        stop_daemon(daemon)
+
+
+async def _in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    # abandon_on_cancel: a test's fail_after can end a wait; the daemon's shutdown in teardown
+    # then closes the socket under the abandoned thread.
+    return await trio.to_thread.run_sync(
+        functools.partial(fn, *args, **kwargs), abandon_on_cancel=True
+    )
+
+
+class SyncStreamAdapter:
+    """A sync client's push stream behind the AsyncPushStream interface."""
+
+    def __init__(self, open_stream: Callable[[], SyncPushStream[Any]]) -> None:
+        self._open_stream = open_stream
+        self._stream: SyncPushStream[Any] | None = None
+
+    @property
+    def end(self) -> Any:
+        return self._stream.end if self._stream is not None else None
+
+    async def open(self) -> None:
+        if self._stream is None:
+            self._stream = await _in_thread(self._open_stream)
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Any:
+        await self.open()
+        item = await _in_thread(next, self._stream, StopIteration)
+        if item is StopIteration:
+            raise StopAsyncIteration
+        return item
+
+    async def aclose(self) -> None:
+        if self._stream is not None:
+            await _in_thread(self._stream.close)
+
+
+class SyncAdapter:
+    """:class:`svctl.Client` with coroutine methods, so one suite drives both clients."""
+
+    kind = "sync"
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    @property
+    def welcome(self) -> Any:
+        return self.client.welcome
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self.client, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await _in_thread(method, *args, **kwargs)
+
+        return call
+
+    def events(self) -> SyncStreamAdapter:
+        return SyncStreamAdapter(self.client.events)
+
+    def logs(self, *args: Any, **kwargs: Any) -> SyncStreamAdapter:
+        return SyncStreamAdapter(functools.partial(self.client.logs, *args, **kwargs))
+
+
+@pytest.fixture(params=["sync", "trio"])
+def client_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def open_client(kind: str, socket: str) -> Any:
+    """A client of ``kind`` on ``socket``, not yet connected."""
+    if kind == "sync":
+        return SyncAdapter(Client(socket, timeout=30.0))
+    return AsyncClient(socket)
+
+
+async def close_client(client: Any) -> None:
+    """Close a client made by :func:`open_client`."""
+    if isinstance(client, SyncAdapter):
+        client.client.close()
+    else:
+        await client.aclose()
+
+
+@pytest.fixture
+async def client(client_kind: str, running_daemon: Daemon) -> AsyncIterator[Any]:
+    """A connected client of each kind on the running daemon."""
+    if client_kind == "sync":
+        adapter = SyncAdapter(Client(running_daemon.socket, timeout=30.0))
+        await adapter.connect()
+        try:
+            yield adapter
+        finally:
+            adapter.client.close()
+    else:
+        async with AsyncClient(running_daemon.socket) as async_client:
+            yield async_client

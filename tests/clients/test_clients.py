@@ -1,0 +1,298 @@
+"""One suite over both clients (the ``client`` fixture runs each test with Client and
+AsyncClient) against a real daemon in a subprocess."""
+
+from __future__ import annotations
+
+import socket
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import trio
+
+from svctl import (
+    AsyncClient,
+    Client,
+    ConfigInvalid,
+    DaemonUnavailable,
+    ErrorCode,
+    Lagged,
+    LogChunk,
+    NoSuchProgram,
+    ProgramState,
+    StateChanged,
+    Timeout,
+    UsageError,
+)
+from tests.clients.conftest import CLIENT_PROGRAMS, close_client, open_client
+from tests.daemon_harness import start_daemon, stop_daemon, write_config
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.daemon_harness import Daemon
+
+NAMES = ["web", "worker", "crasher", "flaky", "talker", "stubborn"]
+
+
+async def test_ping_and_welcome(client: Any, running_daemon: Daemon) -> None:
+    assert await client.ping() >= 0
+    assert client.welcome.pid == running_daemon.process.pid
+
+
+async def test_status_in_config_order(client: Any) -> None:
+    programs = await client.status()
+    assert [p.name for p in programs] == NAMES
+    assert [p.name for p in await client.status("worker", "web")] == ["web", "worker"]
+
+
+async def test_unknown_program_names_the_known_ones(client: Any) -> None:
+    with pytest.raises(NoSuchProgram) as info:
+        await client.status("wbe")
+    assert info.value.code is ErrorCode.NO_SUCH_PROGRAM
+    assert info.value.known == tuple(sorted(NAMES))
+    assert "wbe" in str(info.value)
+    assert info.value.exit_code == 1
+    assert await client.ping() >= 0
+
+
+async def test_stop_then_start(client: Any) -> None:
+    await client.wait("web", state="RUNNING", timeout=10)
+    [stopped] = await client.stop("web")
+    assert (stopped.name, stopped.ok, stopped.state) == ("web", True, ProgramState.STOPPED)
+    [status] = await client.status("web")
+    assert (status.state, status.pid) == (ProgramState.STOPPED, None)
+    [started] = await client.start("web")
+    assert (started.ok, started.state) == (True, ProgramState.RUNNING)
+    [status] = await client.status("web")
+    assert status.state is ProgramState.RUNNING
+    assert status.pid is not None
+
+
+async def test_restart_runs_a_new_process(client: Any) -> None:
+    await client.wait("web", state="RUNNING", timeout=10)
+    [before] = await client.status("web")
+    [result] = await client.restart("web")
+    assert (result.ok, result.state) == (True, ProgramState.RUNNING), result
+    [after] = await client.status("web")
+    assert after.pid not in (None, before.pid)
+
+
+async def test_a_failed_start_is_a_result_not_an_exception(client: Any) -> None:
+    [result] = await client.start("flaky")
+    assert (result.name, result.ok, result.state) == ("flaky", False, ProgramState.FATAL)
+    assert result.message
+
+
+async def test_stop_all(client: Any) -> None:
+    results = await client.stop(all=True)
+    assert sorted(r.name for r in results) == sorted(NAMES)
+    assert all(r.ok and r.state is ProgramState.STOPPED for r in results), results
+
+
+@pytest.mark.parametrize(("names", "every"), [((), False), (("web",), True)])
+async def test_action_needs_names_or_all(client: Any, names: tuple[str, ...], every: bool) -> None:
+    with pytest.raises(UsageError):
+        await client.start(*names, all=every)
+
+
+async def test_wait_until_running(client: Any) -> None:
+    results = await client.wait("web", "worker", state="running", timeout=10)
+    assert [(r.name, r.ok) for r in results] == [("web", True), ("worker", True)]
+
+
+async def test_wait_timeout_is_the_daemons(client: Any) -> None:
+    with pytest.raises(Timeout) as info:
+        await client.wait("web", state=ProgramState.STOPPED, timeout=0.2)
+    assert info.value.code is ErrorCode.TIMEOUT
+    assert await client.ping() >= 0
+
+
+async def test_history_records_runs(client: Any) -> None:
+    await client.wait("web", state="RUNNING", timeout=10)
+    await client.stop("web")
+    entries = await client.history("web", limit=50)
+    assert {e.program for e in entries} == {"web"}
+    assert {"spawned", "stopped"} <= {e.kind for e in entries}
+    assert entries == sorted(entries, key=lambda e: e.at)
+    assert len(await client.history("web", limit=1)) == 1
+    with pytest.raises(NoSuchProgram):
+        await client.history("wbe")
+
+
+async def test_events_are_pushed_between_other_replies(client: Any) -> None:
+    await client.wait("web", state="RUNNING", timeout=10)
+    seen: list[StateChanged] = []
+    with trio.fail_after(20):
+        async with client.events() as events:
+            [result] = await client.stop("web")
+            assert result.ok
+            async for event in events:
+                seen.append(event)
+                if event.program == "web" and event.new is ProgramState.STOPPED:
+                    break
+    web = [(e.old, e.new) for e in seen if e.program == "web"]
+    assert web[-2:] == [
+        (ProgramState.RUNNING, ProgramState.STOPPING),
+        (ProgramState.STOPPING, ProgramState.STOPPED),
+    ]
+    # The Cancel went through and the connection is still in step.
+    assert [p.name for p in await client.status("web")] == ["web"]
+
+
+async def test_events_end_when_the_daemon_shuts_down(client: Any, running_daemon: Daemon) -> None:
+    with trio.fail_after(30):
+        async with client.events() as events:
+
+            def shutdown() -> None:
+                with Client(running_daemon.socket, timeout=20) as other:
+                    other.shutdown(wait=False)
+
+            await trio.to_thread.run_sync(shutdown)
+            changes = [event async for event in events]
+        assert events.end is not None
+    assert all(isinstance(c, StateChanged) for c in changes)
+    assert {c.new for c in changes if c.program == "web"} >= {ProgramState.STOPPED}
+
+
+async def test_logs_tail_then_end(client: Any) -> None:
+    await client.wait("talker", timeout=10)
+    async with client.logs("talker", lines=10) as items:
+        got = [item async for item in items]
+    assert items.end is not None
+    assert sorted((c.program, c.stream, c.data) for c in got) == [
+        ("talker", "stderr", b"oops\n"),
+        ("talker", "stdout", b"hello\n"),
+    ]
+    async with client.logs("talker", stream="stderr") as items:
+        assert [(c.stream, c.data) async for c in items] == [("stderr", b"oops\n")]
+
+
+async def test_logs_follow_until_closed(client: Any) -> None:
+    await client.wait("talker", timeout=10)
+    data = b""
+    with trio.fail_after(20):
+        async with client.logs("talker", lines=0, follow=True, stream="stdout") as items:
+            await client.restart("talker")
+            async for item in items:
+                assert isinstance(item, LogChunk | Lagged)
+                if isinstance(item, LogChunk):
+                    data += item.data
+                if b"hello" in data:
+                    break
+    assert data == b"hello\n"
+    # Closing sent a Cancel; the connection is in step for the next request.
+    assert [p.name for p in await client.status("talker")] == ["talker"]
+
+
+async def test_logs_of_an_unknown_program(client: Any) -> None:
+    async with client.logs("wbe") as items:
+        with pytest.raises(NoSuchProgram):
+            await items.__anext__()
+    assert await client.ping() >= 0
+
+
+async def test_reload(client: Any, running_daemon: Daemon) -> None:
+    reply = await client.reload()
+    assert sorted(reply.unchanged) == sorted(NAMES)
+    assert reply.added == reply.removed == reply.changed == ()
+
+    text = running_daemon.config.read_text()
+    running_daemon.config.write_text(text + '\n[programs.extra]\ncommand = ["sleep", "3600"]\n')
+    assert (await client.reload()).added == ("extra",)
+
+    running_daemon.config.write_text(text + "\n[programs.bad]\ncommand = []\nstop_timout = 1\n")
+    with pytest.raises(ConfigInvalid) as info:
+        await client.reload()
+    assert info.value.exit_code == 2
+    assert "stop_timout" in str(info.value)
+    assert "extra" in [p.name for p in await client.status()]
+
+
+async def test_shutdown_ends_the_daemon(client: Any, running_daemon: Daemon) -> None:
+    await client.shutdown()
+    code = await trio.to_thread.run_sync(lambda: running_daemon.process.wait(timeout=20))
+    assert code == 0
+    with pytest.raises(DaemonUnavailable):
+        await open_client("trio", running_daemon.socket).ping()
+
+
+async def test_abandoned_call_leaves_the_connection_usable(client: Any, client_kind: str) -> None:
+    [started] = await client.start("stubborn")
+    assert started.ok
+    if client_kind == "sync":
+        with pytest.raises(Timeout):
+            await client.stop("stubborn", timeout=0.3)  # stubborn takes its SIGKILL after 2 s
+    else:
+        with trio.move_on_after(0.3) as scope:
+            await client.stop("stubborn")
+        assert scope.cancelled_caught
+    assert await client.ping() >= 0
+    # The late answer to the stop comes in while we wait here, and is dropped.
+    [result] = await client.wait("stubborn", state="STOPPED", timeout=15)
+    assert result.ok
+    assert [p.state for p in await client.status("stubborn")] == [ProgramState.STOPPED]
+
+
+async def test_async_client_serves_concurrent_tasks(running_daemon: Daemon) -> None:
+    async with AsyncClient(running_daemon.socket) as client:
+        [started] = await client.start("stubborn")
+        assert started.ok
+        results: dict[str, Any] = {}
+
+        async def stop_stubborn() -> None:
+            results["stop"] = await client.stop("stubborn")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(stop_stubborn)
+            await trio.sleep(0.1)
+            results["status"] = await client.status("web")
+            assert "stop" not in results  # the status came back while the stop was pending
+        assert results["stop"][0].ok
+
+
+async def test_unreachable_socket(client_kind: str, tmp_path: Path) -> None:
+    path = str(tmp_path / "nope.sock")
+    with pytest.raises(DaemonUnavailable, match=r"nope\.sock") as info:
+        await open_client(client_kind, path).ping()
+    assert info.value.exit_code == 3
+    assert isinstance(info.value.__cause__, OSError)
+
+
+async def test_a_socket_that_never_answers(client_kind: str, tmp_path: Path) -> None:
+    path = str(tmp_path / "mute.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as mute:
+        mute.bind(path)
+        mute.listen(1)
+        if client_kind == "sync":
+            with pytest.raises(DaemonUnavailable, match="handshake"):
+                await trio.to_thread.run_sync(lambda: Client(path, timeout=0.3).ping())
+        else:
+            with trio.move_on_after(0.3) as scope:
+                await AsyncClient(path).ping()
+            assert scope.cancelled_caught
+
+
+def test_programs_table_is_the_one_described() -> None:
+    assert all(f"[programs.{name}]" in CLIENT_PROGRAMS for name in NAMES)
+
+
+async def test_a_lost_connection_is_replaced_on_the_next_call(
+    client_kind: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, programs="")
+    first = await trio.to_thread.run_sync(start_daemon, config)
+    client = open_client(client_kind, first.socket)
+    try:
+        assert client.welcome is None
+        await client.ping()
+        await trio.to_thread.run_sync(stop_daemon, first)
+        with pytest.raises(DaemonUnavailable):
+            await client.ping()
+        second = await trio.to_thread.run_sync(start_daemon, config)
+        try:
+            await client.ping()
+            assert client.welcome.pid == second.process.pid
+        finally:
+            await trio.to_thread.run_sync(stop_daemon, second)
+    finally:
+        await close_client(client)

@@ -1,0 +1,82 @@
+"""The public surface of ``svctl``, pinned, and what importing it costs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import svctl
+from svctl import errors
+
+PUBLIC = [
+    "DEFAULT_SOCKET",
+    "ActionResult",
+    "AsyncClient",
+    "AsyncPushStream",
+    "Client",
+    "CommandFailed",
+    "ConfigInvalid",
+    "DaemonUnavailable",
+    "End",
+    "ErrorCode",
+    "HistoryEntry",
+    "Lagged",
+    "LogChunk",
+    "NoSuchProgram",
+    "PermissionDenied",
+    "ProgramState",
+    "ProgramStatus",
+    "ProtocolMismatch",
+    "ReloadReply",
+    "ShuttingDown",
+    "StateChanged",
+    "SvctlError",
+    "SyncPushStream",
+    "Timeout",
+    "UsageError",
+]
+
+
+def test_all_is_pinned() -> None:
+    assert svctl.__all__ == PUBLIC
+
+
+def test_every_public_name_resolves() -> None:
+    for name in svctl.__all__:
+        assert getattr(svctl, name) is not None, name
+
+
+def test_default_socket() -> None:
+    assert svctl.DEFAULT_SOCKET == "/run/supervisord-lite/ctl.sock"
+
+
+def test_error_tree_and_exit_codes() -> None:
+    tree = {
+        errors.DaemonUnavailable: (errors.SvctlError, 3),
+        errors.ProtocolMismatch: (errors.SvctlError, 3),
+        errors.UsageError: (errors.SvctlError, 2),
+        errors.CommandFailed: (errors.SvctlError, 1),
+        errors.NoSuchProgram: (errors.CommandFailed, 1),
+        errors.Timeout: (errors.CommandFailed, 1),
+        errors.PermissionDenied: (errors.CommandFailed, 1),
+        errors.ConfigInvalid: (errors.CommandFailed, 2),
+        errors.ShuttingDown: (errors.CommandFailed, 1),
+    }
+    for cls, (parent, exit_code) in tree.items():
+        assert cls.__bases__ == (parent,), cls
+        assert cls.exit_code == exit_code, cls
+        assert cls.__name__ in (errors.__doc__ or ""), cls
+
+
+def test_import_svctl_does_not_import_trio() -> None:
+    code = "import sys, svctl, svctl.cli; print('trio' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_async_client_is_loaded_on_demand() -> None:
+    from svctl.trio_client import AsyncClient
+
+    assert svctl.AsyncClient is AsyncClient

@@ -1,0 +1,184 @@
+"""What svctl prints, table-driven from the protocol's Structs."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import msgspec
+import pytest
+
+from supervisord_lite.protocol import (
+    ActionResult,
+    HistoryEntry,
+    Lagged,
+    ProgramState,
+    ProgramStatus,
+    ReloadReply,
+    StateChanged,
+)
+from svctl import render
+
+AT = 1714564803.5  # 2024-05-01 12:00:03 UTC
+
+
+def program(name: str, state: ProgramState, **fields: object) -> ProgramStatus:
+    values: dict[str, object] = {
+        "pid": None,
+        "started_at": None,
+        "uptime": None,
+        "exit_code": None,
+        "exit_signal": None,
+    }
+    values.update(fields)
+    return ProgramStatus(name=name, state=state, want="up", **values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (None, "-"),
+        (0, "0s"),
+        (12.9, "12s"),
+        (59, "59s"),
+        (60, "1m00s"),
+        (4 * 60 + 3, "4m03s"),
+        (3599, "59m59s"),
+        (3600, "1h00m"),
+        (2 * 3600 + 5 * 60 + 59, "2h05m"),
+        (86399, "23h59m"),
+        (86400, "1d00h"),
+        (3 * 86400 + 4 * 3600 + 59 * 60, "3d04h"),
+        (400 * 86400, "400d00h"),
+        (-1, "0s"),
+    ],
+)
+def test_uptime(seconds: float | None, shown: str) -> None:
+    assert render.uptime(seconds) == shown
+
+
+@pytest.mark.parametrize(
+    ("code", "signal", "shown"),
+    [
+        (None, None, "-"),
+        (0, None, "exit 0"),
+        (3, None, "exit 3"),
+        (None, "KILL", "SIGKILL"),
+        (None, "SIGTERM", "SIGTERM"),
+        (1, "TERM", "SIGTERM"),
+    ],
+)
+def test_last_exit(code: int | None, signal: str | None, shown: str) -> None:
+    assert render.last_exit(code, signal) == shown
+
+
+def test_status_table_is_aligned() -> None:
+    table = render.status_table(
+        [
+            program("web", ProgramState.RUNNING, pid=4242, uptime=7500.0),
+            program("crasher", ProgramState.FATAL, exit_code=3, message="exited too quickly"),
+            program("stubborn", ProgramState.STOPPED, exit_signal="KILL"),
+        ]
+    )
+    assert table.splitlines() == [
+        "NAME      STATE    PID   UPTIME  LAST-EXIT  MESSAGE",
+        "web       RUNNING  4242  2h05m   -",
+        "crasher   FATAL    -     -       exit 3     exited too quickly",
+        "stubborn  STOPPED  -     -       SIGKILL",
+    ]
+
+
+def test_empty_status_table_is_the_header() -> None:
+    assert render.status_table([]) == "NAME  STATE  PID  UPTIME  LAST-EXIT  MESSAGE"
+
+
+def test_json_line_round_trips() -> None:
+    status = program("web", ProgramState.RUNNING, pid=1, uptime=1.5)
+    line = render.json_line(status)
+    assert "\n" not in line
+    assert msgspec.json.decode(line, type=ProgramStatus) == status
+    assert msgspec.json.decode(line)["state"] == "RUNNING"
+
+
+@pytest.mark.parametrize(
+    ("result", "line"),
+    [
+        (ActionResult(name="web", ok=True, state=ProgramState.RUNNING), "web: running"),
+        (
+            ActionResult(name="web", ok=True, state=ProgramState.RUNNING, message="running"),
+            "web: running",
+        ),
+        (
+            ActionResult(
+                name="web", ok=True, state=ProgramState.STOPPED, message="already stopped"
+            ),
+            "web: stopped (already stopped)",
+        ),
+        (
+            ActionResult(
+                name="crasher", ok=False, state=ProgramState.FATAL, message="exited too quickly"
+            ),
+            "crasher: FATAL: exited too quickly",
+        ),
+        (ActionResult(name="x", ok=False, state=ProgramState.BACKOFF), "x: BACKOFF: failed"),
+    ],
+)
+def test_action_line(result: ActionResult, line: str) -> None:
+    assert render.action_line(result) == line
+
+
+def test_history_line() -> None:
+    entry = HistoryEntry(
+        at=AT,
+        program="crasher",
+        kind="failed",
+        run_id=3,
+        pid=4243,
+        pgid=4243,
+        exit_code=3,
+        exit_signal=None,
+        outcome="failed",
+        reason="exited too quickly",
+    )
+    assert render.history_line(entry, UTC) == (
+        "2024-05-01 12:00:03  crasher  failed  pid 4243  exit 3  exited too quickly"
+    )
+    spawned = msgspec.structs.replace(entry, kind="spawned", exit_code=None, reason="")
+    assert render.history_line(spawned, UTC) == "2024-05-01 12:00:03  crasher  spawned  pid 4243"
+    stopped = msgspec.structs.replace(
+        entry, kind="stopped", exit_code=None, exit_signal="TERM", reason="stopped"
+    )
+    assert render.history_line(stopped, UTC) == (
+        "2024-05-01 12:00:03  crasher  stopped  pid 4243  SIGTERM"
+    )
+
+
+def test_event_line() -> None:
+    event = StateChanged(
+        program="web",
+        old=ProgramState.STARTING,
+        new=ProgramState.RUNNING,
+        pid=4242,
+        exit_code=None,
+        exit_signal=None,
+        at=AT,
+    )
+    assert (
+        render.event_line(event, UTC) == "2024-05-01 12:00:03  web  STARTING -> RUNNING  pid 4242"
+    )
+    stopped = msgspec.structs.replace(
+        event, old=ProgramState.STOPPING, new=ProgramState.STOPPED, pid=None, exit_signal="TERM"
+    )
+    assert (
+        render.event_line(stopped, UTC) == "2024-05-01 12:00:03  web  STOPPING -> STOPPED  SIGTERM"
+    )
+
+
+def test_reload_lines() -> None:
+    assert render.reload_lines(ReloadReply(unchanged=("web",))) == ["no changes"]
+    reply = ReloadReply(added=("a", "b"), changed=("web",), unchanged=("worker",))
+    assert render.reload_lines(reply) == ["added: a, b", "changed: web"]
+
+
+def test_lagged_line() -> None:
+    item = Lagged(program="web", stream="stderr", dropped=512)
+    assert render.lagged_line(item) == "web stderr: 512 bytes dropped (this reader fell behind)"

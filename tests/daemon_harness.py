@@ -1,0 +1,202 @@
+"""A real supervisord-lite daemon in a subprocess, for client and end-to-end tests.
+
+The daemon runs as ``python -m supervisord_lite -c CONFIG`` in its own session, with a unique
+token in its environment that every program it spawns inherits. Teardown asks for an orderly
+shutdown (bounded), then SIGKILLs the daemon's process group and every process whose
+``/proc/PID/environ`` carries the token, so a test leaves nothing running whatever happened,
+and nothing is ever killed by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from svctl import Client, SvctlError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+TOKEN_VAR = "SVL_TEST_TOKEN"
+ROOT = Path(__file__).resolve().parent.parent
+
+DAEMON_TABLE = """\
+[daemon]
+socket = "run/ctl.sock"
+state_db = "state/supervisor.db"
+log_dir = "logs"
+shutdown_timeout = 10
+"""
+
+PROGRAMS = """\
+[programs.web]
+command = ["sleep", "3600"]
+start_seconds = 0.2
+stop_timeout = 5
+
+[programs.worker]
+command = ["sleep", "3600"]
+start_seconds = 0.2
+stop_timeout = 5
+
+[programs.crasher]
+command = ["sh", "-c", "exit 3"]
+autorestart = "never"
+start_seconds = 0
+
+[programs.flaky]
+command = ["sh", "-c", "exit 1"]
+autostart = false
+start_seconds = 1
+start_retries = 1
+backoff = { initial = 0.1, floor = 0.1, max = 0.2 }
+
+[programs.stubborn]
+command = ["sh", "-c", "trap '' TERM; sleep 3600"]
+start_seconds = 0.2
+stop_timeout = 2
+kill_timeout = 5
+"""
+"""The default programs: web and worker run; crasher exits 3 at once; flaky (not autostarted)
+fails every start and ends FATAL; stubborn ignores SIGTERM, so stopping it takes the SIGKILL
+after 2 s."""
+
+
+@dataclass
+class Daemon:
+    """A daemon started by :func:`start_daemon`."""
+
+    config: Path
+    socket: str
+    token: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        """What the daemon wrote to stdout and stderr so far (for failure messages)."""
+        return self.log_path.read_text(errors="replace")
+
+
+def write_config(folder: Path, programs: str = PROGRAMS, daemon_extra: str = "") -> Path:
+    """A config whose socket, store and logs all live inside ``folder``; ``daemon_extra``
+    holds more ``[daemon]`` settings, one per line."""
+    path = folder / "supervisor.toml"
+    path.write_text(DAEMON_TABLE + daemon_extra + "\n" + programs)
+    return path
+
+
+def start_daemon(config: Path, *, socket: str | None = None, ready_within: float = 20.0) -> Daemon:
+    """Start the daemon on ``config`` and return once it answers a ping.
+
+    ``socket`` is the path the config sets (default: ``run/ctl.sock`` next to the config).
+    Raises AssertionError, with the daemon's output, if it exits or stays silent.
+    """
+    token = uuid.uuid4().hex
+    env = {**os.environ, TOKEN_VAR: token}
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), str(ROOT / "clients"), env.get("PYTHONPATH", "")) if p
+    )
+    log_path = config.parent / "daemon.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "supervisord_lite", "-c", str(config)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=config.parent,
+        )
+    daemon = Daemon(
+        config=config,
+        socket=socket or str(config.parent / "run" / "ctl.sock"),
+        token=token,
+        process=process,
+        log_path=log_path,
+    )
+    try:
+        _wait_ready(daemon, ready_within)
+    except BaseException:
+        stop_daemon(daemon, grace=0)
+        raise
+    return daemon
+
+
+def _wait_ready(daemon: Daemon, within: float) -> None:
+    deadline = time.monotonic() + within
+    last: SvctlError | None = None
+    while time.monotonic() < deadline:
+        if daemon.process.poll() is not None:
+            raise AssertionError(
+                f"the daemon exited with {daemon.process.returncode}:\n{daemon.log()}"
+            )
+        try:
+            with Client(daemon.socket, timeout=2.0) as client:
+                client.ping()
+        except SvctlError as exc:
+            last = exc
+            time.sleep(0.05)
+        else:
+            return
+    raise AssertionError(f"the daemon did not answer within {within}s ({last}):\n{daemon.log()}")
+
+
+def stop_daemon(daemon: Daemon, *, grace: float = 15.0) -> None:
+    """Ask for a shutdown (bounded by ``grace``), then kill whatever is left of the test."""
+    try:
+        if grace > 0 and daemon.process.poll() is None:
+            with contextlib.suppress(SvctlError), Client(daemon.socket, timeout=grace) as client:
+                client.shutdown(wait=True)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                daemon.process.wait(timeout=grace)
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(daemon.process.pid, signal.SIGKILL)
+        kill_by_token(daemon.token)
+        daemon.process.wait(timeout=10)
+
+
+def pids_with_token(token: str) -> list[int]:
+    """Every live process whose environment holds ``SVL_TEST_TOKEN=token``."""
+    needle = f"{TOKEN_VAR}={token}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue  # gone, a zombie, or not ours to read
+        if needle in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def kill_by_token(token: str, *, within: float = 10.0) -> None:
+    """SIGKILL every process carrying ``token`` until none is left (a dying one may fork)."""
+    deadline = time.monotonic() + within
+    while pids := pids_with_token(token):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"processes of the test survive SIGKILL: {pids}")
+        time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def running(folder: Path, programs: str = PROGRAMS, daemon_extra: str = "") -> Iterator[Daemon]:
+    """A daemon on a fresh config in ``folder`` for the length of the block."""
+    daemon = start_daemon(write_config(folder, programs, daemon_extra))
+    try:
+        yield daemon
+    finally:
+        stop_daemon(daemon)
