@@ -1,0 +1,246 @@
+"""The systemd unit, the config it points at, and the config reference agree with the code.
+
+The unit is read the way systemd reads it (a directive may repeat; an empty assignment resets
+a list), its timeouts are checked against the daemon's own stop bounds, both shipped configs
+must load, and docs/config.md must have an entry, with the right default, for every field of
+the config Structs, so a new field without documentation fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from supervisord_lite.config import (
+    Backoff,
+    Config,
+    DaemonConfig,
+    LogConfig,
+    ProgramConfig,
+    load,
+    load_path,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+UNIT = ROOT / "packaging" / "supervisord-lite.service"
+PACKAGED_CONFIG = ROOT / "packaging" / "supervisord-lite.toml"
+DEMO_CONFIG = ROOT / "examples" / "demo.toml"
+CONFIG_DOC = ROOT / "docs" / "config.md"
+DOCS = ROOT / "docs"
+
+INSTALLED_CONFIG = "/etc/supervisord-lite/supervisord-lite.toml"
+INSTALLED_BINARY = "/usr/local/bin/supervisord-lite"
+
+Unit = dict[str, dict[str, list[str]]]
+
+
+def _parse_unit(text: str) -> Unit:
+    """Sections -> directive -> values in file order; an empty value clears the list."""
+    unit: Unit = {}
+    section: dict[str, list[str]] | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        assert not line.endswith("\\"), f"line {number}: continuation lines are not used here"
+        if header := re.fullmatch(r"\[([A-Za-z]+)\]", line):
+            assert header[1] not in unit, f"line {number}: section [{header[1]}] repeated"
+            section = unit[header[1]] = {}
+            continue
+        key, equals, value = line.partition("=")
+        assert equals, f"line {number}: neither a section nor a directive: {raw!r}"
+        assert section is not None, f"line {number}: directive outside any section"
+        values = section.setdefault(key.strip(), [])
+        if value.strip():
+            values.append(value.strip())
+        else:
+            values.clear()
+    return unit
+
+
+@pytest.fixture(scope="module")
+def service() -> dict[str, list[str]]:
+    unit = _parse_unit(UNIT.read_text())
+    assert set(unit) == {"Unit", "Service", "Install"}
+    return unit["Service"]
+
+
+def _one(service: dict[str, list[str]], key: str) -> str:
+    values = service.get(key, [])
+    assert len(values) == 1, f"{key}= should be set exactly once, got {values}"
+    return values[0]
+
+
+_SPAN_UNITS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def _seconds(span: str) -> float:
+    """A systemd time span ("90", "90s", "1min 30s") in seconds."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]*)", span)
+    assert parts, f"not a time span: {span!r}"
+    assert re.fullmatch(r"(\s*\d+(?:\.\d+)?\s*[a-z]*)+\s*", span), f"not a time span: {span!r}"
+    return sum(float(n) * _SPAN_UNITS[unit or "s"] for n, unit in parts)
+
+
+def _default(struct: type[msgspec.Struct], name: str) -> Any:
+    field = next(f for f in msgspec.structs.fields(struct) if f.name == name)
+    return field.default
+
+
+def test_unit_directives(service: dict[str, list[str]]) -> None:
+    assert _one(service, "Type") == "notify"
+    assert _one(service, "NotifyAccess") == "main"
+    assert _one(service, "KillMode") == "mixed"
+    assert _one(service, "Restart") == "on-failure"
+    assert _one(service, "Delegate") == "yes"
+    assert _one(service, "RuntimeDirectory") == "supervisord-lite"
+    assert _one(service, "RuntimeDirectoryMode") == "0700"
+    assert _one(service, "StateDirectory") == "supervisord-lite"
+    assert _one(service, "LogsDirectory") == "supervisord-lite"
+    assert _one(service, "ExecStart") == f"{INSTALLED_BINARY} -c {INSTALLED_CONFIG}"
+    reload_ = service["ExecReload"]
+    assert reload_[-1] == "/bin/kill -HUP $MAINPID"
+    assert all(f"-c {INSTALLED_CONFIG}" in line for line in reload_[:-1])
+
+
+def test_unit_is_installed_for_multi_user() -> None:
+    unit = _parse_unit(UNIT.read_text())
+    assert unit["Install"]["WantedBy"] == ["multi-user.target"]
+
+
+def test_timeout_stop_outlasts_the_daemon_shutdown(service: dict[str, list[str]]) -> None:
+    """The daemon stops within shutdown_timeout, then waits up to kill_timeout for survivors."""
+    timeout = _seconds(_one(service, "TimeoutStopSec"))
+    shutdown = _default(DaemonConfig, "shutdown_timeout")
+    stop, kill = _default(ProgramConfig, "stop_timeout"), _default(ProgramConfig, "kill_timeout")
+    assert timeout > shutdown + kill
+    assert timeout > stop + kill
+
+    packaged = _load_with_example()
+    kills = [p.kill_timeout for p in packaged.programs.values()]
+    stops = [p.stop_timeout + p.kill_timeout for p in packaged.programs.values()]
+    assert timeout > packaged.daemon.shutdown_timeout + max(kills)
+    assert timeout > max(stops)
+
+
+def test_unit_folders_are_the_packaged_config_paths(service: dict[str, list[str]]) -> None:
+    daemon = load_path(PACKAGED_CONFIG).daemon
+    runtime = _one(service, "RuntimeDirectory")
+    assert daemon.socket == f"/run/{runtime}/ctl.sock"
+    assert Path(daemon.state_db).parent == Path("/var/lib") / _one(service, "StateDirectory")
+    assert Path(daemon.log_dir) == Path("/var/log") / _one(service, "LogsDirectory")
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+def test_systemd_analyze_verify(tmp_path: Path) -> None:
+    # verify insists that ExecStart's binary exists; this checkout's is not installed there.
+    text = UNIT.read_text().replace(INSTALLED_BINARY, sys.executable)
+    copy = tmp_path / UNIT.name
+    copy.write_text(text)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == ""
+
+
+# -- the shipped configs ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [PACKAGED_CONFIG, DEMO_CONFIG], ids=lambda p: p.name)
+def test_shipped_configs_load(path: Path) -> None:
+    config = load_path(path)
+    assert config.base_dir == str(path.parent)
+
+
+def _load_with_example() -> Config:
+    """The packaged config with its commented example program enabled, as its comment says."""
+    lines = PACKAGED_CONFIG.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("#[programs."))
+    enabled = [line.removeprefix("#") for line in lines[start:]]
+    return load("\n".join([*lines[:start], *enabled]), base_dir=str(PACKAGED_CONFIG.parent))
+
+
+def test_packaged_example_program_is_valid() -> None:
+    config = _load_with_example()
+    assert len(config.programs) == 1
+    (program,) = config.programs.values()
+    assert program.log.stdout == f"/var/log/supervisord-lite/{program.name}.stdout.log"
+
+
+# -- the config reference ---------------------------------------------------------------------
+
+SECTIONS: dict[type[msgspec.Struct], str] = {
+    DaemonConfig: "## `[daemon]`",
+    ProgramConfig: "## `[programs.NAME]`",
+    Backoff: "## `[programs.NAME.backoff]`",
+    LogConfig: "## `[programs.NAME.log]`",
+}
+OCTAL_FIELDS = frozenset({"socket_mode", "umask"})
+
+
+def _sections(text: str) -> dict[str, str]:
+    """Level-2 heading -> the text up to the next one."""
+    parts = re.split(r"^(## .*)$", text, flags=re.MULTILINE)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def _entries(section: str) -> dict[str, str]:
+    """Field name -> its entry (a level-3 heading "### `name`" and the text up to the next)."""
+    parts = re.split(r"^### `([a-z_]+)`$", section, flags=re.MULTILINE)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def _toml(name: str, value: object) -> str | None:
+    """A default as the reference writes it; None for those it describes in words."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return oct(value) if name in OCTAL_FIELDS else str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml(name, v) or "" for v in value) + "]"
+    return None
+
+
+@pytest.mark.parametrize("struct", list(SECTIONS), ids=lambda s: s.__name__)
+def test_config_reference_documents_every_field(struct: type[msgspec.Struct]) -> None:
+    sections = _sections(CONFIG_DOC.read_text())
+    heading = SECTIONS[struct]
+    assert heading in sections, f"docs/config.md has no section {heading!r}"
+    entries = _entries(sections[heading])
+    fields = msgspec.structs.fields(struct)
+    missing = [f.name for f in fields if f.name not in entries]
+    assert not missing, f"docs/config.md {heading} lacks entries for {missing}"
+    extra = sorted(entries.keys() - {f.name for f in fields})
+    assert not extra, f"docs/config.md {heading} documents fields that do not exist: {extra}"
+    for field in fields:
+        if field.default is msgspec.NODEFAULT:
+            continue
+        shown = _toml(field.name, field.default)
+        if shown is not None:
+            assert f"default: `{shown}`" in entries[field.name], (
+                f"{heading} `{field.name}`: the default is {shown}"
+            )
+
+
+def test_docs_index_links_every_page() -> None:
+    index = (DOCS / "README.md").read_text()
+    for page in sorted(DOCS.glob("*.md")):
+        if page.name != "README.md":
+            assert f"({page.name})" in index, f"docs/README.md does not link {page.name}"
