@@ -45,7 +45,7 @@ Argv = Annotated[tuple[str, ...], Meta(min_length=1)]
 class DaemonConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``[daemon]``: where the daemon keeps its socket, state and logs."""
 
-    socket: NonEmptyStr = "run/supervisord-lite.sock"
+    socket: NonEmptyStr = "/run/supervisord-lite/ctl.sock"
     socket_mode: Mode = 0o600
     allow_uids: tuple[NonNegativeInt, ...] = ()
     state_db: NonEmptyStr = "state/supervisor.db"

@@ -331,6 +331,18 @@ class Store:
             [dict(zip(_LIVE_FIELDS, row, strict=True)) for row in rows], list[LiveGroup]
         )
 
+    def known_runs(self, run_ids: Sequence[int]) -> set[int]:
+        """Which of ``run_ids`` were ever recorded (a run spawned just before a crash may not
+        have been)."""
+        known: set[int] = set()
+        ids = list(run_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._read(f"SELECT run_id FROM runs WHERE run_id IN ({marks})", tuple(chunk))
+            known.update(int(row[0]) for row in rows)
+        return known
+
     def integrity_check(self) -> str:
         """SQLite's own verdict on the file: "ok", or its list of problems one per line."""
         return "\n".join(str(row[0]) for row in self._read("PRAGMA integrity_check"))
@@ -360,7 +372,7 @@ class Store:
             raise StoreError(f"{self._path}: the state store is closed")
         return self._connection
 
-    def _read(self, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
+    def _read(self, sql: str, params: dict[str, Any] | tuple[Any, ...] | None = None) -> list[Any]:
         try:
             return self._conn().execute(sql, params or {}).fetchall()
         except sqlite3.Error as exc:

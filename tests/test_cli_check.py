@@ -52,10 +52,10 @@ def _write(folder: Path, text: str, name: str = "sl.toml") -> Path:
     ("text", "summary"),
     [
         (GOOD, "2 programs (web, worker), socket {dir}/run/ctl.sock"),
-        ("", "0 programs, socket {dir}/run/supervisord-lite.sock"),
+        ("", "0 programs, socket /run/supervisord-lite/ctl.sock"),
         (
             "[programs.one]\ncommand = 'x'\n",
-            "1 program (one), socket {dir}/run/supervisord-lite.sock",
+            "1 program (one), socket /run/supervisord-lite/ctl.sock",
         ),
     ],
 )

@@ -51,7 +51,7 @@ def test_empty_file_gives_defaults_resolved_against_base_dir() -> None:
     assert config.source == "<string>"
     assert config.base_dir == BASE
     assert config.daemon == DaemonConfig(
-        socket=f"{BASE}/run/supervisord-lite.sock",
+        socket="/run/supervisord-lite/ctl.sock",
         socket_mode=0o600,
         allow_uids=(),
         state_db=f"{BASE}/state/supervisor.db",
@@ -270,12 +270,14 @@ def test_relative_base_dir_is_made_absolute(
 def test_load_path_resolves_against_the_files_folder(tmp_path: Path) -> None:
     path = tmp_path / "conf" / "sl.toml"
     path.parent.mkdir()
-    path.write_text('[programs.p]\ncommand = "x"\ncwd = "work"\n')
+    path.write_text(
+        '[daemon]\nsocket = "run/ctl.sock"\n[programs.p]\ncommand = "x"\ncwd = "work"\n'
+    )
     config = load_path(path)
     assert config.source == str(path)
     assert config.base_dir == str(path.parent)
     assert config.programs["p"].cwd == str(path.parent / "work")
-    assert config.daemon.socket == str(path.parent / "run" / "supervisord-lite.sock")
+    assert config.daemon.socket == str(path.parent / "run" / "ctl.sock")
 
 
 def test_config_structs_are_frozen() -> None:

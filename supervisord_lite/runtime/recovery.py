@@ -10,6 +10,7 @@ again, so a crash never leads to a second copy of a program.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -22,6 +23,8 @@ import trio
 from supervisord_lite.runtime import groups
 from supervisord_lite.runtime.containment import read_marker
 from supervisord_lite.runtime.daemonlog import log
+from supervisord_lite.runtime.spawn import PROGRAM_MARKER
+from supervisord_lite.store import Outcome, RunEnded, RunStarted
 
 if TYPE_CHECKING:
     from supervisord_lite.config import Config
@@ -88,47 +91,99 @@ def _targets(group: LiveGroup, containment: Containment, marked: dict[str, list[
 
 async def recover(store: Store, config: Config, containment: Containment) -> int:
     """Stop what a crashed predecessor left and close its runs as lost; how many processes
-    were stopped."""
+    were stopped.
+
+    Two kinds of leftovers: runs the store lists as never ended (their leader trusted only if
+    its pid and start time still match), and processes carrying this store's marker for a run
+    the store never heard of (the daemon died between the spawn and the write). The state lock
+    guarantees no other live daemon uses this store, so those marked processes are ours.
+    """
     left = store.live_groups()
-    if not left:
-        return 0
     marked = _marked_by_run()
-    stopped = 0
+    prefix = containment.marker(0).rsplit(":", 1)[0] + ":"
+    ours = {int(m.rsplit(":", 1)[1]): pids for m, pids in marked.items() if m.startswith(prefix)}
+    known = store.known_runs(list(ours))
+    targets: list[tuple[str, int, set[int]]] = []
+    for group in left:
+        if not same_process(group.pid, group.start_time):
+            log.warning(
+                "%s: run %d: pid %d is gone or is now another process; nothing to stop",
+                group.program,
+                group.run_id,
+                group.pid,
+            )
+            continue
+        targets.append((group.program, group.run_id, _targets(group, containment, marked)))
+    unrecorded = []
+    for run_id, pids in ours.items():
+        if run_id not in known:
+            program = _program_of(pids)
+            unrecorded.append(_unrecorded_run(run_id, program, pids))
+            targets.append((program, run_id, set(pids)))
     async with trio.open_nursery() as nursery:
-        for group in left:
-            if not same_process(group.pid, group.start_time):
-                log.warning(
-                    "%s: run %d: pid %d is gone or is now another process; nothing to stop",
-                    group.program,
-                    group.run_id,
-                    group.pid,
-                )
-                continue
-            pids = _targets(group, containment, marked)
-            program = config.programs.get(group.program)
+        for program, run_id, victims in targets:
+            spec = config.programs.get(program)
             how = (
-                (program.stop_signal, program.stop_timeout, program.kill_timeout)
-                if program is not None
+                (spec.stop_signal, spec.stop_timeout, spec.kill_timeout)
+                if spec is not None
                 else DEFAULT_STOP
             )
             log.warning(
                 "%s: run %d was left running by a daemon that died: stopping pids %s",
-                group.program,
-                group.run_id,
-                ", ".join(map(str, sorted(pids))),
+                program,
+                run_id,
+                ", ".join(map(str, sorted(victims))),
             )
-            stopped += len(pids)
-            nursery.start_soon(_stop_and_report, group, pids, how)
-    store.mark_lost([g.run_id for g in left], at=time.time(), reason=LOST_REASON)
-    return stopped
+            nursery.start_soon(_stop_and_report, program, run_id, victims, how)
+    if unrecorded:
+        store.apply([op for run in unrecorded for op in run])
+    if left:
+        store.mark_lost([g.run_id for g in left], at=time.time(), reason=LOST_REASON)
+    return sum(len(victims) for _, _, victims in targets)
 
 
-async def _stop_and_report(group: LiveGroup, pids: set[int], how: tuple[str, float, float]) -> None:
+def _unrecorded_run(run_id: int, program: str, pids: list[int]) -> tuple[RunStarted, RunEnded]:
+    """The history of a run the crashed daemon had no time to record: started, then lost."""
+    leader = min(pids)
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if os.getpgid(pid) == pid:
+                leader = pid
+                break
+    try:
+        started = psutil.Process(leader).create_time()
+    except psutil.Error:
+        started = time.time()
+    return (
+        RunStarted(
+            run_id=run_id, program=program, pid=leader, pgid=leader, at=started, start_time=started
+        ),
+        RunEnded(
+            run_id=run_id, program=program, outcome=Outcome.LOST, at=time.time(), reason=LOST_REASON
+        ),
+    )
+
+
+def _program_of(pids: list[int]) -> str:
+    """The program a marked process belongs to, from its environment."""
+    for pid in pids:
+        try:
+            name = psutil.Process(pid).environ().get(PROGRAM_MARKER)
+        except psutil.Error:
+            continue
+        if name:
+            return name
+    return "?"
+
+
+async def _stop_and_report(
+    program: str, run_id: int, pids: set[int], how: tuple[str, float, float]
+) -> None:
     survivors = await _stop(pids, how)
     if survivors:
         log.error(
             "%s: run %d: could not kill pids %s",
-            group.program,
-            group.run_id,
+            program,
+            run_id,
             ", ".join(map(str, sorted(survivors))),
         )

@@ -127,8 +127,12 @@ async def spawn(
     child_env[RUN_MARKER] = marker
     cwd = program.cwd or cwd
     argv = list(program.command)
+    # Only root switches identities; a daemon running as the program's own user just runs it.
+    switch = identity if identity is not None and os.geteuid() == 0 else None
     if cgroup is not None:
-        argv = trampoline(cgroup, [_resolve(argv[0], child_env, cwd), *argv[1:]])
+        drop_to = (switch.uid, switch.gid, switch.groups) if switch is not None else None
+        argv = trampoline(cgroup, [_resolve(argv[0], child_env, cwd), *argv[1:]], drop_to)
+        switch = None  # the trampoline switches, after it joined the cgroup
     try:
         process: trio.Process = await trio.lowlevel.open_process(
             argv,
@@ -139,9 +143,9 @@ async def spawn(
             env=child_env,
             process_group=0,
             close_fds=True,
-            user=identity.uid if identity else None,
-            group=identity.gid if identity else None,
-            extra_groups=list(identity.groups) if identity else None,
+            user=switch.uid if switch else None,
+            group=switch.gid if switch else None,
+            extra_groups=list(switch.groups) if switch else None,
             umask=-1 if program.umask is None else program.umask,
         )
     except OSError as exc:

@@ -1,0 +1,232 @@
+"""The control socket on a real daemon: permissions, abuse, reload, restart, sd_notify."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import stat
+import struct
+import subprocess
+import tempfile
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+
+from supervisord_lite.protocol import messages as m
+from supervisord_lite.protocol.connection import CLOSED, NEED_DATA, Connection, Role
+from svctl import Client, ConfigInvalid, NoSuchProgram
+from tests.daemon_harness import ROOT, running, start_daemon, stop_daemon, write_config
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+ONE = """\
+[programs.one]
+command = ["sleep", "3600"]
+start_seconds = 0
+"""
+
+
+def _fd_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _raw(path: str, payload: bytes, *, close_write: bool = True) -> bytes:
+    """Send raw bytes, read until the daemon closes (bounded); what it answered."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(path)
+        sock.sendall(payload)
+        if close_write:
+            sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while data := sock.recv(65536):
+            chunks.append(data)
+        return b"".join(chunks)
+
+
+def _replies(data: bytes) -> list[object]:
+    conn = Connection(Role.CLIENT)
+    conn.receive_data(data)
+    conn.receive_data(b"")
+    out = []
+    while (event := conn.next_event()) not in (NEED_DATA, CLOSED):
+        out.append(event)
+    return out
+
+
+def _hello() -> bytes:
+    return Connection(Role.CLIENT).send(m.Hello(version=m.PROTOCOL_VERSION))
+
+
+def test_socket_and_folder_are_private(tmp_path: Path) -> None:
+    with running(tmp_path, ONE) as daemon:
+        assert stat.S_IMODE(os.stat(daemon.socket).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(os.path.dirname(daemon.socket)).st_mode) == 0o700
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        (b"\x00\x00\x00\x05garbage", m.ErrorCode.BAD_FRAME),
+        (b"\xff\xff\xff\xff", m.ErrorCode.FRAME_TOO_LARGE),
+        (_hello() + struct.pack(">I", 3) + b"\x81\xa2op", m.ErrorCode.BAD_FRAME),
+        (
+            Connection(Role.CLIENT).send(m.Hello(version=m.PROTOCOL_VERSION + 1)),
+            m.ErrorCode.UNSUPPORTED_VERSION,
+        ),
+    ],
+    ids=["garbage", "4GiB-prefix", "truncated-map", "wrong-version"],
+)
+def test_bad_frames_get_an_error_and_a_close(tmp_path: Path, payload: bytes, code: str) -> None:
+    with running(tmp_path, ONE) as daemon:
+        replies = _replies(_raw(daemon.socket, payload))
+        errors = [r for r in replies if isinstance(r, m.Error)]
+        assert errors, replies
+        assert errors[-1].code == code
+        with Client(daemon.socket, timeout=10) as client:
+            assert [s.name for s in client.status()] == ["one"]
+
+
+def test_unknown_op_is_answered_with_its_id(tmp_path: Path) -> None:
+    import msgspec
+
+    body = msgspec.msgpack.encode({"op": "frobnicate", "id": 41})
+    with running(tmp_path, ONE) as daemon:
+        replies = _replies(_raw(daemon.socket, _hello() + struct.pack(">I", len(body)) + body))
+        error = replies[-1]
+        assert isinstance(error, m.Error)
+        assert (error.code, error.id) == (m.ErrorCode.UNKNOWN_OP, 41)
+
+
+def test_abuse_leaves_the_daemon_serving_and_its_fds_where_they_were(tmp_path: Path) -> None:
+    with running(tmp_path, ONE) as daemon:
+        with Client(daemon.socket, timeout=10) as client:
+            client.status()
+        before = _fd_count(daemon.process.pid)
+        # a frame cut mid-way, then closed
+        _raw(daemon.socket, _hello() + struct.pack(">I", 100) + b"x" * 10)
+        # a thousand connections opened and dropped, some mid-handshake
+        for i in range(1000):
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.connect(daemon.socket)
+                if i % 3 == 0:
+                    sock.sendall(_hello()[:3])
+        with Client(daemon.socket, timeout=10) as client:
+            assert [s.name for s in client.status()] == ["one"]
+        deadline = time.monotonic() + 10
+        while _fd_count(daemon.process.pid) > before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _fd_count(daemon.process.pid) <= before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="connecting as another uid needs root")
+@pytest.mark.skipif(not os.access("/usr/bin/python3", os.X_OK), reason="no system python3")
+def test_a_peer_uid_not_allowed_is_refused(tmp_path: Path) -> None:
+    # The peer runs as nobody, which cannot reach pytest's private tmp folders: the socket
+    # lives in a world-traversable folder of its own.
+    public = tempfile.mkdtemp(prefix="svl-", dir="/tmp")
+    os.chmod(public, 0o755)
+    sock_path = os.path.join(public, "run", "ctl.sock")
+    config = write_config(tmp_path, ONE, daemon_extra="socket_mode = 0o666\n")
+    config.write_text(config.read_text().replace('"run/ctl.sock"', f'"{sock_path}"'))
+    probe = (
+        "import socket, sys\n"
+        "s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])\n"
+        "sys.stdout.buffer.write(s.recv(65536))\n"
+    )
+    daemon = start_daemon(config, socket=sock_path)
+    try:
+        assert stat.S_IMODE(os.stat(os.path.dirname(sock_path)).st_mode) == 0o711
+        out = subprocess.run(
+            ["/usr/bin/python3", "-c", probe, sock_path],
+            capture_output=True,
+            user=65534,
+            group=65534,
+            extra_groups=[],
+            timeout=30,
+            check=True,
+            cwd="/",
+        )
+        (error,) = _replies(out.stdout)
+        assert isinstance(error, m.Error)
+        assert error.code == m.ErrorCode.PERMISSION_DENIED
+        assert "uid 65534" in error.message
+        with Client(sock_path, timeout=10) as client:  # root still gets in
+            assert [s.name for s in client.status()] == ["one"]
+    finally:
+        stop_daemon(daemon)
+        shutil.rmtree(public, ignore_errors=True)
+
+
+def test_reload_applies_the_diff_and_refuses_a_bad_file(tmp_path: Path) -> None:
+    programs = ONE + '\n[programs.two]\ncommand = ["sleep", "3600"]\nstart_seconds = 0\n'
+    with running(tmp_path, programs) as daemon, Client(daemon.socket, timeout=30) as client:
+        client.wait("one", "two", state="RUNNING", timeout=20)
+        (one_before,) = client.status("one")
+        (two_before,) = client.status("two")
+        new = (
+            ONE
+            + '\n[programs.two]\ncommand = ["sleep", "3601"]\nstart_seconds = 0\n'
+            + '\n[programs.three]\ncommand = ["sleep", "3600"]\nstart_seconds = 0\n'
+        )
+        write_config(tmp_path, new)
+        change = client.reload()
+        assert (change.added, change.changed, change.unchanged) == (("three",), ("two",), ("one",))
+        client.wait("two", "three", state="RUNNING", timeout=20)
+        (one_after,) = client.status("one")
+        (two_after,) = client.status("two")
+        assert one_after.pid == one_before.pid  # unchanged: untouched
+        assert two_after.pid != two_before.pid  # changed: restarted with the new command
+
+        write_config(tmp_path, ONE + "\n[programs.bad]\ncommand = []\nstop_timout = 1\n")
+        with pytest.raises(ConfigInvalid) as caught:
+            client.reload()
+        assert "stop_timout" in str(caught.value)
+        assert "command" in str(caught.value)
+        assert {s.name for s in client.status()} == {"one", "two", "three"}
+
+
+def test_history_survives_a_daemon_restart(tmp_path: Path) -> None:
+    programs = '[programs.three]\ncommand = ["sh", "-c", "exit 3"]\n'
+    programs += 'start_seconds = 0\nautorestart = "never"\n'
+    config = write_config(tmp_path, programs)
+    first = start_daemon(config)
+    try:
+        with Client(first.socket, timeout=20) as client:
+            client.wait("three", state="EXITED", timeout=20)
+            (status,) = client.status("three")
+            assert status.exit_code == 3
+    finally:
+        stop_daemon(first)
+    second = start_daemon(config)
+    try:
+        with Client(second.socket, timeout=20) as client:
+            client.wait("three", state="EXITED", timeout=20)
+            runs = [e for e in client.history("three") if e.outcome == "failed"]
+            assert [e.exit_code for e in runs] == [3, 3]
+            with pytest.raises(NoSuchProgram) as caught:
+                client.history("thre")
+            assert caught.value.known == ("three",)
+    finally:
+        stop_daemon(second)
+
+
+def test_sd_notify_ready_and_stopping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(path)
+        sock.settimeout(20)
+        monkeypatch.setenv("NOTIFY_SOCKET", path)
+        daemon = start_daemon(write_config(tmp_path, ONE))
+        try:
+            ready = sock.recv(4096).decode()
+            assert "READY=1" in ready.splitlines()
+            assert "STATUS=1 programs: 1 running" in ready.splitlines()
+        finally:
+            stop_daemon(daemon)
+        assert "STOPPING=1" in sock.recv(4096).decode().splitlines()
+    assert daemon.process.returncode == 0
+    assert ROOT.is_dir()
