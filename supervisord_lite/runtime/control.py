@@ -235,13 +235,8 @@ class _Session:
     async def _cancel(self, request: m.Cancel) -> None:
         scope = self._streams.get(request.target)
         if scope is None:
-            await self.send(
-                m.Error(
-                    id=request.id,
-                    code=m.ErrorCode.BAD_REQUEST,
-                    message=f"no request {request.target} is running on this connection",
-                )
-            )
+            # It ended on its own (its End may still be on the way): nothing left to cancel.
+            await self.send(m.Ok(id=request.id, message=f"request {request.target} has ended"))
             return
         scope.cancel()
         await self.send(m.Ok(id=request.id, message="cancelled"))
