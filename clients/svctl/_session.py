@@ -85,6 +85,10 @@ __all__ = [
 ]
 
 DEFAULT_SOCKET: Final = "/run/supervisord-lite/ctl.sock"
+BUSY_PAUSE: Final = 0.001
+"""First pause before connecting again to a daemon whose accept backlog is full."""
+BUSY_PAUSE_MAX: Final = 0.05
+"""Longest pause between those attempts."""
 """Where the daemon listens when neither ``--socket``, ``$SVCTL_SOCKET`` nor ``-c`` says."""
 
 SOCKET_ENV: Final = "SVCTL_SOCKET"

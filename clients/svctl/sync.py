@@ -15,7 +15,17 @@ from enum import Enum
 from typing import TYPE_CHECKING, Final, Generic, Literal, Self, TypeVar
 
 from supervisord_lite.protocol.messages import End, ProgramState
-from svctl._session import PENDING, Call, ItemT, Pending, PushStream, Session, resolve_socket
+from svctl._session import (
+    BUSY_PAUSE,
+    BUSY_PAUSE_MAX,
+    PENDING,
+    Call,
+    ItemT,
+    Pending,
+    PushStream,
+    Session,
+    resolve_socket,
+)
 from svctl.errors import DaemonUnavailable, SvctlError, Timeout, unreachable
 
 if TYPE_CHECKING:
@@ -94,17 +104,8 @@ class Client:
         if self._sock is not None:
             return
         deadline = self._deadline(timeout)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock = self._open_socket(deadline)
         session = Session()
-        try:
-            sock.settimeout(_remaining(deadline))
-            sock.connect(self.socket_path)
-        except TimeoutError as exc:
-            sock.close()
-            raise DaemonUnavailable(f"no answer from {self.socket_path}") from exc
-        except OSError as exc:
-            sock.close()
-            raise unreachable(self.socket_path, exc) from exc
         self._sock, self._session = sock, session
         try:
             self._send(session.hello(), deadline)
@@ -127,6 +128,36 @@ class Client:
     def _deadline(self, timeout: TimeoutArg) -> float | None:
         seconds = self.timeout if timeout is _DEFAULT else timeout
         return None if seconds is None else time.monotonic() + seconds
+
+    def _open_socket(self, deadline: float | None) -> socket.socket:
+        """A socket connected to the daemon.
+
+        A Unix socket whose accept backlog is full refuses a connect with EAGAIN at once,
+        however long the timeout: that is a busy daemon, not an absent one, so try again
+        (with a growing pause) until the deadline.
+        """
+        pause = BUSY_PAUSE
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            try:
+                sock.settimeout(_remaining(deadline))
+                sock.connect(self.socket_path)
+            except BlockingIOError as exc:
+                sock.close()
+                if deadline is not None and time.monotonic() + pause > deadline:
+                    raise DaemonUnavailable(
+                        f"the daemon on {self.socket_path} is too busy to accept a connection"
+                    ) from exc
+                time.sleep(pause)
+                pause = min(pause * 2, BUSY_PAUSE_MAX)
+            except TimeoutError as exc:
+                sock.close()
+                raise DaemonUnavailable(f"no answer from {self.socket_path}") from exc
+            except OSError as exc:
+                sock.close()
+                raise unreachable(self.socket_path, exc) from exc
+            else:
+                return sock
 
     def _connected(self, deadline: float | None) -> Session:
         if self._session is not None and self._session.failure is not None:

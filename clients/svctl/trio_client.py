@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING, Final, Generic, Self, TypeVar
 import trio
 
 from supervisord_lite.protocol.messages import End, ProgramState
-from svctl._session import PENDING, Call, ItemT, Pending, PushStream, Session, resolve_socket
+from svctl._session import (
+    BUSY_PAUSE,
+    BUSY_PAUSE_MAX,
+    PENDING,
+    Call,
+    ItemT,
+    Pending,
+    PushStream,
+    Session,
+    resolve_socket,
+)
 from svctl.errors import DaemonUnavailable, SvctlError, unreachable
 
 if TYPE_CHECKING:
@@ -90,10 +100,7 @@ class AsyncClient:
         async with self._connect_lock:
             if self._stream is not None:
                 return
-            try:
-                stream = await trio.open_unix_socket(self.socket_path)
-            except OSError as exc:
-                raise unreachable(self.socket_path, exc) from exc
+            stream = await self._open_stream()
             session = Session()
             self._stream, self._session = stream, session
             try:
@@ -102,6 +109,19 @@ class AsyncClient:
             except BaseException:
                 await self.aclose()
                 raise
+
+    async def _open_stream(self) -> trio.SocketStream:
+        """A stream connected to the daemon; a full accept backlog (EAGAIN) is a busy daemon,
+        tried again with a growing pause until the caller's cancel scope says stop."""
+        pause = BUSY_PAUSE
+        while True:
+            try:
+                return await trio.open_unix_socket(self.socket_path)
+            except BlockingIOError:
+                await trio.sleep(pause)
+                pause = min(pause * 2, BUSY_PAUSE_MAX)
+            except OSError as exc:
+                raise unreachable(self.socket_path, exc) from exc
 
     async def aclose(self) -> None:
         """Close the connection (the daemon ends this connection's streams); idempotent."""

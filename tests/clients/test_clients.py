@@ -296,3 +296,30 @@ async def test_a_lost_connection_is_replaced_on_the_next_call(
             await trio.to_thread.run_sync(stop_daemon, second)
     finally:
         await close_client(client)
+
+
+def _full_backlog(path: str) -> tuple[socket.socket, list[socket.socket]]:
+    """A listening socket that never accepts, with its backlog filled up."""
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(0)
+    queued = []
+    while True:
+        probe = socket.socket(socket.AF_UNIX)
+        probe.setblocking(False)
+        try:
+            probe.connect(path)
+        except BlockingIOError:
+            probe.close()
+            return server, queued
+        queued.append(probe)
+
+
+def test_a_full_backlog_is_a_busy_daemon_not_a_missing_one(tmp_path: Path) -> None:
+    server, queued = _full_backlog(str(tmp_path / "busy.sock"))
+    try:
+        with pytest.raises(DaemonUnavailable, match="too busy"):
+            Client(str(tmp_path / "busy.sock"), timeout=0.2).ping()
+    finally:
+        for sock in [*queued, server]:
+            sock.close()
