@@ -14,8 +14,6 @@ import sys
 from typing import TYPE_CHECKING, Final
 
 import supervisord_lite
-from supervisord_lite.config import load_path
-from supervisord_lite.errors import ConfigError
 from supervisord_lite.protocol.messages import LogChunk, ProgramState
 from svctl import render
 from svctl._session import DEFAULT_SOCKET, SOCKET_ENV
@@ -73,6 +71,10 @@ def socket_path(socket: str | None, config: str | None, environ: Mapping[str, st
     if environ.get(SOCKET_ENV):
         return environ[SOCKET_ENV]
     if config:
+        # Imported here: reading a config costs a TOML parser, which other calls don't need.
+        from supervisord_lite.config import load_path
+        from supervisord_lite.errors import ConfigError
+
         try:
             return load_path(config).daemon.socket
         except ConfigError as exc:

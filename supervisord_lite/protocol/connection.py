@@ -28,6 +28,7 @@ This module is pure: it imports only the standard library and msgspec.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from enum import Enum, StrEnum
 from typing import Final, TypeAlias, get_args
@@ -114,13 +115,19 @@ _CODES: Final = frozenset(code.value for code in ErrorCode)
 _GREETINGS: Final = (Hello, Welcome)
 _MAX_QUOTE = 200
 
-_REQUEST_DECODER: Final[msgspec.msgpack.Decoder[ClientMessage]] = msgspec.msgpack.Decoder(
-    ClientMessage
-)
-_REPLY_DECODER: Final[msgspec.msgpack.Decoder[ServerMessage]] = msgspec.msgpack.Decoder(
-    ServerMessage
-)
 _RAW_DECODER: Final = msgspec.msgpack.Decoder()
+
+
+# Each side needs only one of the two typed decoders, and building one is a noticeable part of
+# a short-lived client's start-up, so each is built on first use (once per process).
+@functools.cache
+def _request_decoder() -> msgspec.msgpack.Decoder[ClientMessage]:
+    return msgspec.msgpack.Decoder(ClientMessage)
+
+
+@functools.cache
+def _reply_decoder() -> msgspec.msgpack.Decoder[ServerMessage]:
+    return msgspec.msgpack.Decoder(ServerMessage)
 
 
 def error_reply(exc: ProtocolError) -> Error:
@@ -305,7 +312,7 @@ class Connection:
 
 def _decode_request(body: bytes) -> ClientMessage:
     try:
-        return _REQUEST_DECODER.decode(body)
+        return _request_decoder().decode(body)
     except msgspec.ValidationError as exc:
         raise _classify(body, exc, "op", _OPS) from exc
     except _UNDECODABLE as exc:
@@ -314,7 +321,7 @@ def _decode_request(body: bytes) -> ClientMessage:
 
 def _decode_reply(body: bytes) -> ServerMessage:
     try:
-        return _REPLY_DECODER.decode(body)
+        return _reply_decoder().decode(body)
     except msgspec.ValidationError as exc:
         fallback = _unknown_error_code(body)
         if fallback is not None:
