@@ -147,6 +147,21 @@ class LogBuffer:
         self._bytes_out += wanted
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
+    def get_chunks(self, max_bytes: int | None = None) -> list[bytes]:
+        """Like ``get``, but the bytes come as the pieces they are stored in, never joined.
+
+        A writer that hands them to ``writev`` (or writes them one by one) saves a copy of the
+        whole batch, and the allocation of one large buffer, on every call.
+        """
+        if max_bytes is not None and max_bytes < 0:
+            raise ValueError(f"max_bytes must not be negative, got {max_bytes}")
+        wanted = self._depth if max_bytes is None else min(max_bytes, self._depth)
+        if wanted == 0:
+            return []
+        parts = self._take(wanted, keep=True)
+        self._bytes_out += wanted
+        return parts
+
     def discard(self) -> int:
         """Drop everything queued, counted as dropped; returns how many bytes that was.
 

@@ -46,6 +46,23 @@ def test_fifo_order_within_capacity(policy: OverflowPolicy) -> None:
     assert stats.policy is policy
 
 
+def test_get_chunks_returns_the_stored_pieces_without_joining() -> None:
+    buffer = LogBuffer(100, OverflowPolicy.BLOCK)
+    first, second = b"abcdef", b"ghij"
+    buffer.put(first)
+    buffer.put(second)
+    assert buffer.get(2) == b"ab"
+    pieces = buffer.get_chunks(6)
+    assert pieces == [b"cdef", b"gh"]
+    assert buffer.get_chunks() == [b"ij"]
+    assert buffer.get_chunks() == []
+    buffer.put(first)
+    assert buffer.get_chunks()[0] is first  # whole chunks are not copied
+    assert buffer.statistics().bytes_out == 16
+    with pytest.raises(ValueError, match="negative"):
+        buffer.get_chunks(-1)
+
+
 def test_get_zero_and_negative() -> None:
     buffer = LogBuffer(10, OverflowPolicy.BLOCK)
     buffer.put(b"abc")
@@ -176,6 +193,7 @@ operations = st.lists(
     st.one_of(
         st.tuples(st.just("put"), st.binary(min_size=0, max_size=40)),
         st.tuples(st.just("get"), st.one_of(st.none(), st.integers(0, 40))),
+        st.tuples(st.just("get_chunks"), st.one_of(st.none(), st.integers(0, 40))),
     ),
     max_size=60,
 )
@@ -204,7 +222,12 @@ def test_random_puts_and_gets_keep_the_invariant(
                 assert policy is OverflowPolicy.BLOCK
         else:
             assert arg is None or isinstance(arg, int)
-            chunk = buffer.get(arg)
+            if kind == "get":
+                chunk = buffer.get(arg)
+            else:
+                pieces = buffer.get_chunks(arg)
+                assert all(pieces)
+                chunk = b"".join(pieces)
             if arg is not None:
                 assert len(chunk) <= arg
             out += chunk

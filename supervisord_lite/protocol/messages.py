@@ -41,6 +41,7 @@ __all__ = [
     "HistoryReply",
     "Lagged",
     "LogChunk",
+    "LogStreamStats",
     "Logs",
     "Ok",
     "Ping",
@@ -269,11 +270,41 @@ ClientMessage: TypeAlias = (
 # -- values inside replies --------------------------------------------------------------------
 
 
+class LogStreamStats(Struct, kw_only=True, frozen=True):
+    """The counters of one program stream's log path (``svctl status --json``, ``svctl stats``).
+
+    They count since the program was configured (restarts keep adding up). Once the stream is
+    quiet, ``bytes_read == bytes_written + bytes_dropped``; while it is busy the difference is
+    ``depth``, the bytes queued for the file. ``held_back`` counts the times the ``block``
+    policy stopped reading (so the kernel held the program); ``lagged`` the times a log
+    follower fell behind and ``lagged_bytes`` what followers missed (the file misses nothing
+    for it). ``error`` is the current write failure ("" while writing works) and
+    ``write_errors`` how many writes failed in all.
+    """
+
+    stream: Stream
+    path: str
+    policy: str
+    capacity: NonNegative
+    bytes_read: NonNegative = 0
+    bytes_written: NonNegative = 0
+    bytes_dropped: NonNegative = 0
+    held_back: NonNegative = 0
+    depth: NonNegative = 0
+    peak_depth: NonNegative = 0
+    write_errors: NonNegative = 0
+    error: str = ""
+    followers: NonNegative = 0
+    lagged: NonNegative = 0
+    lagged_bytes: NonNegative = 0
+
+
 class ProgramStatus(Struct, kw_only=True, frozen=True):
     """One program as ``svctl status`` shows it.
 
     ``started_at`` is wall-clock epoch seconds (for display); ``uptime`` is measured on the
-    daemon's monotonic clock, so it stays right when the wall clock jumps.
+    daemon's monotonic clock, so it stays right when the wall clock jumps. ``logs`` holds the
+    counters of each captured stream (none for a stream sent to /dev/null).
     """
 
     name: str
@@ -286,6 +317,7 @@ class ProgramStatus(Struct, kw_only=True, frozen=True):
     exit_signal: str | None
     message: str = ""
     restarts: int = 0
+    logs: tuple[LogStreamStats, ...] = ()
 
 
 class ActionResult(Struct, kw_only=True, frozen=True):

@@ -18,13 +18,19 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from supervisord_lite.errors import AlreadyRunning, ConfigError, DaemonError
+from supervisord_lite.errors import (
+    AlreadyRunning,
+    ConfigError,
+    DaemonError,
+    SupervisorLiteError,
+)
 from supervisord_lite.runtime.cgroups import CgroupTree
 from supervisord_lite.runtime.containment import Containment, store_id
 from supervisord_lite.runtime.control import ControlServer, bind_control_socket
 from supervisord_lite.runtime.daemonlog import configure, log
 from supervisord_lite.runtime.fanout import FanOut
 from supervisord_lite.runtime.handlers import Handlers
+from supervisord_lite.runtime.logpump import CLOSE_GRACE
 from supervisord_lite.runtime.reaper import Reaper, become_subreaper
 from supervisord_lite.runtime.recovery import recover
 from supervisord_lite.runtime.sdnotify import Notifier
@@ -39,13 +45,21 @@ if TYPE_CHECKING:
     from supervisord_lite.config import Config
     from supervisord_lite.protocol.messages import StateChanged
 
-__all__ = ["run"]
+__all__ = ["EXIT_KILLED_AT_SHUTDOWN", "run"]
+
+#: How long followers may take to be sent their End at shutdown.
+STREAM_END_GRACE = 1.0
+
+#: The exit status of a shutdown that had to SIGKILL programs at ``shutdown_timeout``: the
+#: daemon did stop (so an init system need not restart it), but not cleanly.
+EXIT_KILLED_AT_SHUTDOWN = 4
 
 
 def run(config: Config) -> int:
     """Run the daemon in the foreground until it is told to stop; the process' exit status.
 
-    0 after a clean shutdown, 1 when programs had to be SIGKILLed at the shutdown timeout.
+    0 after a clean shutdown, 4 (``EXIT_KILLED_AT_SHUTDOWN``) when programs had to be
+    SIGKILLed at the shutdown timeout.
 
     Raises:
         SupervisorLiteError: the daemon could not start (socket in use, store unreadable...).
@@ -157,9 +171,8 @@ async def _serve(
                         nursery=nursery,
                     )
                     stop = trio.Event()
-                    server = ControlServer(
-                        sock, Handlers(supervisor, stop.set), config.daemon.allow_uids
-                    )
+                    handlers = Handlers(supervisor, stop.set)
+                    server = ControlServer(sock, handlers, config.daemon.allow_uids)
                     nursery.start_soon(server.serve, name="control server")
                     nursery.start_soon(_watch_signals, signals, stop, supervisor, notifier)
                     log.info("supervisord-lite %d serving %s", os.getpid(), config.daemon.socket)
@@ -179,13 +192,18 @@ async def _serve(
                             config.daemon.shutdown_timeout,
                             ", ".join(killed) or "nothing was left",
                         )
+                    with trio.move_on_after(CLOSE_GRACE + 1.0):
+                        await supervisor.wait_retired()  # the log queues drain to their files
+                    supervisor.log_fanout.close()
                     events.close()
+                    with trio.move_on_after(STREAM_END_GRACE):
+                        await handlers.wait_streams_closed()  # each follower gets its End
                     nursery.cancel_scope.cancel()
             finally:
                 writer.close()
                 reaping.cancel()
     log.info("exited %s", "cleanly" if clean else "after SIGKILLing survivors")
-    return 0 if clean else 1
+    return 0 if clean else EXIT_KILLED_AT_SHUTDOWN
 
 
 async def _run_until_cancelled(scope: trio.CancelScope, fn: Callable[[], Awaitable[None]]) -> None:
@@ -199,16 +217,25 @@ async def _watch_signals(
     supervisor: Supervisor,
     notifier: Notifier,
 ) -> None:
-    async for signum in signals:
-        if signum == signal.SIGHUP:
-            notifier.reloading("reloading the config")
-            try:
-                await supervisor.reload()
-            except ConfigError as exc:
-                log.error("reload refused, the running config stays in force:\n%s", exc)
-            notifier.ready(_summary(supervisor))
-        elif stop.is_set():
-            log.info("already shutting down (signal %s ignored)", signal.Signals(signum).name)
-        else:
-            log.info("%s received", signal.Signals(signum).name)
-            stop.set()
+    async with trio.open_nursery() as nursery:
+        async for signum in signals:
+            if signum == signal.SIGHUP:
+                # In its own task: a SIGTERM during a long reload is still heard at once.
+                nursery.start_soon(_reload, supervisor, notifier)
+            elif stop.is_set():
+                log.info("already shutting down (%s ignored)", signal.Signals(signum).name)
+            else:
+                log.info("%s received", signal.Signals(signum).name)
+                stop.set()
+
+
+async def _reload(supervisor: Supervisor, notifier: Notifier) -> None:
+    """SIGHUP: reload; a refused reload (bad file, shutting down) is logged, never fatal."""
+    notifier.reloading("reloading the config")
+    try:
+        await supervisor.reload()
+    except ConfigError as exc:
+        log.error("reload refused, the running config stays in force:\n%s", exc)
+    except SupervisorLiteError as exc:
+        log.error("reload refused: %s", exc)
+    notifier.ready(_summary(supervisor))

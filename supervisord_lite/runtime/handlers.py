@@ -9,6 +9,7 @@ traceback ever crosses the socket.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Awaitable, Callable
@@ -27,10 +28,13 @@ from supervisord_lite.errors import (
 )
 from supervisord_lite.protocol import messages as m
 from supervisord_lite.runtime.daemonlog import log
+from supervisord_lite.runtime.logtail import send_logs
 from supervisord_lite.store import HistoryEntry as StoredEntry
 from supervisord_lite.store import Store
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from supervisord_lite.runtime.supervisor import Supervisor
 
 Send = Callable[[m.ServerMessage], Awaitable[None]]
@@ -74,6 +78,27 @@ class Handlers:
     def __init__(self, supervisor: Supervisor, request_shutdown: Callable[[], None]) -> None:
         self.supervisor = supervisor
         self._request_shutdown = request_shutdown
+        self._open_streams = 0
+        self._streams_closed = trio.Event()
+        self._streams_closed.set()
+
+    @contextlib.contextmanager
+    def _stream(self) -> Iterator[None]:
+        """Count a stream (subscription, log follow) while it runs."""
+        if not self._open_streams:
+            self._streams_closed = trio.Event()
+        self._open_streams += 1
+        try:
+            yield
+        finally:
+            self._open_streams -= 1
+            if not self._open_streams:
+                self._streams_closed.set()
+
+    async def wait_streams_closed(self) -> None:
+        """Return once every stream has ended: at shutdown, after the fan-outs are closed, each
+        stream still has to send its subscriber the End it is owed."""
+        await self._streams_closed.wait()
 
     async def handle(self, request: m.Request, send: Send) -> None:
         """Answer one request (for a stream: until it is cancelled)."""
@@ -128,7 +153,12 @@ class Handlers:
                     raise NoSuchProgram([name], sorted(sup.runners))
                 await send(m.HistoryReply(id=rid, entries=tuple(_history_entry(r) for r in rows)))
             case m.Subscribe():
-                await self._subscribe(rid, send)
+                with self._stream():
+                    await self._subscribe(rid, send)
+            case m.Logs(name=name):
+                runners = sup.lookup([name]) if name is not None else sup.runners.values()
+                with self._stream():
+                    await send_logs(request, [r.logs for r in runners], sup.log_fanout, send)
             case m.Reload():
                 change = await sup.reload()
                 await send(

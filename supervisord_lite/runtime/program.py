@@ -23,7 +23,8 @@ from supervisord_lite import lifecycle as lc
 from supervisord_lite.errors import LogPathError, SpawnError
 from supervisord_lite.protocol.messages import ProgramState, ProgramStatus, StateChanged
 from supervisord_lite.runtime.daemonlog import log
-from supervisord_lite.runtime.logfiles import LogTargets, open_log_targets
+from supervisord_lite.runtime.fanout import LogFanOut
+from supervisord_lite.runtime.logpump import ProgramLogs, RunLogs
 from supervisord_lite.runtime.spawn import spawn
 from supervisord_lite.store import EventRecorded, Outcome, RunEnded, RunStarted, StoreOp
 
@@ -92,6 +93,7 @@ class ProgramRunner:
         events: FanOut[StateChanged],
         containment: Containment,
         wall_clock: Callable[[], float] = time.time,
+        log_fanout: LogFanOut | None = None,
     ) -> None:
         self.program = program
         self.policy = policy_for(program)
@@ -109,6 +111,8 @@ class ProgramRunner:
         self._scope: RunScope | None = None
         self._nursery: trio.Nursery | None = None
         self.finished = trio.Event()
+        #: The program's output: pipes, queues, log files, followers and their counters.
+        self.logs = ProgramLogs(program, log_fanout if log_fanout is not None else LogFanOut())
 
     @property
     def name(self) -> str:
@@ -161,6 +165,7 @@ class ProgramRunner:
             exit_signal=last.signal if last else None,
             message=snap.message,
             restarts=max(0, self.spawns - 1),
+            logs=self.logs.statistics(),
         )
 
     # -- the task -----------------------------------------------------------------------------
@@ -170,7 +175,12 @@ class ProgramRunner:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                await self._loop()
+                try:
+                    await self._loop()
+                finally:
+                    # The log writers live in this nursery: drain them (bounded) before it ends.
+                    with trio.CancelScope(shield=True):
+                        await self.logs.aclose()
                 nursery.cancel_scope.cancel()
         finally:
             self.finished.set()
@@ -219,37 +229,43 @@ class ProgramRunner:
     async def _spawn(self) -> lc.Event:
         run_id = self._store.store.allocate_run_id()
         reaper = self._containment.reaper
-        targets = LogTargets.discard()
+        logs: RunLogs | None = None
         cgroup = None
         try:
-            targets = open_log_targets(self.program)
+            logs = self.logs.open_run()
             cgroup = self._containment.cgroup_for(self.program, run_id)
             with reaper.spawning():
                 process = await spawn(
                     self.program,
                     cwd=self._default_cwd,
-                    stdout=targets.stdout,
-                    stderr=targets.stderr,
+                    stdout=logs.stdout,
+                    stderr=logs.stderr,
                     marker=self._containment.marker(run_id),
                     cgroup=cgroup,
                 )
                 reaper.manage(process.pid)
+            assert self._nursery is not None
+            self.logs.start_run(logs, self._nursery)  # before the finally drops unused pipes
         except (SpawnError, LogPathError) as exc:
             if cgroup is not None:
                 cgroup.remove()
             log.error("%s: %s", self.name, exc)
             return lc.SpawnFailed(reason=str(exc))
         finally:
-            targets.close()
+            if logs is not None:
+                logs.close_child_ends()  # the child has them; EOF must not wait for us
         self.spawns += 1
         scope = self._containment.scope(process.pid, run_id, cgroup)
         self._scope = scope
-        assert self._nursery is not None
-        self._nursery.start_soon(self._watch, process, scope)
+        self._nursery.start_soon(self._watch, process, scope, logs)
         return lc.Spawned(pid=process.pid, pgid=process.pid, run_id=run_id)
 
-    async def _watch(self, process: trio.Process, scope: RunScope) -> None:
-        """Wait for the leader's exit (on its pidfd), then for the rest of the run."""
+    async def _watch(self, process: trio.Process, scope: RunScope, logs: RunLogs) -> None:
+        """Wait for the leader's exit (on its pidfd), then for the rest of the run.
+
+        What the leader wrote before it died is in its log file before its exit is recorded
+        and published (bounded: see ``RunLogs.drain``).
+        """
         returncode = await process.wait()
         self._containment.reaper.release(process.pid)
         if scope.cgroup is not None and (oom := scope.cgroup.oom_kills()):
@@ -263,11 +279,13 @@ class ProgramRunner:
                     reason=f"{oom} process(es) killed by the kernel's OOM killer",
                 )
             )
+        await logs.drain()
         alive = scope.alive()
         self.send(lc.Exited(status=exit_status(returncode), group_alive=alive))
         if alive:
             await scope.wait_empty()
             self.send(lc.GroupEmpty())
+        logs.linger()
         scope.release()
 
     # -- effects that leave the process -------------------------------------------------------

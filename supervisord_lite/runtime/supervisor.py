@@ -26,6 +26,7 @@ from supervisord_lite.protocol.messages import (
 )
 from supervisord_lite.runtime import groups
 from supervisord_lite.runtime.daemonlog import log
+from supervisord_lite.runtime.fanout import LogFanOut
 from supervisord_lite.runtime.program import ProgramRunner
 
 if TYPE_CHECKING:
@@ -36,9 +37,6 @@ if TYPE_CHECKING:
     from supervisord_lite.runtime.storewriter import StoreWriter
 
 T = TypeVar("T")
-
-#: States in which a program has been spawned at least once since it was wanted up.
-_LAUNCHED = frozenset({lc.State.STARTING, lc.State.RUNNING, lc.State.BACKOFF, lc.State.FATAL})
 
 
 class Goal(Enum):
@@ -90,6 +88,8 @@ class Supervisor:
         self.started_at = time.time()
         self._nursery = nursery
         self._reload_lock = trio.Lock()
+        #: Every program's output, for log followers (it outlives runners replaced by reloads).
+        self.log_fanout = LogFanOut()
         for program in config.programs.values():
             self._add(program)
 
@@ -102,6 +102,7 @@ class Supervisor:
             store=self.store,
             events=self.events,
             containment=self.containment,
+            log_fanout=self.log_fanout,
         )
         self.runners[program.name] = runner
         self._nursery.start_soon(runner.run, name=f"program {program.name}")
@@ -130,18 +131,24 @@ class Supervisor:
     # -- requests -----------------------------------------------------------------------------
 
     def status(self, names: Sequence[str] = ()) -> tuple[ProgramStatus, ...]:
-        return tuple(r.status() for r in self.lookup(names, every=not names))
+        """The named programs' status (all with no names), in config order."""
+        wanted = {r.name for r in self.lookup(names, every=not names)}
+        return tuple(r.status() for r in self.runners.values() if r.name in wanted)
 
     async def boot(self) -> None:
         """Start the autostart programs, a priority group at a time, highest first; return once
         each was spawned (or failed to be), so READY=1 means the programs are launched."""
         autostart = [r for r in self.runners.values() if r.program.autostart]
         for group in self._by_priority(autostart, descending=True):
+            # WantUp always moves a stopped program (to STARTING, or BACKOFF when a spawn
+            # fails): any transition after this point means it was launched, however briefly
+            # it then stayed in that state.
+            marks = {runner: runner.seq for runner in group}
             for runner in group:
                 runner.send(lc.WantUp())
-            for runner in group:
-                while runner.snapshot.state not in _LAUNCHED:
-                    await runner.wait_changed(runner.seq)
+            for runner, seq in marks.items():
+                while runner.seq == seq:
+                    await runner.wait_changed(seq)
 
     async def start(
         self, names: Sequence[str], *, every: bool = False, wait: bool = True
@@ -339,6 +346,12 @@ class Supervisor:
         for runner in self.runners.values():
             runner.retire()
         return [f"{r.name} (pgid {pgid})" for r, pgid in survivors]
+
+    async def wait_retired(self) -> None:
+        """Wait until the retired runners' tasks ended; each first drains its log queues to
+        its files (bounded), so followers see a program's last output. Callers bound it."""
+        for runner in list(self.runners.values()):
+            await runner.finished.wait()
 
 
 async def _gather(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:

@@ -24,6 +24,7 @@ from supervisord_lite.protocol import (
     Lagged,
     LogChunk,
     Logs,
+    LogStreamStats,
     Ok,
     Ping,
     Pong,
@@ -88,7 +89,23 @@ WIRE: dict[type[Request] | type[Reply], tuple[str, tuple[str, ...], tuple[str, .
 VALUES: dict[type[msgspec.Struct], tuple[tuple[str, ...], tuple[str, ...]]] = {
     ProgramStatus: (
         ("name", "state", "want", "pid", "started_at", "uptime", "exit_code", "exit_signal"),
-        ("message", "restarts"),
+        ("message", "restarts", "logs"),
+    ),
+    LogStreamStats: (
+        ("stream", "path", "policy", "capacity"),
+        (
+            "bytes_read",
+            "bytes_written",
+            "bytes_dropped",
+            "held_back",
+            "depth",
+            "peak_depth",
+            "write_errors",
+            "error",
+            "followers",
+            "lagged",
+            "lagged_bytes",
+        ),
     ),
     ActionResult: (("name", "ok", "state"), ("message",)),
     HistoryEntry: (
@@ -118,6 +135,32 @@ STATUS = ProgramStatus(
     exit_signal=None,
     restarts=2,
 )
+STATUS_WITH_LOGS = msgspec.structs.replace(
+    STATUS,
+    logs=(
+        LogStreamStats(
+            stream="stdout",
+            path="/var/log/web.stdout.log",
+            policy="block",
+            capacity=1 << 20,
+            bytes_read=1000,
+            bytes_written=900,
+            depth=100,
+            peak_depth=4096,
+            held_back=3,
+        ),
+        LogStreamStats(
+            stream="stderr",
+            path="/var/log/web.stderr.log",
+            policy="drop-newest",
+            capacity=4096,
+            bytes_read=10,
+            bytes_dropped=10,
+            write_errors=1,
+            error="No space left on device",
+        ),
+    ),
+)
 
 SAMPLE_REQUESTS: list[ClientMessage] = [
     Hello(id=1, version=PROTOCOL_VERSION, client="svctl 0.1.0"),
@@ -145,6 +188,7 @@ SAMPLE_REPLIES: list[ServerMessage] = [
     Pong(id=2),
     Ok(id=13, message="shutting down"),
     StatusReply(id=3, programs=(STATUS,)),
+    StatusReply(id=3, programs=(STATUS_WITH_LOGS, STATUS)),
     StatusReply(id=3, programs=()),
     ActionReply(
         id=4,
