@@ -88,7 +88,8 @@ def socket_path(socket: str | None, config: str | None, environ: Mapping[str, st
 def _check_names(args: argparse.Namespace) -> None:
     if getattr(args, "all", None) is None:
         return
-    if bool(args.names) == args.all:
+    named = bool(args.names) if hasattr(args, "names") else args.name is not None
+    if named == args.all:
         args.parser.error("name the programs, or give --all (not both)")
 
 
@@ -151,16 +152,27 @@ def _events(client: Client, args: argparse.Namespace) -> int:
 
 
 def _logs(client: Client, args: argparse.Namespace) -> int:
+    prefixer = render.LinePrefixer() if args.all else None
     with client.logs(args.name, stream=args.stream, lines=args.lines, follow=args.follow) as items:
         for item in items:
             if isinstance(item, LogChunk):
-                target = sys.stderr if item.stream == "stderr" else sys.stdout
-                target.flush()
-                target.buffer.write(item.data)
-                target.buffer.flush()
+                data = item.data
+                if prefixer is not None:
+                    data = prefixer.feed(item.program, item.stream, data)
+                _write(item.stream, data)
             else:
                 print(render.lagged_line(item), file=sys.stderr, flush=True)
+    for stream, rest in prefixer.flush() if prefixer is not None else []:
+        _write(stream, rest)
     return 0
+
+
+def _write(stream: str, data: bytes) -> None:
+    """A program's bytes to our stdout or stderr, as they came (no decoding)."""
+    target = sys.stderr if stream == "stderr" else sys.stdout
+    target.flush()
+    target.buffer.write(data)
+    target.buffer.flush()
 
 
 def _reload(client: Client, args: argparse.Namespace) -> int:
@@ -330,9 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
         "logs",
         _logs,
         "print a program's recent output; with -f keep following it",
-        "svctl logs web\nsvctl logs web -n 100 --stream stderr\nsvctl logs web -f",
+        "svctl logs web\nsvctl logs web -n 100 --stream stderr\nsvctl logs web -f\n"
+        "svctl logs --all -f        (every program, each line led by its name)",
     )
-    logs.add_argument("name", metavar="NAME", help="the program")
+    logs.add_argument("name", nargs="?", metavar="NAME", help="the program")
+    logs.add_argument(
+        "--all", action="store_true", help="every program, interleaved line by line with a prefix"
+    )
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
     logs.add_argument(
         "-n", "--lines", type=_count, default=10, metavar="LINES", help="lines of the past (10)"

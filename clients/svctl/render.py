@@ -160,3 +160,35 @@ def reload_lines(reply: ReloadReply) -> list[str]:
 def lagged_line(item: Lagged) -> str:
     """What a log reader that fell behind missed."""
     return f"{item.program} {item.stream}: {item.dropped} bytes dropped (this reader fell behind)"
+
+
+class LinePrefixer:
+    """Interleaves several programs' output line by line, each line led by ``name | ``.
+
+    Chunks arrive cut anywhere; a partial line is held per program and stream until its end
+    arrives (or ``flush`` at the end), so lines of two programs never mix.
+    """
+
+    def __init__(self) -> None:
+        self._partial: dict[tuple[str, str], bytes] = {}
+
+    def feed(self, program: str, stream: str, data: bytes) -> bytes:
+        """The complete lines ``data`` finishes, prefixed; the rest is kept for later."""
+        key = (program, stream)
+        text = self._partial.pop(key, b"") + data
+        complete, newline, rest = text.rpartition(b"\n")
+        if rest:
+            self._partial[key] = rest
+        if not newline:
+            return b""
+        prefix = f"{program} | ".encode()
+        return b"".join(prefix + line + b"\n" for line in complete.split(b"\n"))
+
+    def flush(self) -> list[tuple[str, bytes]]:
+        """Each stream's unfinished last line, prefixed and ended: (stream, bytes)."""
+        out = [
+            (stream, f"{program} | ".encode() + rest + b"\n")
+            for (program, stream), rest in self._partial.items()
+        ]
+        self._partial.clear()
+        return out

@@ -182,3 +182,15 @@ def test_reload_lines() -> None:
 def test_lagged_line() -> None:
     item = Lagged(program="web", stream="stderr", dropped=512)
     assert render.lagged_line(item) == "web stderr: 512 bytes dropped (this reader fell behind)"
+
+
+def test_line_prefixer_keeps_lines_whole_across_chunks_and_programs() -> None:
+    from svctl.render import LinePrefixer
+
+    lines = LinePrefixer()
+    assert lines.feed("web", "stdout", b"GET /\nGE") == b"web | GET /\n"
+    assert lines.feed("db", "stdout", b"ready\n") == b"db | ready\n"
+    assert lines.feed("web", "stdout", b"T /x\nPOST") == b"web | GET /x\n"
+    assert lines.feed("web", "stderr", b"oops") == b""
+    assert sorted(lines.flush()) == [("stderr", b"web | oops\n"), ("stdout", b"web | POST\n")]
+    assert lines.flush() == []

@@ -147,3 +147,26 @@ def test_shutdown_with_programs_running_leaves_nothing(tmp_path: Path) -> None:
         assert daemon.process.wait(timeout=30) == 0
         assert pids_with_token(daemon.token) == []
         assert svctl(daemon, "ok").returncode == 3
+
+
+def test_logs_of_every_program_are_interleaved_with_a_prefix(tmp_path: Path) -> None:
+    programs = """\
+[programs.alpha]
+command = ["sh", "-c", "echo one; echo two; sleep 3600"]
+start_seconds = 0
+
+[programs.beta]
+command = ["sh", "-c", "echo three >&2; sleep 3600"]
+start_seconds = 0
+"""
+    with running(tmp_path, programs) as daemon:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            out = svctl(daemon, "logs", "--all", "-n", "5")
+            if "beta | three" in out.stderr and "alpha | two" in out.stdout:
+                break
+            time.sleep(0.05)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.splitlines() == ["alpha | one", "alpha | two"]
+        assert out.stderr.splitlines() == ["beta | three"]
+        assert svctl(daemon, "logs", "alpha", "--all").returncode == 2
