@@ -324,9 +324,9 @@ class Session:
         """``Ping``, answered with ``Pong``."""
         return self._call(lambda i: Ping(id=i), _none_from(Pong))
 
-    def status(self, names: tuple[str, ...]) -> Call[list[ProgramStatus]]:
+    def status(self, names: tuple[str, ...], stats: bool = False) -> Call[list[ProgramStatus]]:
         """``Status``: every program when ``names`` is empty."""
-        return self._call(lambda i: Status(id=i, names=names), _status)
+        return self._call(lambda i: Status(id=i, names=names, stats=stats), _status)
 
     def action(
         self, op: str, names: tuple[str, ...], *, every: bool, wait: bool

@@ -115,7 +115,7 @@ def _ok(client: Client, args: argparse.Namespace) -> int:
 
 
 def _status(client: Client, args: argparse.Namespace) -> int:
-    programs = client.status(*args.names)
+    programs = client.status(*args.names, stats=args.json)
     if args.json:
         for program in programs:
             print(render.json_line(program))
@@ -331,7 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
         "svctl status\nsvctl status web worker\nsvctl status --json | jq .state",
     )
     status.add_argument("names", nargs="*", metavar="NAME", help="programs to show (default: all)")
-    status.add_argument("--json", action="store_true", help="one JSON object per line")
+    status.add_argument(
+        "--json", action="store_true", help="one JSON object per line, with the log counters"
+    )
 
     _action_parser(subparsers, "start", "start programs and wait until they run or fail")
     _action_parser(subparsers, "stop", "stop programs and wait until their process groups are gone")

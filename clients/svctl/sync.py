@@ -222,13 +222,16 @@ class Client:
         self._call(Session.ping, timeout)
         return time.monotonic() - started
 
-    def status(self, *names: str, timeout: TimeoutArg = _DEFAULT) -> list[ProgramStatus]:
-        """The named programs' status (all of them, in config order, when none is named).
+    def status(
+        self, *names: str, stats: bool = False, timeout: TimeoutArg = _DEFAULT
+    ) -> list[ProgramStatus]:
+        """The named programs' status (all of them, in config order, when none is named);
+        ``stats`` adds each program's log counters (``ProgramStatus.logs``).
 
         Raises:
             NoSuchProgram: a name is unknown (``.known`` lists the valid ones).
         """
-        return self._call(lambda s: s.status(names), timeout)
+        return self._call(lambda s: s.status(names, stats), timeout)
 
     def start(
         self, *names: str, all: bool = False, wait: bool = True, timeout: TimeoutArg = _DEFAULT

@@ -198,13 +198,14 @@ class AsyncClient:
         await self._call(Session.ping)
         return trio.current_time() - started
 
-    async def status(self, *names: str) -> list[ProgramStatus]:
-        """The named programs' status (all of them, in config order, when none is named).
+    async def status(self, *names: str, stats: bool = False) -> list[ProgramStatus]:
+        """The named programs' status (all of them, in config order, when none is named);
+        ``stats`` adds each program's log counters (``ProgramStatus.logs``).
 
         Raises:
             NoSuchProgram: a name is unknown (``.known`` lists the valid ones).
         """
-        return await self._call(lambda s: s.status(names))
+        return await self._call(lambda s: s.status(names, stats))
 
     async def start(self, *names: str, all: bool = False, wait: bool = True) -> list[ActionResult]:
         """Want programs up; with ``wait``, answer once each is RUNNING or has failed.

@@ -133,10 +133,12 @@ class Status(Request, tag="status", kw_only=True, frozen=True):
     """Report programs' states (``svctl status [NAME...]``); empty ``names`` means all.
 
     Answered with :class:`StatusReply`, or ``Error(no_such_program, known=...)`` when a name
-    is unknown.
+    is unknown. ``stats`` asks for each program's log counters too (``ProgramStatus.logs``);
+    without it they are left out, which keeps the frequent plain status small and quick.
     """
 
     names: tuple[str, ...] = ()
+    stats: bool = False
 
 
 class Start(Request, tag="start", kw_only=True, frozen=True):

@@ -34,6 +34,9 @@ RECEIVE_SIZE = 65536
 #: Room for bursts of clients (a script running svctl in parallel); the kernel caps it at
 #: net.core.somaxconn.
 LISTEN_BACKLOG = 4096
+#: Requests answered from memory without waiting for anything: served in the connection's
+#: read loop itself, which keeps the most frequent ones (status polling) cheap.
+INLINE_REQUESTS = (m.Ping, m.Status)
 #: sun_path holds 108 bytes including the terminating NUL.
 MAX_SOCKET_PATH = 107
 _PEERCRED = struct.Struct("3i")
@@ -219,6 +222,9 @@ class _Session:
                     await self.send(welcome())
                 elif isinstance(event, m.Cancel):
                     await self._cancel(event)
+                elif isinstance(event, INLINE_REQUESTS):
+                    # Answered from memory, never blocking: no task of their own to schedule.
+                    await self._handlers.handle(event, self.send)
                 elif isinstance(event, m.Request):
                     nursery.start_soon(self._run_request, event)
 

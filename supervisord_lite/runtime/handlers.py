@@ -118,8 +118,8 @@ class Handlers:
         match request:
             case m.Ping():
                 await send(m.Pong(id=rid))
-            case m.Status(names=names):
-                await send(m.StatusReply(id=rid, programs=sup.status(names)))
+            case m.Status(names=names, stats=stats):
+                await send(m.StatusReply(id=rid, programs=sup.status(names, stats=stats)))
             case m.Start(names=names, all=every, wait=wait):
                 self._need_names(names, every)
                 await send(

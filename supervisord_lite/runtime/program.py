@@ -147,7 +147,7 @@ class ProgramRunner:
 
     # -- status -------------------------------------------------------------------------------
 
-    def status(self) -> ProgramStatus:
+    def status(self, *, stats: bool = False) -> ProgramStatus:
         snap = self.snapshot
         started_at = uptime = None
         if snap.spawned_at is not None and snap.pid is not None:
@@ -165,7 +165,7 @@ class ProgramRunner:
             exit_signal=last.signal if last else None,
             message=snap.message,
             restarts=max(0, self.spawns - 1),
-            logs=self.logs.statistics(),
+            logs=self.logs.statistics() if stats else (),
         )
 
     # -- the task -----------------------------------------------------------------------------

@@ -130,10 +130,15 @@ class Supervisor:
 
     # -- requests -----------------------------------------------------------------------------
 
-    def status(self, names: Sequence[str] = ()) -> tuple[ProgramStatus, ...]:
-        """The named programs' status (all with no names), in config order."""
-        wanted = {r.name for r in self.lookup(names, every=not names)}
-        return tuple(r.status() for r in self.runners.values() if r.name in wanted)
+    def status(
+        self, names: Sequence[str] = (), *, stats: bool = False
+    ) -> tuple[ProgramStatus, ...]:
+        """The named programs' status (all with no names), in config order; ``stats`` adds
+        their log counters."""
+        if not names:
+            return tuple(r.status(stats=stats) for r in self.runners.values())
+        wanted = {r.name for r in self.lookup(names)}
+        return tuple(r.status(stats=stats) for r in self.runners.values() if r.name in wanted)
 
     async def boot(self) -> None:
         """Start the autostart programs, a priority group at a time, highest first; return once

@@ -45,6 +45,15 @@ async def test_status_in_config_order(client: Any) -> None:
     assert [p.name for p in await client.status("worker", "web")] == ["web", "worker"]
 
 
+async def test_log_counters_come_only_when_asked_for(client: Any) -> None:
+    [plain] = await client.status("web")
+    assert plain.logs == ()
+    [detailed] = await client.status("web", stats=True)
+    assert {s.stream for s in detailed.logs} == {"stdout", "stderr"}
+    for stream in detailed.logs:
+        assert stream.bytes_read == stream.bytes_written + stream.bytes_dropped + stream.depth
+
+
 async def test_unknown_program_names_the_known_ones(client: Any) -> None:
     with pytest.raises(NoSuchProgram) as info:
         await client.status("wbe")

@@ -57,7 +57,7 @@ REPLIES = msgspec.msgpack.Decoder(ServerMessage)
 WIRE: dict[type[Request] | type[Reply], tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     Hello: ("hello", ("version",), ("id", "client")),
     Ping: ("ping", (), ("id",)),
-    Status: ("status", (), ("id", "names")),
+    Status: ("status", (), ("id", "names", "stats")),
     Start: ("start", (), ("id", "names", "all", "wait")),
     Stop: ("stop", (), ("id", "names", "all", "wait")),
     Restart: ("restart", (), ("id", "names", "all", "wait")),
