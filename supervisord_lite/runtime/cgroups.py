@@ -74,6 +74,8 @@ class Cgroup:
     """One run's cgroup."""
 
     path: str
+    #: Whether the memory controller is on for it (only then are OOM kills counted).
+    memory: bool = False
 
     @property
     def procs_file(self) -> str:
@@ -115,6 +117,8 @@ class Cgroup:
     def oom_kills(self) -> int:
         """How many of this cgroup's processes the kernel OOM-killed (0 without the memory
         controller)."""
+        if not self.memory:
+            return 0
         try:
             text = _read(os.path.join(self.path, "memory.events"))
         except OSError:
@@ -162,6 +166,7 @@ class CgroupTree:
 
     def __init__(self, root: str) -> None:
         self.root = root
+        self.memory = False
 
     @classmethod
     def open(cls) -> CgroupTree | None:
@@ -202,6 +207,7 @@ class CgroupTree:
                 os.path.join(self.root, "cgroup.subtree_control"),
                 " ".join(f"+{c}" for c in sorted(controllers)),
             )
+            self.memory = self.memory or "memory" in controllers
         except OSError as exc:
             raise DaemonError(
                 f"cannot enable cgroup controllers {sorted(controllers)} in {self.root}: "
@@ -210,7 +216,7 @@ class CgroupTree:
 
     def create(self, name: str, run_id: int, limits: dict[str, str]) -> Cgroup:
         """A fresh cgroup for one run, with its resource limits written."""
-        group = Cgroup(os.path.join(self.root, f"{name}.{run_id}"))
+        group = Cgroup(os.path.join(self.root, f"{name}.{run_id}"), memory=self.memory)
         os.mkdir(group.path, 0o755)
         for key, value in limits.items():
             _write(os.path.join(group.path, key), value)

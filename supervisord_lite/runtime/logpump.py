@@ -136,6 +136,10 @@ class LogStream:
         """Wait until what was queued so far is in the file; False if writing fails."""
         return await self.writer.wait_settled(self.buffer.statistics().bytes_in)
 
+    def written(self) -> bool:
+        """Whether everything queued so far is in the file (or was dropped) already."""
+        return self.writer.settled >= self.buffer.statistics().bytes_in
+
     @property
     def bytes_dropped(self) -> int:
         return (
@@ -222,6 +226,10 @@ class Pump:
             self._progress = trio.Event()
             await trio.lowlevel.checkpoint()
 
+    def caught_up(self) -> bool:
+        """Whether everything in the pipe now has been read and queued (or it ended)."""
+        return self.done.is_set() or (self._parked and _pending(self.fd) == 0)
+
     async def wait_caught_up(self) -> None:
         """Return once everything in the pipe now has been read and queued (or it ended)."""
         while not self.done.is_set():
@@ -276,6 +284,8 @@ class RunLogs:
         Bounded by ``grace``, and over at once (False) when a file cannot be written: a full
         disk does not hold up the exit. True when everything got there.
         """
+        if all(p.caught_up() and p.stream.written() for p in self.pumps):
+            return True  # the usual case at an exit: nothing in flight, nothing to wait for
         drained = False
         with trio.move_on_after(grace):
             async with trio.open_nursery() as nursery:
