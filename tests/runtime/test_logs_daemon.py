@@ -64,7 +64,7 @@ log = {{ {log} }}
 
 
 def stats_of(client: Client, name: str, stream: str = "stdout") -> m.LogStreamStats:
-    (status,) = client.status(name)
+    (status,) = client.status(name, stats=True)
     return next(s for s in status.logs if s.stream == stream)
 
 
@@ -349,7 +349,7 @@ start_seconds = 0
 
             # block: the program is held (still running), the failure shows in status...
             wait_for(lambda: stats_of(client, "held").write_errors > 0, "a write error")
-            (held,) = client.status("held")
+            (held,) = client.status("held", stats=True)
             assert held.state is m.ProgramState.RUNNING
             assert "No space left" in held.logs[0].error
             # ...and the other programs' logs go on.
