@@ -306,7 +306,9 @@ class ProgramStatus(Struct, kw_only=True, frozen=True):
 
     ``started_at`` is wall-clock epoch seconds (for display); ``uptime`` is measured on the
     daemon's monotonic clock, so it stays right when the wall clock jumps. ``logs`` holds the
-    counters of each captured stream (none for a stream sent to /dev/null).
+    counters of each captured stream (none for a stream sent to /dev/null), when asked for.
+    ``containment`` names how the program's descendants are kept within reach: ``cgroup`` (a
+    cgroup v2 per run) or ``subreaper`` (its process group, plus adoption of escapees).
     """
 
     name: str
@@ -320,6 +322,7 @@ class ProgramStatus(Struct, kw_only=True, frozen=True):
     message: str = ""
     restarts: int = 0
     logs: tuple[LogStreamStats, ...] = ()
+    containment: str = ""
 
 
 class ActionResult(Struct, kw_only=True, frozen=True):

@@ -166,6 +166,7 @@ class ProgramRunner:
             message=snap.message,
             restarts=max(0, self.spawns - 1),
             logs=self.logs.statistics() if stats else (),
+            containment=self._containment.mechanism,
         )
 
     # -- the task -----------------------------------------------------------------------------

@@ -89,7 +89,7 @@ WIRE: dict[type[Request] | type[Reply], tuple[str, tuple[str, ...], tuple[str, .
 VALUES: dict[type[msgspec.Struct], tuple[tuple[str, ...], tuple[str, ...]]] = {
     ProgramStatus: (
         ("name", "state", "want", "pid", "started_at", "uptime", "exit_code", "exit_signal"),
-        ("message", "restarts", "logs"),
+        ("message", "restarts", "logs", "containment"),
     ),
     LogStreamStats: (
         ("stream", "path", "policy", "capacity"),

@@ -126,3 +126,17 @@ def test_subreaper_never_steals_a_managed_exit_status(tmp_path: Path) -> None:
         assert codes == {f"p{i}": i + 1 for i in range(20)}
         assert _zombie_children(daemon) == []
         assert _program_pids(daemon) == []
+
+
+@pytest.mark.parametrize("containment", ["cgroup", "subreaper"])
+def test_status_names_the_mechanism_in_force(tmp_path: Path, containment: str) -> None:
+    if containment == "cgroup" and os.geteuid() != 0:
+        pytest.skip("a writable cgroup2 tree needs root here")
+    programs = '[programs.one]\ncommand = ["sleep", "3600"]\nstart_seconds = 0\n'
+    setting = f'containment = "{containment}"\n'
+    with (
+        running(tmp_path, programs, daemon_extra=setting) as daemon,
+        Client(daemon.socket, timeout=30) as client,
+    ):
+        (status,) = client.status("one")
+        assert status.containment == containment
