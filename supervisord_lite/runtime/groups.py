@@ -12,10 +12,13 @@ A zombie counts as gone: it has exited, and only its parent can reap it.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import signal
 
 import trio
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _stat_fields(pid: str) -> tuple[str, int, int] | None:
@@ -30,6 +33,27 @@ def _stat_fields(pid: str) -> tuple[str, int, int] | None:
     if len(rest) < 3:
         return None
     return rest[0].decode(), int(rest[1]), int(rest[2])
+
+
+@functools.cache
+def _boot_time() -> float:
+    with open("/proc/stat", "rb") as f:
+        for line in f:
+            if line.startswith(b"btime "):
+                return float(line.split()[1])
+    raise OSError("no btime in /proc/stat")
+
+
+def start_time(pid: int) -> float | None:
+    """When a process started (wall-clock seconds, as psutil's create_time), or None if it is
+    gone. With the pid it tells a process apart from a later one that reused the pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+        ticks = int(raw[raw.rfind(b")") + 2 :].split()[19])
+        return _boot_time() + ticks / _CLOCK_TICKS
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def group_members(pgid: int) -> list[int]:

@@ -16,12 +16,12 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import psutil
 import trio
 
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.errors import LogPathError, SpawnError
 from supervisord_lite.protocol.messages import ProgramState, ProgramStatus, StateChanged
+from supervisord_lite.runtime import groups
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.fanout import LogFanOut
 from supervisord_lite.runtime.logpump import ProgramLogs, RunLogs
@@ -305,7 +305,7 @@ class ProgramRunner:
                 pid=pid,
                 pgid=pgid if pgid is not None else pid,
                 at=now,
-                start_time=_create_time(pid),
+                start_time=groups.start_time(pid),
             )
         elif record.outcome is not None and run_id is not None:
             op = RunEnded(
@@ -355,11 +355,3 @@ class ProgramRunner:
 
 def _suffix(message: str) -> str:
     return f": {message}" if message else ""
-
-
-def _create_time(pid: int) -> float | None:
-    """The process' start time, which with the pid tells it apart from a later recycled pid."""
-    try:
-        return psutil.Process(pid).create_time()
-    except psutil.Error:
-        return None

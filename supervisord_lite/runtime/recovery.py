@@ -39,10 +39,8 @@ def same_process(pid: int, start_time: float | None) -> bool:
     """Whether ``pid`` is still the process that was started at ``start_time``."""
     if start_time is None:
         return False
-    try:
-        return abs(psutil.Process(pid).create_time() - start_time) < 0.01
-    except psutil.Error:
-        return False
+    now = groups.start_time(pid)
+    return now is not None and abs(now - start_time) < 0.01
 
 
 def _marked_by_run() -> dict[str, list[int]]:

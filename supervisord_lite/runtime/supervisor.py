@@ -361,6 +361,8 @@ class Supervisor:
 
 async def _gather(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
     """Run the calls concurrently; their results in the calls' order."""
+    if len(calls) == 1:
+        return [await calls[0]()]  # the common single-program request: no nursery, no task
     results: dict[int, T] = {}
 
     async def one(i: int) -> None:
