@@ -23,7 +23,6 @@ connection, opened only in the daemon and used by one thread at a time.
 from __future__ import annotations
 
 import contextlib
-import enum
 import os
 import sqlite3
 import threading
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Self
 import msgspec
 
 from supervisord_lite.errors import StoreError
+from supervisord_lite.lifecycle.effects import Outcome
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -54,16 +54,6 @@ __all__ = [
 
 BUSY_TIMEOUT_MS = 5000
 """How long a write waits for a lock held by another connection (a reader, or ``sqlite3``)."""
-
-
-class Outcome(enum.StrEnum):
-    """How a run ended; exactly one per run."""
-
-    COMPLETED = "completed"
-    FAILED = "failed"
-    STOPPED = "stopped"
-    KILLED = "killed"
-    LOST = "lost"
 
 
 SPAWNED = "spawned"

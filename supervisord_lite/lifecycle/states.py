@@ -12,6 +12,10 @@ from typing import Final, Literal
 
 import msgspec
 
+# The states are those of the wire (supervisord's names): one enum serves both, so what the
+# lifecycle decides is what clients are shown, with no translation.
+from supervisord_lite.protocol.messages import ProgramState as State
+
 __all__ = [
     "DEATH_TALLY",
     "Death",
@@ -25,18 +29,6 @@ __all__ = [
 
 DEATH_TALLY: Final = 100
 """How many recent deaths a snapshot keeps (s6's ``max-death-tally`` default)."""
-
-
-class State(enum.StrEnum):
-    """The states operators know from supervisord."""
-
-    STOPPED = "STOPPED"
-    STARTING = "STARTING"
-    RUNNING = "RUNNING"
-    BACKOFF = "BACKOFF"
-    STOPPING = "STOPPING"
-    EXITED = "EXITED"
-    FATAL = "FATAL"
 
 
 class Want(enum.StrEnum):

@@ -20,13 +20,13 @@ import trio
 
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.errors import LogPathError, SpawnError
-from supervisord_lite.protocol.messages import ProgramState, ProgramStatus, StateChanged
+from supervisord_lite.protocol.messages import ProgramStatus, StateChanged
 from supervisord_lite.runtime import groups
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.fanout import LogFanOut
 from supervisord_lite.runtime.logpump import ProgramLogs, RunLogs
 from supervisord_lite.runtime.spawn import spawn
-from supervisord_lite.store import EventRecorded, Outcome, RunEnded, RunStarted, StoreOp
+from supervisord_lite.store import EventRecorded, RunEnded, RunStarted, StoreOp
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -156,7 +156,7 @@ class ProgramRunner:
         last = snap.last_exit
         return ProgramStatus(
             name=self.name,
-            state=ProgramState(snap.state.value),
+            state=snap.state,
             want=snap.want.value,
             pid=snap.pid,
             started_at=started_at,
@@ -311,7 +311,7 @@ class ProgramRunner:
             op = RunEnded(
                 run_id=run_id,
                 program=self.name,
-                outcome=Outcome(record.outcome.value),
+                outcome=record.outcome,
                 at=now,
                 exit_code=exit_.code if exit_ else None,
                 exit_signal=exit_.signal if exit_ else None,
@@ -342,8 +342,8 @@ class ProgramRunner:
         self._events.publish(
             StateChanged(
                 program=self.name,
-                old=ProgramState(old.value),
-                new=ProgramState(new.value),
+                old=old,
+                new=new,
                 pid=snap.pid,
                 exit_code=last.code if last else None,
                 exit_signal=last.signal if last else None,

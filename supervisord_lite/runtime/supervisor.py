@@ -63,10 +63,6 @@ def _verdict(
     return None
 
 
-def _wire(state: lc.State) -> ProgramState:
-    return ProgramState(state.value)
-
-
 class Supervisor:
     """See the module docstring."""
 
@@ -178,13 +174,12 @@ class Supervisor:
     ) -> tuple[ActionResult, ...]:
         """Block until every named program is in ``state``; callers bound the wait."""
         runners = self.lookup(names)
-        target = lc.State(state.value)
 
         async def one(runner: ProgramRunner) -> ActionResult:
             seq = runner.seq
-            while runner.snapshot.state is not target:
+            while runner.snapshot.state is not state:
                 transitions = await runner.wait_changed(seq)
-                if any(t.state is target for t in transitions):
+                if any(t.state is state for t in transitions):
                     break
                 seq = transitions[-1].seq if transitions else seq
             return ActionResult(name=runner.name, ok=True, state=state)
@@ -193,7 +188,7 @@ class Supervisor:
 
     def not_in_state(self, names: Sequence[str], state: ProgramState) -> list[str]:
         """The named programs that are not in ``state`` now."""
-        return [r.name for r in self.lookup(names) if r.snapshot.state.value != state.value]
+        return [r.name for r in self.lookup(names) if r.snapshot.state != state]
 
     # -- one program --------------------------------------------------------------------------
 
@@ -247,18 +242,14 @@ class Supervisor:
                 verdict = _verdict(goal, t.state, t.snapshot, runner.policy)
                 if verdict is not None:
                     ok, message = verdict
-                    return ActionResult(
-                        name=runner.name, ok=ok, state=_wire(t.state), message=message
-                    )
+                    return ActionResult(name=runner.name, ok=ok, state=t.state, message=message)
             if goal is Goal.DOWN and runner.snapshot.stop_phase is lc.StopPhase.UNKILLABLE:
                 return self._result(
                     runner, ok=False, message=runner.snapshot.message or "could not kill"
                 )
 
     def _result(self, runner: ProgramRunner, ok: bool, message: str = "") -> ActionResult:
-        return ActionResult(
-            name=runner.name, ok=ok, state=_wire(runner.snapshot.state), message=message
-        )
+        return ActionResult(name=runner.name, ok=ok, state=runner.snapshot.state, message=message)
 
     def _refuse_when_shutting_down(self) -> None:
         if self.shutting_down:
