@@ -14,7 +14,7 @@ import pytest
 import trio
 
 from svctl import AsyncClient, Client
-from tests.daemon_harness import Daemon, start_daemon, stop_daemon, write_config
+from tests.daemon_harness import PROGRAMS, Daemon, start_daemon, stop_daemon, write_config
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,40 +24,15 @@ if TYPE_CHECKING:
     from svctl import SyncPushStream
 
 
-CLIENT_PROGRAMS = """\
-[programs.web]
-command = ["sleep", "3600"]
-start_seconds = 0.2
-stop_timeout = 5
-
-[programs.worker]
-command = ["sleep", "3600"]
-start_seconds = 0.2
-stop_timeout = 5
-
-[programs.crasher]
-command = ["sh", "-c", "exit 3"]
-autorestart = "never"
-start_seconds = 0
-
-[programs.flaky]
-command = ["sh", "-c", "exit 1"]
-autostart = false
-start_seconds = 1
-start_retries = 1
-backoff = { initial = 0.1, floor = 0.1, max = 0.2 }
-
+_TALKER = """\
 [programs.talker]
 command = ["sh", "-c", "echo hello; echo oops >&2; exec sleep 3600"]
 start_seconds = 0.2
 
-[programs.stubborn]
-command = ["sh", "-c", "trap '' TERM; sleep 3600"]
-autostart = false
-start_seconds = 0.2
-stop_timeout = 2
-kill_timeout = 5
 """
+CLIENT_PROGRAMS = PROGRAMS.replace(
+    "[programs.stubborn]\n", _TALKER + "[programs.stubborn]\nautostart = false\n"
+)
 """The client suite's programs: web and worker run; crasher exits 3 at once; flaky fails every
 start and ends FATAL; talker writes ``hello`` to stdout and ``oops`` to stderr, then sleeps;
 stubborn ignores SIGTERM, so stopping it takes the SIGKILL after 2 s. flaky and stubborn are
