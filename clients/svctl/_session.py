@@ -25,9 +25,8 @@ instead of Welcome) fails every wait that has not got its answer yet, with the s
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Final, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Final, Generic, NamedTuple, TypeVar, cast
 
 import supervisord_lite
 from supervisord_lite.errors import ProtocolError
@@ -118,17 +117,19 @@ def resolve_socket(path: str | None, environ: Mapping[str, str]) -> str:
     return environ.get(SOCKET_ENV) or DEFAULT_SOCKET
 
 
-@dataclass(frozen=True, slots=True)
-class Call(Generic[T]):
+# Named tuples and a slotted class rather than dataclasses: every ``svctl`` call imports this
+# module, and ``dataclasses`` (with ``inspect`` behind it) is a noticeable share of start-up.
+
+
+class Call(NamedTuple, Generic[T]):
     """A request on its way: ``data`` to write, then wait for :meth:`Session.result`."""
 
     id: int
     data: bytes
-    convert: Callable[[ServerMessage], T] = field(repr=False)
+    convert: Callable[[ServerMessage], T]
 
 
-@dataclass(frozen=True, slots=True)
-class PushStream(Generic[ItemT]):
+class PushStream(NamedTuple, Generic[ItemT]):
     """A stream opened by ``subscribe`` or ``logs``: write ``data``, then wait for ``ack``
     (when there is one) and take items with :meth:`Session.next_item`."""
 
@@ -138,11 +139,13 @@ class PushStream(Generic[ItemT]):
     accepts: tuple[type[ItemT], ...]
 
 
-@dataclass(slots=True)
 class _StreamState:
-    accepts: tuple[type, ...]
-    items: deque[PushItem | Error] = field(default_factory=deque)
-    closing: bool = False
+    __slots__ = ("accepts", "closing", "items")
+
+    def __init__(self, accepts: tuple[type, ...]) -> None:
+        self.accepts = accepts
+        self.items: deque[PushItem | Error] = deque()
+        self.closing = False
 
 
 class Session:
