@@ -1,0 +1,1 @@
+"""One adapter per peer (``base.Peer``): lite, supervisord, circus."""

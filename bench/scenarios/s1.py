@@ -1,0 +1,54 @@
+"""S1: N x ``sleep 3600``, startsecs=0: cold boot -> all running; start-all blocking and polled."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from bench.core import Metric
+from bench.peers.base import DOWN
+from bench.scenarios import sleepers
+
+if TYPE_CHECKING:
+    from bench.core import Trial
+
+ID = "S1"
+TITLE = "start N programs"
+FAMILY = "start-stop"
+METRICS = [
+    Metric("cold_boot", "cold boot (launch, autostart) → all N running", "s"),
+    Metric("start_blocking", "start-all, blocking call → all N running", "s"),
+    Metric("start_poll", "start-all, non-blocking + 20 ms poll → all N running", "s"),
+]
+NOTES = [
+    "circus: 'start' with no name starts only watchers with autostart=true, so the programs are "
+    "autostart in every peer and start-all is measured after a stop-all.",
+    "circus: no startsecs; a watcher is active as soon as it has spawned.",
+    "Each timed start-all comes 1.1 s after the stop-all finished, for every peer: ours spaces "
+    "two spawns of a program at least backoff.floor (1 s by default) apart, operator starts "
+    "included, so a start-all right after a stop-all waits out the rest of that second.",
+]
+
+
+#: Idle time between the stop-all and the timed start-all (not timed): longer than our spawn
+#: floor (backoff.floor, 1 s by default), which delays any spawn within 1 s of the last one.
+PAUSE = 1.1
+
+
+def run(t: Trial) -> None:
+    n = t.params.n
+    peer = t.new_peer()
+    peer.write_config(sleepers(n))
+    peer.launch()
+    peer.connect(60)
+    peer.wait_all("RUNNING", 60)
+    t.record("cold_boot", time.monotonic() - peer.launched_at)
+    for _ in range(t.params.s1_reps):
+        for key, wait in (("start_blocking", True), ("start_poll", False)):
+            peer.stop_all(True)
+            peer.wait_all(DOWN, 60)
+            time.sleep(PAUSE)
+            t0 = time.monotonic()
+            peer.start_all(wait)
+            peer.wait_all("RUNNING", 60, 0.02)
+            t.record(key, time.monotonic() - t0)
