@@ -105,12 +105,17 @@ class RunScope:
         return groups.group_alive(self.pgid) or bool(self.escaped())
 
     def signal(self, signame: str) -> None:
-        """Send a signal to the group and to every escaped process of the run."""
+        """Send a signal once to every process of the run.
+
+        With a cgroup, through the cgroup alone: it holds the whole group (each run joins it
+        before exec), and signalling the group as well would give its members the signal
+        twice, which some programs read as "quit now".
+        """
         signum = signal.Signals[f"SIG{signame}"]
-        groups.signal_group(self.pgid, signame)
         if self.cgroup is not None:
             self.cgroup.signal(signum)
             return
+        groups.signal_group(self.pgid, signame)
         for pid in self.escaped():
             try:
                 os.kill(pid, signum)

@@ -7,6 +7,9 @@ through /proc, by the token every process of the test carries.
 from __future__ import annotations
 
 import os
+import sys
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psutil
@@ -16,8 +19,6 @@ from svctl import Client
 from tests.daemon_harness import pids_with_token, running
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from tests.daemon_harness import Daemon
 
 
@@ -140,3 +141,36 @@ def test_status_names_the_mechanism_in_force(tmp_path: Path, containment: str) -
     ):
         (status,) = client.status("one")
         assert status.containment == containment
+
+
+PROGRAMS_DIR = Path(__file__).resolve().parent.parent / "programs"
+
+COUNTS_TERM = f"""\
+[programs.counter]
+command = ["{sys.executable}", "{PROGRAMS_DIR / "counts_term.py"}"]
+start_seconds = 0
+stop_timeout = 1
+"""
+
+
+@pytest.mark.parametrize("containment", ["cgroup", "subreaper"])
+def test_a_stop_sends_the_stop_signal_once(tmp_path: Path, containment: str) -> None:
+    """The program exits at a second SIGTERM: a stop must end it by SIGKILL after its timeout,
+    having delivered exactly one SIGTERM."""
+    if containment == "cgroup" and os.geteuid() != 0:
+        pytest.skip("a writable cgroup2 tree needs root here")
+    setting = f'containment = "{containment}"\n'
+    with (
+        running(tmp_path, COUNTS_TERM, daemon_extra=setting) as daemon,
+        Client(daemon.socket, timeout=30) as client,
+    ):
+        client.wait("counter", state="RUNNING", timeout=20)
+        deadline = time.monotonic() + 20
+        while b"ready" not in (tmp_path / "logs" / "counter.stdout.log").read_bytes():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        (result,) = client.stop("counter")
+        assert result.ok
+        out = (tmp_path / "logs" / "counter.stdout.log").read_text()
+        assert out.count("TERM") == 1, out
+        assert client.history("counter")[-1].kind == "killed"
