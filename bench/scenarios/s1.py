@@ -24,14 +24,14 @@ NOTES = [
     "circus: 'start' with no name starts only watchers with autostart=true, so the programs are "
     "autostart in every peer and start-all is measured after a stop-all.",
     "circus: no startsecs; a watcher is active as soon as it has spawned.",
-    "Each timed start-all comes 1.1 s after the stop-all finished, for every peer: ours spaces "
-    "two spawns of a program at least backoff.floor (1 s by default) apart, operator starts "
-    "included, so a start-all right after a stop-all waits out the rest of that second.",
+    "Each timed start-all comes 1.1 s after the stop-all finished, for every peer, so no peer's "
+    "restart spacing (ours: backoff.floor, which holds back automatic restarts only) can "
+    "weigh on it.",
 ]
 
 
-#: Idle time between the stop-all and the timed start-all (not timed): longer than our spawn
-#: floor (backoff.floor, 1 s by default), which delays any spawn within 1 s of the last one.
+#: Idle time between the stop-all and the timed start-all (not timed): longer than any peer's
+#: spacing of restarts, so the start-all measures starting and nothing else.
 PAUSE = 1.1
 
 

@@ -56,10 +56,15 @@ def _spawn_or_wait(
     via: tuple[State, ...] = (),
     *,
     delay: float = 0.0,
+    floor: bool = True,
 ) -> Result:
-    """Spawn now, or wait in BACKOFF until ``delay`` is over and the spawn floor allows it."""
+    """Spawn now, or wait in BACKOFF until ``delay`` is over and the spawn floor allows it.
+
+    The floor keeps a program that dies at once from making the supervisor busy-loop; an
+    operator's own start or restart (``floor=False``) is not held back by it.
+    """
     at = c.now + delay
-    if snap.last_spawn_at is not None:
+    if floor and snap.last_spawn_at is not None:
         at = max(at, snap.last_spawn_at + c.policy.spawn_floor)
     if at > c.now:
         return replace(snap, state=State.BACKOFF, deadline=at), effects, via
@@ -124,9 +129,9 @@ def _end(c: Context, snap: Snapshot, status: ExitStatus) -> Result:
     if snap.restart_pending:
         restarted = Record(RecordKind.RESTARTED, run_id=snap.run_id)
         passed = State.STOPPED if cause is None else State.EXITED
-        return _spawn_or_wait(c, over, (*records, restarted), (passed,))
+        return _spawn_or_wait(c, over, (*records, restarted), (passed,), floor=False)
     if cause is None:
-        return _spawn_or_wait(c, over, records, (State.STOPPED,))
+        return _spawn_or_wait(c, over, records, (State.STOPPED,), floor=False)
     if cause is State.STARTING:
         return _failed_start(c, over, "exited too quickly", records)
     exited = replace(over, state=State.EXITED, message=status.describe())
@@ -140,8 +145,8 @@ def _running(snap: Snapshot) -> Snapshot:
 
 
 def start(c: Context, snap: Snapshot, _: object) -> Result:
-    """The operator wants it up: a new series of start attempts, retries from 0."""
-    return _spawn_or_wait(c, replace(snap, want=Want.UP, retries=0, message=""))
+    """The operator wants it up: a new series of start attempts, retries from 0, at once."""
+    return _spawn_or_wait(c, replace(snap, want=Want.UP, retries=0, message=""), floor=False)
 
 
 def launch(c: Context, snap: Snapshot, _: object) -> Result:
