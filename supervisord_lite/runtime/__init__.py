@@ -28,6 +28,7 @@ from supervisord_lite.runtime.cgroups import CgroupTree
 from supervisord_lite.runtime.containment import Containment, store_id
 from supervisord_lite.runtime.control import ControlServer, bind_control_socket
 from supervisord_lite.runtime.daemonlog import configure, log
+from supervisord_lite.runtime.deadlines import Deadlines
 from supervisord_lite.runtime.fanout import FanOut
 from supervisord_lite.runtime.handlers import Handlers
 from supervisord_lite.runtime.logpump import CLOSE_GRACE
@@ -156,10 +157,13 @@ async def _serve(
     events: FanOut[StateChanged] = FanOut()
     clean = True
     reaping = trio.CancelScope()
+    timing = trio.CancelScope()
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async with trio.open_nursery() as outer:
             outer.start_soon(writer.run, name="store writer")
             outer.start_soon(_run_until_cancelled, reaping, containment.reaper.run)
+            deadlines = Deadlines()
+            outer.start_soon(_run_until_cancelled, timing, deadlines.run)
             await recover(store, config, containment)
             try:
                 async with trio.open_nursery() as nursery:
@@ -169,6 +173,7 @@ async def _serve(
                         events=events,
                         containment=containment,
                         nursery=nursery,
+                        deadlines=deadlines,
                     )
                     stop = trio.Event()
                     handlers = Handlers(supervisor, stop.set)
@@ -202,6 +207,7 @@ async def _serve(
             finally:
                 writer.close()
                 reaping.cancel()
+                timing.cancel()
     log.info("exited %s", "cleanly" if clean else "after SIGKILLing survivors")
     return 0 if clean else EXIT_KILLED_AT_SHUTDOWN
 

@@ -2,25 +2,30 @@
 
 Each captured stream of a program (stdout, stderr; or one merged stream; a stream configured
 ``none`` goes to /dev/null and is not captured) has one ``LogStream`` for as long as the program
-is configured: a ``LogBuffer`` (the bounded queue and its policy), a ``FileWriter`` (the task
-that writes the queue to the rotating file off the event loop) and the counters. Followers and
-counters therefore carry on across restarts.
+is configured: a ``LogBuffer`` (the bounded queue and its policy), a ``FileWriter`` (which
+writes the queue to the rotating file in a worker thread, off the event loop) and the counters.
+Followers and counters therefore carry on across restarts.
 
 Each spawn gets fresh pipes (``RunLogs``): the child has the write ends, the daemon closes its
-copies right after the spawn, and one ``Pump`` task per read end moves bytes from the pipe into
-the stream. The pump reads up to ``READ_SIZE`` at a time and never looks inside the bytes: no
-line splitting on the hot path. It hands each chunk to the followers first (so a follower sees
-a line as soon as it is read), then to the queue; under the ``block`` policy a full queue makes
-the pump wait for the writer to take bytes out, and while it waits it does not read, so the
-kernel holds the program. Nothing here wakes on a timer: the pump sleeps on the pipe, the writer
-on its queue.
+copies right after the spawn, and a ``Pump`` per read end moves bytes from the pipe into the
+stream. The pump reads up to ``READ_SIZE`` at a time and never looks inside the bytes: no line
+splitting on the hot path. It hands each chunk to the followers first (so a follower sees a line
+as soon as it is read), then to the queue; under the ``block`` policy a full queue makes the
+pump hold the chunk until the writer takes bytes out, and meanwhile it does not read, so the
+kernel holds the program.
+
+A daemon runs thousands of these, nearly all idle, so an idle stream is kept small: no task
+parks on its pipe (one ``Readiness`` task watches every pipe of the daemon and calls the pump
+of a readable one), none on its queue (the writer has no task), and no wakeup object exists
+until somebody waits. Nothing here wakes on a timer: the pipes are watched, and the writer
+runs when bytes are queued.
 
 Exit (design section 12, "Pipes outlive the program"): when the leader exits, everything it
 wrote is already in the pipe, so ``RunLogs.drain`` waits, with a bound, until the pumps have read
 the pipe empty and the writer has put those bytes in the file; only then is the exit recorded
 and published. The pipe itself may stay open, held by the rest of the group or by a descendant
 that left it; once the program is over, ``linger`` gives the pumps a last bound to reach the end
-of the stream, after which the daemon closes its read end.
+of the stream, after which they are stopped and the daemon closes its read end.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from supervisord_lite.protocol.messages import LogStreamStats
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.logfiles import RotatingFile
 from supervisord_lite.runtime.logwriter import FileWriter
+from supervisord_lite.runtime.readiness import Readiness
 
 if TYPE_CHECKING:
     from supervisord_lite.config import LogConfig, ProgramConfig
@@ -111,26 +117,26 @@ class LogStream:
             self.file.open()
 
     def start(self, nursery: trio.Nursery) -> None:
-        """Start the writer task (once)."""
+        """Start the writer (once)."""
         if not self._started:
             self._started = True
-            nursery.start_soon(self.writer.run, name=f"log writer {self.writer.label}")
+            self.writer.start(nursery)
 
-    async def feed(self, data: bytes) -> None:
-        """Take a chunk read from the pipe: to the followers, then to the queue."""
+    def publish(self, data: bytes) -> None:
+        """Count a chunk read from the pipe and hand it to the followers."""
         self.bytes_read += len(data)
         lags, missed = self._fanout.publish(self.program, self.stream, data)
         if missed:
             self.lag_events += lags
             self.lagged_bytes += missed
-        buffer = self.buffer
-        try:
-            while not buffer.put(data):
-                await self.writer.wait_room()
-        except trio.Cancelled:
-            self.bytes_unqueued += len(data)  # the pump was stopped while the queue was full
-            raise
+
+    def queue(self, data: bytes) -> bool:
+        """Queue a published chunk for the file; False when the queue refused it (``block``:
+        offer it again once the writer made room)."""
+        if not self.buffer.put(data):
+            return False
         self.writer.kick()
+        return True
 
     async def wait_written(self) -> bool:
         """Wait until what was queued so far is in the file; False if writing fails."""
@@ -184,58 +190,86 @@ class LogStream:
 
 
 class Pump:
-    """Moves bytes from one pipe's read end into a stream until the end of the stream."""
+    """Moves bytes from one pipe's read end into a stream until the end of the stream: its
+    ``Readiness`` calls ``read`` whenever the pipe is readable."""
 
-    def __init__(self, fd: int, stream: LogStream) -> None:
+    def __init__(self, fd: int, stream: LogStream, readiness: Readiness) -> None:
         self.fd = fd
         self.stream = stream
-        self.scope = trio.CancelScope()
-        self.done = trio.Event()
-        self._parked = False
-        self._progress = trio.Event()
+        self.readiness = readiness
+        #: The pipe is closed: the stream ended, or the pump was stopped.
+        self.done = False
+        #: A chunk the full queue refused (``block``); the pipe is not read until it is queued.
+        self._held: bytes | None = None
+        self._progress: trio.Event | None = None
 
-    async def run(self) -> None:
+    def read(self) -> None:
+        """Read one chunk (the pipe is readable) and hand it on."""
         try:
-            with self.scope:
-                await self._loop()
-        finally:
-            self._parked = False
-            os.close(self.fd)
-            self.done.set()
-            self._progress.set()
+            data = os.read(self.fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        if not data:
+            self._close()
+            return
+        self.stream.publish(data)
+        if self.stream.queue(data):
+            self._signal()
+            return
+        self._held = data
+        self.readiness.pause(self.fd)
+        self.stream.writer.when_room(self._retry)
 
-    async def _loop(self) -> None:
-        fd = self.fd
-        feed = self.stream.feed
-        while True:
-            try:
-                data = os.read(fd, READ_SIZE)
-            except BlockingIOError:
-                self._parked = True
-                self._progress.set()
-                self._progress = trio.Event()
-                try:
-                    await trio.lowlevel.wait_readable(fd)
-                finally:
-                    self._parked = False
-                continue
-            if not data:
-                return
-            await feed(data)
+    def _retry(self) -> None:
+        data = self._held
+        if self.done or data is None:
+            return
+        if not self.stream.queue(data):
+            self.stream.writer.when_room(self._retry)
+            return
+        self._held = None
+        self.readiness.resume(self.fd)
+        self._signal()
+
+    def stop(self) -> None:
+        """Stop reading now and close the pipe; a chunk the queue refused is counted as not
+        queued."""
+        if self.done:
+            return
+        if self._held is not None:
+            self.stream.bytes_unqueued += len(self._held)
+        self._close()
+
+    def _close(self) -> None:
+        self.readiness.remove(self.fd)
+        self._held = None
+        self.done = True
+        os.close(self.fd)
+        self._signal()
+
+    def _signal(self) -> None:
+        if self._progress is not None:
             self._progress.set()
+            self._progress = None
+
+    async def _wait_progress(self) -> None:
+        if self._progress is None:
             self._progress = trio.Event()
-            await trio.lowlevel.checkpoint()
+        await self._progress.wait()
 
     def caught_up(self) -> bool:
         """Whether everything in the pipe now has been read and queued (or it ended)."""
-        return self.done.is_set() or (self._parked and _pending(self.fd) == 0)
+        return self.done or (self._held is None and _pending(self.fd) == 0)
 
     async def wait_caught_up(self) -> None:
         """Return once everything in the pipe now has been read and queued (or it ended)."""
-        while not self.done.is_set():
-            if self._parked and _pending(self.fd) == 0:
-                return
-            await self._progress.wait()
+        while not self.caught_up():
+            await self._wait_progress()
+
+    async def wait_done(self) -> None:
+        """Return once the pump closed its pipe."""
+        while not self.done:
+            await self._wait_progress()
 
 
 async def _cancel_when_failing(writer: FileWriter, scope: trio.CancelScope) -> None:
@@ -247,17 +281,18 @@ class RunLogs:
     """The pipes of one spawn: the child's ends (``stdout``/``stderr``, as ``spawn`` takes
     them) and a pump on each read end."""
 
-    def __init__(self) -> None:
+    def __init__(self, readiness: Readiness) -> None:
         self.stdout: int = subprocess.DEVNULL
         self.stderr: int = subprocess.DEVNULL
         self.pumps: list[Pump] = []
+        self._readiness = readiness
         self._child_ends: list[int] = []
         self._started = False
 
     def add_pipe(self, stream: LogStream) -> int:
         """A pipe into ``stream``; returns the child's end."""
         read_end, write_end = _pipe()
-        self.pumps.append(Pump(read_end, stream))
+        self.pumps.append(Pump(read_end, stream, self._readiness))
         self._child_ends.append(write_end)
         return write_end
 
@@ -276,7 +311,7 @@ class RunLogs:
         self._started = True
         for pump in self.pumps:
             pump.stream.start(nursery)
-            nursery.start_soon(pump.run, name=f"log pump {pump.stream.writer.label}")
+            self._readiness.add(pump.fd, pump.read, nursery)
 
     async def drain(self, grace: float = DRAIN_GRACE) -> bool:
         """After the leader's exit: wait until what it wrote is read and in the files.
@@ -303,23 +338,24 @@ class RunLogs:
         """The program is over: read each pipe until its end, but for ``seconds`` at most."""
         deadline = trio.current_time() + seconds
         for pump in self.pumps:
-            if not pump.done.is_set():
-                pump.scope.deadline = min(pump.scope.deadline, deadline)
+            if not pump.done:
+                self._readiness.expire(pump.fd, deadline, pump.stop)
 
     def stop(self) -> None:
         """Stop reading now (the program is being removed)."""
         for pump in self.pumps:
-            pump.scope.cancel()
-
-    async def wait_stopped(self) -> None:
-        for pump in self.pumps:
-            await pump.done.wait()
+            pump.stop()
 
 
 class ProgramLogs:
     """Everything about one program's output; see the module docstring."""
 
-    def __init__(self, program: ProgramConfig, fanout: LogFanOut) -> None:
+    def __init__(
+        self, program: ProgramConfig, fanout: LogFanOut, readiness: Readiness | None = None
+    ) -> None:
+        """``readiness`` watches the pipes; the daemon shares one between all programs
+        (without one, the program gets its own, whose task runs in the nursery its runs start
+        in)."""
         config = program.log
         self.name = program.name
         self.merge = config.merge
@@ -334,6 +370,7 @@ class ProgramLogs:
             else None
         )
         self._runs: list[RunLogs] = []
+        self.readiness = readiness if readiness is not None else Readiness()
 
     @property
     def streams(self) -> list[LogStream]:
@@ -350,7 +387,7 @@ class ProgramLogs:
         """
         for stream in self.streams:
             stream.prepare()
-        run = RunLogs()
+        run = RunLogs(self.readiness)
         if self.stdout is not None:
             run.stdout = run.add_pipe(self.stdout)
         if self.merge:
@@ -361,7 +398,7 @@ class ProgramLogs:
 
     def start_run(self, run: RunLogs, nursery: trio.Nursery) -> None:
         """Start the pumps (and, the first time, the writers) of a spawned run."""
-        self._runs = [r for r in self._runs if not all(p.done.is_set() for p in r.pumps)]
+        self._runs = [r for r in self._runs if not all(p.done for p in r.pumps)]
         self._runs.append(run)
         run.start(nursery)
 
@@ -373,9 +410,6 @@ class ProgramLogs:
         dropped_before = [s.bytes_dropped for s in self.streams]
         for run in self._runs:
             run.stop()
-        with trio.move_on_after(1.0):
-            for run in self._runs:
-                await run.wait_stopped()
         self._runs.clear()
         for stream, before in zip(self.streams, dropped_before, strict=True):
             await stream.aclose(grace, dropped_before=before)

@@ -1,21 +1,32 @@
-"""Writing one program stream's log file: the task that feeds a ``RotatingFile``
-(``logfiles``) from the stream's queue.
+"""Writing one program stream's log file: a ``RotatingFile`` (``logfiles``) fed from the
+stream's queue, off the event loop, without a task of its own.
 
-``FileWriter`` is the task: it sleeps on an event until the pump queues data (or the stream
-closes), takes everything queued (``LogBuffer.get_chunks``: the pieces as read, never joined) and
-writes it in a worker thread under its own limiter, so the event loop never waits on the disk and
-a stalled disk cannot use up the threads the rest of the daemon needs. When a write fails it
-counts the failure, keeps or drops the unwritten bytes by the stream's policy (``block`` and
-``drop-newest`` keep them, ``drop-oldest`` drops them, since they are the oldest), and retries
-after a backoff that starts small and doubles, or sooner when new data arrives. That backoff is
-the only timer here, and it exists only while writing fails: a healthy idle stream costs nothing.
+A daemon with a thousand programs has two thousand streams, nearly all idle nearly all of the
+time, and a task parked on each queue would cost kilobytes apiece for nothing. So a
+``FileWriter`` is driven by two things only: the pump calling ``kick`` when it has queued
+bytes, and a worker thread handing back the outcome of a write. When bytes are queued and no
+write is in flight, the writer takes everything queued (``LogBuffer.get_chunks``: the pieces as
+read, never joined) and writes it in a worker thread (``trio.lowlevel.start_thread_soon``); the
+outcome comes back to the event loop (``TrioToken.run_sync_soon``), where the counters move, the
+waiters wake and the next write starts if more was queued meanwhile. One write per stream is in
+flight at most, so bytes land in order; the event loop never waits on the disk; and a stalled
+disk holds up only the streams writing to it, never the threads the rest of the daemon takes
+from ``trio.to_thread``'s shared limiter.
+
+When a write fails the writer counts the failure, keeps or drops the unwritten bytes by the
+stream's policy (``block`` and ``drop-newest`` keep them, ``drop-oldest`` drops them, since they
+are the oldest), and retries after a backoff that starts small and doubles, or sooner when new
+data arrives. That backoff is the only timer here, and the task that keeps it exists only while
+writing fails: a healthy stream, idle or busy, costs no task at all.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import TYPE_CHECKING
 
+import outcome
 import trio
 
 from supervisord_lite.logbuffer import OverflowPolicy
@@ -23,6 +34,8 @@ from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.logfiles import WriteFailed
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from supervisord_lite.logbuffer import LogBuffer
     from supervisord_lite.runtime.logfiles import RotatingFile
 
@@ -31,8 +44,17 @@ RETRY_MIN = 0.05
 RETRY_MAX = 5.0
 
 
+def _fire(event: trio.Event | None) -> None:
+    if event is not None:
+        event.set()
+
+
+async def _reraise(result: outcome.Error) -> None:
+    result.unwrap()
+
+
 class FileWriter:
-    """The task writing one stream's queue to its file; see the module docstring.
+    """Writes one stream's queue to its file; see the module docstring.
 
     ``settled`` is how far the queue's bytes have got: written to the file, or dropped. A
     reader that saw ``LogBuffer.statistics().bytes_in`` reach N can ``wait_settled(N)`` to know
@@ -48,17 +70,24 @@ class FileWriter:
         self.write_errors = 0
         self.error = ""
         self.closing = False
-        self.finished = trio.Event()
-        self._wake = trio.Event()
-        self._room = trio.Event()
-        self._progress = trio.Event()
+        #: Closed: nothing more will be written.
+        self.finished = False
+        #: A write is in a worker thread.
         self.busy = False
-        self._abandoned = False
-        self._retry = RETRY_MIN
-        self._limiter = trio.CapacityLimiter(1)
-        self._scope = trio.CancelScope()
         #: (settled, file generation, file size) after the last write that completed.
         self.mark = (0, 0, 0)
+        self._abandoned = False
+        self._in_flight = 0
+        self._retry = RETRY_MIN
+        self._retrying: trio.CancelScope | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._nursery: trio.Nursery | None = None
+        # Made by whoever waits, set and dropped by whoever signals: nothing while nobody waits.
+        self._room: list[Callable[[], None]] | None = None
+        self._progress: trio.Event | None = None
+        self._kicked: trio.Event | None = None
+        #: A kick came since the retry last waited for one.
+        self._was_kicked = False
 
     @property
     def settled(self) -> int:
@@ -74,83 +103,106 @@ class FileWriter:
         failed write); 0 once an abandoned write was counted as dropped."""
         return 0 if self._abandoned else self.file.carried
 
+    def start(self, nursery: trio.Nursery) -> None:
+        """Start writing what gets queued; ``nursery`` holds the retry task while writing
+        fails (and gets any error that is not a failed write, like a task's)."""
+        self._token = trio.lowlevel.current_trio_token()
+        self._nursery = nursery
+
     # -- for the pump -------------------------------------------------------------------------
 
     def kick(self) -> None:
-        """New data is queued (or the stream is closing): wake the task."""
-        self._wake.set()
+        """New data is queued (or the stream is closing): write it, unless a write is in
+        flight (its completion takes the rest) or writing fails (the retry comes sooner)."""
+        self._was_kicked = True
+        if self._retrying is not None:
+            _fire(self._kicked)
+            self._kicked = None
+        elif not self.busy and not self.error and not self.finished:
+            self._write_queued()
 
-    async def wait_room(self) -> None:
-        """Sleep until the task next takes bytes out of the queue."""
-        await self._room.wait()
+    def when_room(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (once) when the writer next takes bytes out of the queue."""
+        if self._room is None:
+            self._room = []
+        self._room.append(callback)
 
     async def wait_settled(self, position: int) -> bool:
         """Sleep until the bytes up to ``position`` are written or dropped; False if writing
         fails meanwhile (the caller should not wait for a disk that is full)."""
         while self.settled < position:
-            if self.error or self.finished.is_set():
+            if self.error or self.finished:
                 return False
-            await self._progress.wait()
+            await self._wait_progress()
         return True
 
     async def wait_failing(self) -> None:
         """Sleep until writing fails (at once if it is failing now)."""
         while not self.error:
-            await self._progress.wait()
+            await self._wait_progress()
 
-    # -- the task -----------------------------------------------------------------------------
+    async def _wait_progress(self) -> None:
+        if self._progress is None:
+            self._progress = trio.Event()
+        await self._progress.wait()
 
-    async def run(self) -> None:
-        """Write until closed and drained (or cancelled); see ``close`` for what is left."""
-        try:
-            with self._scope:
-                await self._loop()
-        finally:
-            self.finished.set()
-            self._signal(self._progress)
+    def _signal_progress(self) -> None:
+        _fire(self._progress)
+        self._progress = None
 
-    async def _loop(self) -> None:
-        while True:
-            if self.error:
-                if self.closing:
-                    return
-                await self._wait_retry()
-                if self.file.carried and not await self._write([]):
-                    continue
-            chunks = self.buffer.get_chunks()
-            if not chunks:
-                if self.closing:
-                    return
-                await self._wake.wait()
-                self._wake = trio.Event()
-                continue
-            self._room = self._signal(self._room)
-            await self._write(chunks)
+    # -- writing ------------------------------------------------------------------------------
 
-    async def _write(self, chunks: list[bytes]) -> bool:
-        in_flight = self.file.carried + sum(len(c) for c in chunks)
-        self.busy = True
-        try:
-            done = await trio.to_thread.run_sync(
-                self.file.write, *chunks, limiter=self._limiter, abandon_on_cancel=True
-            )
-        except WriteFailed as exc:
-            self._failed(exc)
+    def _write_queued(self) -> bool:
+        """Start writing everything queued; False when nothing was."""
+        chunks = self.buffer.get_chunks()
+        if not chunks:
             return False
-        except trio.Cancelled:
-            self._abandoned = True  # the thread may still be writing: leave its fd alone
-            self.bytes_dropped += in_flight  # whether the thread wrote them is unknown
-            raise
-        finally:
-            self.busy = False
-        self.bytes_written += done
+        self._start(chunks)
+        # After the start: what a called-back pump queues now waits for this write to end.
+        callbacks, self._room = self._room, None
+        for callback in callbacks or ():
+            callback()
+        return True
+
+    def _start(self, chunks: list[bytes]) -> None:
+        assert self._token is not None, "the writer was not started"
+        self._in_flight = self.file.carried + sum(len(c) for c in chunks)
+        self.busy = True
+        trio.lowlevel.start_thread_soon(functools.partial(self.file.write, *chunks), self._deliver)
+
+    def _deliver(self, result: outcome.Outcome[int]) -> None:
+        # In the worker thread. After the daemon's event loop ended there is nobody to tell.
+        assert self._token is not None
+        with contextlib.suppress(trio.RunFinishedError):
+            self._token.run_sync_soon(self._completed, result)
+
+    def _completed(self, result: outcome.Outcome[int]) -> None:
+        self.busy = False
+        if self._abandoned:
+            # Given up at the close and counted as dropped; the thread is done with the fd now.
+            with contextlib.suppress(OSError):
+                self.file.close()
+            return
+        if isinstance(result, outcome.Error):
+            if not isinstance(result.error, WriteFailed):
+                assert self._nursery is not None
+                self._nursery.start_soon(_reraise, result)  # a bug: it propagates like a task's
+                return
+            self._failed(result.error)
+            if self._retrying is None and not self.closing:
+                self._retrying = trio.CancelScope()
+                assert self._nursery is not None
+                self._nursery.start_soon(self._recover, self._retrying)
+            return
+        self.bytes_written += result.unwrap()
         if self.error:
             log.info("%s: writing resumed (%s)", self.label, self.file.path)
             self.error = ""
             self._retry = RETRY_MIN
         self.mark = (self.settled, self.file.generation, self.file.size)
-        self._progress = self._signal(self._progress)
-        return True
+        self._signal_progress()
+        if self._retrying is None and not self._write_queued():
+            self._was_kicked = False  # idle: a later failure waits for new data afresh
 
     def _failed(self, exc: WriteFailed) -> None:
         self.bytes_written += exc.done
@@ -168,20 +220,41 @@ class FileWriter:
         self.error = exc.reason
         if self.buffer.policy is OverflowPolicy.DROP_OLDEST:
             self.bytes_dropped += self.file.discard_carry()
-        self._progress = self._signal(self._progress)
+        self._signal_progress()
 
-    async def _wait_retry(self) -> None:
-        # Never faster than RETRY_MIN, even when a flood of new data keeps arriving.
-        await trio.sleep(RETRY_MIN)
-        with trio.move_on_after(max(0.0, self._retry - RETRY_MIN)):
-            await self._wake.wait()
-        self._wake = trio.Event()
-        self._retry = min(RETRY_MAX, self._retry * 2)
+    async def _recover(self, scope: trio.CancelScope) -> None:
+        """While writing fails: retry after the backoff (sooner when data arrives), the carry
+        alone first, until a write works; then the queue is written as usual."""
+        with scope:
+            while self.error:
+                # Never faster than RETRY_MIN, even when a flood of new data keeps arriving.
+                await trio.sleep(RETRY_MIN)
+                with trio.move_on_after(max(0.0, self._retry - RETRY_MIN)):
+                    await self._wait_kicked()
+                self._was_kicked = False
+                self._retry = min(RETRY_MAX, self._retry * 2)
+                if self.file.carried:
+                    self._start([])
+                elif not self._write_queued():
+                    if self.closing:
+                        break
+                    await self._wait_kicked()
+                    continue
+                while self.busy:
+                    await self._wait_progress()
+                if self.error and self.closing:
+                    break
+        self._retrying = None
+        self._signal_progress()
+        if not self.error and not self.finished:
+            self._write_queued()
 
-    @staticmethod
-    def _signal(event: trio.Event) -> trio.Event:
-        event.set()
-        return trio.Event()
+    async def _wait_kicked(self) -> None:
+        if not self._was_kicked:
+            if self._kicked is None:
+                self._kicked = trio.Event()
+            await self._kicked.wait()
+        self._was_kicked = False
 
     # -- closing ------------------------------------------------------------------------------
 
@@ -196,18 +269,25 @@ class FileWriter:
         self.kick()
         try:
             with trio.move_on_after(grace):
-                await self.finished.wait()
+                while self.busy or self._retrying is not None or self._queued():
+                    await self._wait_progress()
         finally:
-            self._scope.cancel()
-            # Every wait of the task is cancellable, so it ends at its next checkpoint.
-            with trio.CancelScope(shield=True), trio.move_on_after(1.0):
-                await self.finished.wait()
+            self.finished = True
+            if self._retrying is not None:
+                self._retrying.cancel()
             self.buffer.discard()
-            if not self.busy and not self._abandoned:
+            if self.busy:
+                self._abandoned = True  # the thread may still be writing: it closes the fd after
+                self.bytes_dropped += self._in_flight  # whether the thread wrote them is unknown
+            else:
                 self.bytes_dropped += self.file.discard_carry()
                 with contextlib.suppress(OSError):
                     self.file.close()
+            self._signal_progress()
         return self._dropped_total() - before
+
+    def _queued(self) -> bool:
+        return bool(len(self.buffer)) and not self.error
 
     def _dropped_total(self) -> int:
         return self.bytes_dropped + self.buffer.statistics().bytes_dropped

@@ -9,10 +9,9 @@ timeout of the inbox wait, so a program with nothing to do costs nothing.
 
 from __future__ import annotations
 
-import math
+import os
 import signal
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,7 +32,9 @@ if TYPE_CHECKING:
 
     from supervisord_lite.config import ProgramConfig
     from supervisord_lite.runtime.containment import Containment, RunScope
+    from supervisord_lite.runtime.deadlines import Deadlines
     from supervisord_lite.runtime.fanout import FanOut
+    from supervisord_lite.runtime.readiness import Readiness
     from supervisord_lite.runtime.storewriter import StoreWriter
 
 #: How many recent state transitions a runner keeps for callers waiting on an outcome.
@@ -94,6 +95,8 @@ class ProgramRunner:
         containment: Containment,
         wall_clock: Callable[[], float] = time.time,
         log_fanout: LogFanOut | None = None,
+        readiness: Readiness | None = None,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self.program = program
         self.policy = policy_for(program)
@@ -103,16 +106,30 @@ class ProgramRunner:
         self._store = store
         self._events = events
         self._wall = wall_clock
-        self._send, self._inbox = trio.open_memory_channel[lc.Event | _Retire](math.inf)
-        self._transitions: deque[Transition] = deque(maxlen=TRANSITION_LOG)
+        # A runner is mostly idle, and a daemon has thousands: its inbox is a plain list, its
+        # task parks on it by hand, and other wakeups are made only when somebody waits (about
+        # 3 KiB less than a memory channel and events).
+        self._inbox: list[lc.Event | _Retire] = []
+        self._receiver: trio.lowlevel.Task | None = None
+        self._transitions: list[Transition] = []
         self._seq = 0
-        self._changed = trio.Event()
+        self._changed: trio.Event | None = None
         self._containment = containment
+        # Precise timers when the daemon has a Deadlines service; trio's own otherwise.
+        self._deadlines = deadlines
+        self._armed: float | None = None
         self._scope: RunScope | None = None
         self._nursery: trio.Nursery | None = None
-        self.finished = trio.Event()
+        self._done = False
+        self._finished: trio.Event | None = None
         #: The program's output: pipes, queues, log files, followers and their counters.
-        self.logs = ProgramLogs(program, log_fanout if log_fanout is not None else LogFanOut())
+        self.logs = ProgramLogs(
+            program, log_fanout if log_fanout is not None else LogFanOut(), readiness
+        )
+        #: Watches the leader's pidfd (shared with the log pipes).
+        self._readiness = self.logs.readiness
+        self._exit_fd = -1
+        self._exiting: tuple[trio.Process, RunScope, RunLogs] | None = None
 
     @property
     def name(self) -> str:
@@ -123,15 +140,30 @@ class ProgramRunner:
         """The number of the latest transition; waiters start from it."""
         return self._seq
 
+    @property
+    def finished(self) -> trio.Event:
+        """Set once the runner's task has ended (its logs drained to their files)."""
+        if self._finished is None:
+            self._finished = trio.Event()
+            if self._done:
+                self._finished.set()
+        return self._finished
+
     # -- inputs -------------------------------------------------------------------------------
 
     def send(self, event: lc.Event) -> None:
         """Queue an event for the runner; never blocks."""
-        self._send.send_nowait(event)
+        self._deliver(event)
 
     def retire(self) -> None:
         """End the runner's task once the events queued before this one are handled."""
-        self._send.send_nowait(_Retire())
+        self._deliver(_Retire())
+
+    def _deliver(self, item: lc.Event | _Retire) -> None:
+        self._inbox.append(item)
+        if self._receiver is not None:
+            trio.lowlevel.reschedule(self._receiver)
+            self._receiver = None
 
     # -- waiting ------------------------------------------------------------------------------
 
@@ -142,6 +174,8 @@ class ProgramRunner:
         moved on, for instance), so a waiter can look at ``snapshot`` again.
         """
         if self._seq <= after_seq:
+            if self._changed is None:
+                self._changed = trio.Event()
             await self._changed.wait()
         return [t for t in self._transitions if t.seq > after_seq]
 
@@ -179,22 +213,52 @@ class ProgramRunner:
                 try:
                     await self._loop()
                 finally:
+                    self._forget_exit()  # its callback would start a task in this nursery
                     # The log writers live in this nursery: drain them (bounded) before it ends.
                     with trio.CancelScope(shield=True):
                         await self.logs.aclose()
                 nursery.cancel_scope.cancel()
         finally:
-            self.finished.set()
+            self._done = True
+            if self._finished is not None:
+                self._finished.set()
 
     async def _loop(self) -> None:
         while True:
             deadline = self.snapshot.deadline
-            event: lc.Event | _Retire = lc.DeadlineReached()
-            with trio.move_on_at(math.inf if deadline is None else deadline):
-                event = await self._inbox.receive()
+            event: lc.Event | _Retire
+            if deadline is not None and self._deadlines is not None:
+                if deadline != self._armed:
+                    # A superseded timer still fires; the lifecycle ignores it as stale.
+                    self._armed = deadline
+                    self._deadlines.at(deadline, self._deadline_passed)
+                event = await self._receive()
+            elif deadline is None:
+                event = await self._receive()
+            else:
+                event = lc.DeadlineReached()
+                with trio.move_on_at(deadline):
+                    event = await self._receive()
             if isinstance(event, _Retire):
                 return
             await self._feed(event)
+
+    def _deadline_passed(self) -> None:
+        self.send(lc.DeadlineReached())
+
+    async def _receive(self) -> lc.Event | _Retire:
+        """The next event of the inbox, waiting for one; a passed deadline comes first."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if self._inbox:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        else:
+            self._receiver = trio.lowlevel.current_task()
+            await trio.lowlevel.wait_task_rescheduled(self._abort_receive)
+        return self._inbox.pop(0)
+
+    def _abort_receive(self, _: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
+        self._receiver = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
     async def _feed(self, event: lc.Event) -> None:
         pending: list[lc.Event] = [event]
@@ -206,9 +270,9 @@ class ProgramRunner:
                 follow_up = await self._apply(effect, before, after)
                 if follow_up is not None:
                     pending.append(follow_up)
-            if after != before:
+            if after != before and self._changed is not None:
                 self._changed.set()
-                self._changed = trio.Event()
+                self._changed = None
 
     async def _apply(
         self, effect: lc.Effect, before: lc.Snapshot, after: lc.Snapshot
@@ -258,11 +322,43 @@ class ProgramRunner:
         self.spawns += 1
         scope = self._containment.scope(process.pid, run_id, cgroup)
         self._scope = scope
-        self._nursery.start_soon(self._watch, process, scope, logs)
+        self._watch_exit(process, scope, logs)
         return lc.Spawned(pid=process.pid, pgid=process.pid, run_id=run_id)
 
+    def _watch_exit(self, process: trio.Process, scope: RunScope, logs: RunLogs) -> None:
+        """Start ``_watch`` once the leader has exited.
+
+        The leader's pidfd is watched by ``Readiness`` rather than by a task of its own, so a
+        running program has no task waiting for it.
+        """
+        nursery = self._nursery
+        assert nursery is not None
+        try:
+            pidfd = os.pidfd_open(process.pid)
+        except OSError:  # no pidfd on this kernel, or out of descriptors: a task waits instead
+            nursery.start_soon(self._watch, process, scope, logs)
+            return
+        self._exit_fd = pidfd
+        self._exiting = (process, scope, logs)
+        self._readiness.add(pidfd, self._exited, nursery)
+
+    def _exited(self) -> None:
+        run = self._exiting
+        assert run is not None
+        assert self._nursery is not None
+        self._forget_exit()
+        self._nursery.start_soon(self._watch, *run)
+
+    def _forget_exit(self) -> None:
+        if self._exit_fd >= 0:
+            self._readiness.remove(self._exit_fd)
+            os.close(self._exit_fd)
+            self._exit_fd = -1
+            self._exiting = None
+
     async def _watch(self, process: trio.Process, scope: RunScope, logs: RunLogs) -> None:
-        """Wait for the leader's exit (on its pidfd), then for the rest of the run.
+        """Reap the leader (it has exited, or is waited for here), then wait for the rest of
+        the run.
 
         What the leader wrote before it died is in its log file before its exit is recorded
         and published (bounded: see ``RunLogs.drain``).
@@ -334,6 +430,8 @@ class ProgramRunner:
     def _publish(self, old: lc.State, new: lc.State, snap: lc.Snapshot) -> None:
         self._seq += 1
         self._transitions.append(Transition(self._seq, new, snap))
+        if len(self._transitions) > TRANSITION_LOG:
+            del self._transitions[0]
         last = snap.last_exit
         detail = f" (pid {snap.pid})" if snap.pid is not None else ""
         if new in (lc.State.EXITED, lc.State.BACKOFF, lc.State.FATAL) and last is not None:

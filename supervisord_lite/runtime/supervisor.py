@@ -28,11 +28,13 @@ from supervisord_lite.runtime import groups
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.fanout import LogFanOut
 from supervisord_lite.runtime.program import ProgramRunner
+from supervisord_lite.runtime.readiness import Readiness
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
 
     from supervisord_lite.runtime.containment import Containment
+    from supervisord_lite.runtime.deadlines import Deadlines
     from supervisord_lite.runtime.fanout import FanOut
     from supervisord_lite.runtime.storewriter import StoreWriter
 
@@ -74,8 +76,10 @@ class Supervisor:
         events: FanOut[StateChanged],
         containment: Containment,
         nursery: trio.Nursery,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self.config = config
+        self.deadlines = deadlines
         self.store = store
         self.events = events
         self.runners: dict[str, ProgramRunner] = {}
@@ -86,6 +90,8 @@ class Supervisor:
         self._reload_lock = trio.Lock()
         #: Every program's output, for log followers (it outlives runners replaced by reloads).
         self.log_fanout = LogFanOut()
+        #: Watches every program's pipes and pidfd from one task (running while there are any).
+        self.readiness = Readiness(nursery)
         for program in config.programs.values():
             self._add(program)
 
@@ -99,6 +105,8 @@ class Supervisor:
             events=self.events,
             containment=self.containment,
             log_fanout=self.log_fanout,
+            readiness=self.readiness,
+            deadlines=self.deadlines,
         )
         self.runners[program.name] = runner
         self._nursery.start_soon(runner.run, name=f"program {program.name}")

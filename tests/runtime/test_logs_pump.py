@@ -271,10 +271,10 @@ async def test_a_descendant_holding_the_pipe_delays_neither_the_exit_nor_forever
                 assert await run.drain()  # caught up without waiting for the end of the pipe
             assert b"bye\n" in (tmp_path / "out.log").read_bytes()
             (pump,) = run.pumps
-            assert not pump.done.is_set()  # the grandchild still holds the pipe open
+            assert not pump.done  # the grandchild still holds the pipe open
             run.linger(0.2)
             with trio.fail_after(5):
-                await pump.done.wait()  # closed at the bound, not at the grandchild's exit
+                await pump.wait_done()  # closed at the bound, not at the grandchild's exit
         finally:
             for pid in grandchildren_of_session(tmp_path / "out.log"):
                 os.kill(pid, signal.SIGKILL)
