@@ -107,12 +107,14 @@ class RunScope:
     def signal(self, signame: str) -> None:
         """Send a signal once to every process of the run.
 
-        With a cgroup, through the cgroup alone: it holds the whole group (each run joins it
-        before exec), and signalling the group as well would give its members the signal
-        twice, which some programs read as "quit now".
+        With a cgroup, through the cgroup alone once the run has joined it: it then holds the
+        whole group, and signalling the group as well would give its members the signal twice,
+        which some programs read as "quit now". Until the trampoline has joined (a stop right
+        after a spawn), the cgroup is empty and the group is the trampoline alone, so the
+        group is signalled instead; a process that joins in between keeps its process group.
         """
         signum = signal.Signals[f"SIG{signame}"]
-        if self.cgroup is not None:
+        if self.cgroup is not None and self.cgroup.populated():
             self.cgroup.signal(signum)
             return
         groups.signal_group(self.pgid, signame)

@@ -15,7 +15,13 @@ import pytest
 import trio
 
 from supervisord_lite.runtime import cgroups, groups
-from supervisord_lite.runtime.containment import RUN_MARKER, marked_processes, read_marker
+from supervisord_lite.runtime.containment import (
+    RUN_MARKER,
+    RunScope,
+    marked_processes,
+    read_marker,
+)
+from supervisord_lite.runtime.reaper import Reaper
 from supervisord_lite.runtime.recovery import same_process
 
 if TYPE_CHECKING:
@@ -160,3 +166,21 @@ def test_spawning_guard_defers_reaping() -> None:
         assert reaper.reap() == 0  # deferred: a new child may not be registered yet
     assert sys.platform.startswith("linux")
     assert time.monotonic() > 0
+
+
+async def test_a_stop_reaches_a_run_that_has_not_joined_its_cgroup_yet(procs) -> None:
+    """A stop right after a spawn: the trampoline has not written cgroup.procs yet, so the
+    cgroup is empty and only the process group holds the run."""
+    tree = _cgroup_tree()
+    try:
+        group = tree.create("t", 2, {})
+        proc = _spawn(procs, "sleep 30")  # in its own process group, not in the cgroup
+        scope = RunScope(pgid=proc.pid, marker="abc:9", reaper=Reaper(), cgroup=group)
+        assert not group.populated()
+        scope.signal("TERM")
+        with trio.fail_after(10):
+            returncode = await trio.to_thread.run_sync(proc.wait)
+        assert returncode == -signal.SIGTERM
+        group.remove()
+    finally:
+        tree.close()
