@@ -75,6 +75,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CLIENT_NAME",
     "DEFAULT_SOCKET",
+    "PARTING_WAIT",
     "PENDING",
     "Call",
     "Pending",
@@ -84,11 +85,14 @@ __all__ = [
 ]
 
 DEFAULT_SOCKET: Final = "/run/supervisord-lite/ctl.sock"
+"""Where the daemon listens when neither ``--socket``, ``$SVCTL_SOCKET`` nor ``-c`` says."""
 BUSY_PAUSE: Final = 0.001
 """First pause before connecting again to a daemon whose accept backlog is full."""
 BUSY_PAUSE_MAX: Final = 0.05
 """Longest pause between those attempts."""
-"""Where the daemon listens when neither ``--socket``, ``$SVCTL_SOCKET`` nor ``-c`` says."""
+PARTING_WAIT: Final = 1.0
+"""Longest wait, after a send failed because the daemon closed the connection, for what it
+said before closing (a refusal of this uid arrives that way)."""
 
 SOCKET_ENV: Final = "SVCTL_SOCKET"
 CLIENT_NAME: Final = f"svctl {supervisord_lite.__version__}"

@@ -18,6 +18,7 @@ from supervisord_lite.protocol.messages import End, ProgramState
 from svctl._session import (
     BUSY_PAUSE,
     BUSY_PAUSE_MAX,
+    PARTING_WAIT,
     PENDING,
     Call,
     ItemT,
@@ -176,8 +177,23 @@ class Client:
             self.close()  # part of a frame may be out: the stream is out of step
             raise Timeout("the daemon did not read our request in time") from exc
         except OSError as exc:
+            failure = self._parting_words()
             self.close()
-            raise DaemonUnavailable(f"lost the connection to the daemon: {exc}") from exc
+            raise failure or DaemonUnavailable(f"lost the connection to the daemon: {exc}") from exc
+
+    def _parting_words(self) -> SvctlError | None:
+        """What the daemon said before it closed the connection under a send (a refusal of
+        this uid, say): the session's failure once the rest of the stream is read."""
+        assert self._sock is not None
+        assert self._session is not None
+        self._sock.settimeout(PARTING_WAIT)
+        try:
+            while data := self._sock.recv(RECEIVE_SIZE):
+                self._session.receive_data(data)
+        except OSError:
+            return self._session.failure  # reset after the last bytes: nothing more came
+        self._session.receive_data(b"")
+        return self._session.failure
 
     def _receive(self, deadline: float | None) -> None:
         assert self._sock is not None

@@ -21,6 +21,7 @@ from supervisord_lite.protocol.messages import End, ProgramState
 from svctl._session import (
     BUSY_PAUSE,
     BUSY_PAUSE_MAX,
+    PARTING_WAIT,
     PENDING,
     Call,
     ItemT,
@@ -146,13 +147,31 @@ class AsyncClient:
             try:
                 await stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                failure = await self._parting_words()
                 await self.aclose()
-                raise DaemonUnavailable(f"lost the connection to the daemon: {exc}") from exc
+                lost = DaemonUnavailable(f"lost the connection to the daemon: {exc}")
+                raise failure or lost from exc
             except trio.Cancelled:
                 # Part of a frame may be out: the byte stream is out of step for good.
                 with trio.CancelScope(shield=True):
                     await self.aclose()
                 raise
+
+    async def _parting_words(self) -> SvctlError | None:
+        """What the daemon said before it closed the connection under a send (a refusal of
+        this uid, say): the session's failure once the rest of the stream is read."""
+        stream, session = self._stream, self._session
+        if stream is None or session is None:
+            return None
+        with trio.move_on_after(PARTING_WAIT):
+            async with self._receive_lock:
+                try:
+                    while data := await stream.receive_some(RECEIVE_SIZE):
+                        session.receive_data(data)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    return session.failure  # reset after the last bytes: nothing more came
+                session.receive_data(b"")
+        return session.failure
 
     async def _until(self, ready: Callable[[], _T | Pending]) -> _T:
         while True:

@@ -325,7 +325,7 @@ def test_refused_uid_exits_1(tmp_path: Path) -> None:
             stop_daemon(daemon)
     finally:
         shutil.rmtree(shared, ignore_errors=True)
-    assert code == 1
+    assert code == 1, err
     assert err == "svctl: uid 65534 may not use this daemon\n"
 
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import trio
 
+from supervisord_lite.protocol.framing import FrameEncoder
+from supervisord_lite.protocol.messages import Error
 from svctl import (
     AsyncClient,
     Client,
@@ -18,6 +20,7 @@ from svctl import (
     Lagged,
     LogChunk,
     NoSuchProgram,
+    PermissionDenied,
     ProgramState,
     StateChanged,
     Timeout,
@@ -279,6 +282,50 @@ async def test_a_socket_that_never_answers(client_kind: str, tmp_path: Path) -> 
             with trio.move_on_after(0.3) as scope:
                 await AsyncClient(path).ping()
             assert scope.cancelled_caught
+
+
+async def test_a_refusal_that_beats_the_hello_is_reported(
+    client_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon refuses a uid as soon as it accepts: it sends its Error and closes. When that
+    happens before the client's hello is out, the hello fails with EPIPE; the client still
+    reports the refusal, not a lost connection."""
+    path = str(tmp_path / "refusing.sock")
+    refusal = FrameEncoder().encode(
+        Error(code=ErrorCode.PERMISSION_DENIED, message="uid 65534 may not use this daemon")
+    )
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(path)
+        server.listen(1)
+
+        def refuse() -> None:  # the client is connected and has not sent its hello yet
+            conn, _ = server.accept()
+            with conn:
+                conn.sendall(refusal)
+
+        if client_kind == "sync":
+            open_socket = Client._open_socket
+
+            def connected_then_refused(self: Client, deadline: float | None) -> socket.socket:
+                sock = open_socket(self, deadline)
+                refuse()
+                return sock
+
+            monkeypatch.setattr(Client, "_open_socket", connected_then_refused)
+            with pytest.raises(PermissionDenied, match="may not use") as info:
+                await trio.to_thread.run_sync(lambda: Client(path, timeout=5).ping())
+        else:
+            open_stream = AsyncClient._open_stream
+
+            async def connected_then_refused_async(self: AsyncClient) -> trio.SocketStream:
+                stream = await open_stream(self)
+                refuse()
+                return stream
+
+            monkeypatch.setattr(AsyncClient, "_open_stream", connected_then_refused_async)
+            with trio.fail_after(5), pytest.raises(PermissionDenied, match="may not use") as info:
+                await AsyncClient(path).ping()
+    assert info.value.exit_code == 1
 
 
 def test_programs_table_is_the_one_described() -> None:
