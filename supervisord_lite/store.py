@@ -33,103 +33,25 @@ import msgspec
 
 from supervisord_lite.errors import StoreError
 from supervisord_lite.lifecycle.effects import Outcome
+from supervisord_lite.records import (
+    RESERVED_KINDS,
+    SPAWNED,
+    EventRecorded,
+    HistoryEntry,
+    LiveGroup,
+    RunEnded,
+    RunStarted,
+    StoreOp,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import TracebackType
 
-__all__ = [
-    "MIGRATIONS",
-    "SCHEMA_VERSION",
-    "SPAWNED",
-    "EventRecorded",
-    "HistoryEntry",
-    "LiveGroup",
-    "Outcome",
-    "RunEnded",
-    "RunStarted",
-    "Store",
-    "StoreOp",
-]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Store"]
 
 BUSY_TIMEOUT_MS = 5000
 """How long a write waits for a lock held by another connection (a reader, or ``sqlite3``)."""
-
-
-SPAWNED = "spawned"
-"""The event kind ``RunStarted`` writes."""
-RESERVED_KINDS = frozenset({SPAWNED, *(outcome.value for outcome in Outcome)})
-
-
-class RunStarted(msgspec.Struct, frozen=True, kw_only=True):
-    """A process was spawned: opens run ``run_id`` and records a ``spawned`` event.
-
-    ``start_time`` is the process's creation time as psutil reports it, so a later daemon can
-    tell this process from another that reused the pid.
-    """
-
-    run_id: int
-    program: str
-    pid: int
-    pgid: int
-    at: float
-    start_time: float | None = None
-
-
-class EventRecorded(msgspec.Struct, frozen=True, kw_only=True):
-    """Anything else worth keeping in the history (spawn failures, backoff, fatal, reload...)."""
-
-    program: str
-    kind: str
-    at: float
-    run_id: int | None = None
-    pid: int | None = None
-    pgid: int | None = None
-    exit_code: int | None = None
-    exit_signal: str | None = None
-    reason: str = ""
-
-
-class RunEnded(msgspec.Struct, frozen=True, kw_only=True):
-    """Run ``run_id`` is over: records its one outcome and a terminal event of that kind."""
-
-    run_id: int
-    program: str
-    outcome: Outcome
-    at: float
-    exit_code: int | None = None
-    exit_signal: str | None = None
-    reason: str = ""
-
-
-StoreOp = RunStarted | EventRecorded | RunEnded
-
-
-class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
-    """One event as read back; ``outcome`` is set only on a run's terminal event."""
-
-    id: int
-    at: float
-    program: str
-    kind: str
-    run_id: int | None
-    pid: int | None
-    pgid: int | None
-    exit_code: int | None
-    exit_signal: str | None
-    outcome: Outcome | None
-    reason: str
-
-
-class LiveGroup(msgspec.Struct, frozen=True, kw_only=True):
-    """A run with no end recorded: its process group may still be alive."""
-
-    run_id: int
-    program: str
-    pid: int
-    pgid: int
-    start_time: float | None
-    started_at: float
 
 
 _OUTCOME_LIST = ", ".join(f"'{outcome.value}'" for outcome in Outcome)

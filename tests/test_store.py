@@ -20,18 +20,16 @@ import pytest
 
 from supervisord_lite import store as store_module
 from supervisord_lite.errors import StoreError
-from supervisord_lite.store import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
+from supervisord_lite.records import (
     EventRecorded,
     HistoryEntry,
     LiveGroup,
     Outcome,
     RunEnded,
     RunStarted,
-    Store,
     StoreOp,
 )
+from supervisord_lite.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

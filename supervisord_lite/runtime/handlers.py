@@ -29,12 +29,12 @@ from supervisord_lite.errors import (
 from supervisord_lite.protocol import messages as m
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.logtail import send_logs
-from supervisord_lite.store import HistoryEntry as StoredEntry
 from supervisord_lite.store import Store
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from supervisord_lite.records import HistoryEntry as StoredEntry
     from supervisord_lite.runtime.supervisor import Supervisor
 
 Send = Callable[[m.ServerMessage], Awaitable[None]]

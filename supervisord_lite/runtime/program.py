@@ -20,12 +20,12 @@ import trio
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.errors import LogPathError, SpawnError
 from supervisord_lite.protocol.messages import ProgramStatus, StateChanged
+from supervisord_lite.records import EventRecorded, RunEnded, RunStarted, StoreOp
 from supervisord_lite.runtime import groups
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.fanout import LogFanOut
 from supervisord_lite.runtime.logpump import ProgramLogs, RunLogs
 from supervisord_lite.runtime.spawn import spawn
-from supervisord_lite.store import EventRecorded, RunEnded, RunStarted, StoreOp
 
 if TYPE_CHECKING:
     from collections.abc import Callable

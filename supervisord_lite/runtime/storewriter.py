@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import trio
 
 from supervisord_lite.errors import StoreError
+from supervisord_lite.records import StoreOp
 from supervisord_lite.runtime.daemonlog import log
-from supervisord_lite.store import Store, StoreOp
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from supervisord_lite.store import Store
 
 T = TypeVar("T")
 

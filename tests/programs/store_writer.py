@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import sys
 
-from supervisord_lite.store import EventRecorded, Outcome, RunEnded, RunStarted, Store, StoreOp
+from supervisord_lite.records import EventRecorded, Outcome, RunEnded, RunStarted, StoreOp
+from supervisord_lite.store import Store
 
 
 def main() -> None:
