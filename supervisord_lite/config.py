@@ -52,6 +52,7 @@ class DaemonConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     log_dir: NonEmptyStr = "logs"
     shutdown_timeout: PositiveFloat = 30.0
     containment: Literal["auto", "cgroup", "subreaper"] = "auto"
+    history_runs: NonNegativeInt = 1000
 
 
 class Backoff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

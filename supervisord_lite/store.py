@@ -12,6 +12,9 @@ Invariants:
 - ``apply()`` writes a whole batch in one ``BEGIN IMMEDIATE`` transaction or nothing of it.
 - Event kinds ``spawned`` and the outcome values are written only by ``RunStarted`` and
   ``RunEnded``, so the history shows one start and at most one end per run.
+- Retention: with ``keep_runs`` N > 0, each program keeps its newest N runs; when a run ends,
+  that program's older ended runs, their events and the run-less events recorded before the
+  oldest kept run's start are deleted in the same transaction. A run still open is never deleted.
 - The schema version is ``PRAGMA user_version``; ``MIGRATIONS[i]`` takes version ``i`` to
   ``i + 1``; a database from a newer version is refused, never touched.
 
@@ -99,6 +102,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX events_program ON events (program, id)",
     ),
+    (
+        # Retention finds a program's oldest runs, and the events of one run, by index.
+        "CREATE INDEX runs_program ON runs (program, run_id)",
+        "CREATE INDEX events_run ON events (run_id) WHERE run_id IS NOT NULL",
+    ),
 )
 """``MIGRATIONS[i]`` is the list of statements that takes the schema from version i to i + 1."""
 
@@ -121,17 +129,21 @@ class Store:
     thread at any time, so the event loop can name a run before its batch reaches the writer.
     """
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: Path, keep_runs: int = 0) -> None:
         """Use ``Store.open``; this only wraps a connection that is already set up."""
+        if keep_runs < 0:
+            raise ValueError(f"keep_runs must not be negative, got {keep_runs}")
         self._connection: sqlite3.Connection | None = connection
         self._path = path
+        self.keep_runs = keep_runs
         row = connection.execute("SELECT MAX(run_id) FROM runs").fetchone()
         self._next_run_id = (row[0] or 0) + 1
         self._run_id_lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> Self:
-        """Open (creating if needed) and migrate the database at ``path``.
+    def open(cls, path: str | os.PathLike[str], *, keep_runs: int = 0) -> Self:
+        """Open (creating if needed) and migrate the database at ``path``; ``keep_runs`` > 0
+        bounds each program's history to its newest runs (see the module docstring).
 
         The parent folder is created 0700 if missing and a new database file is created 0600
         (the WAL and shm files follow the database's mode).
@@ -153,7 +165,7 @@ class Store:
             if str(mode).lower() != "wal":
                 raise StoreError(f"{db_path}: cannot use WAL journal mode (got {mode!r})")
             connection.execute("PRAGMA synchronous = NORMAL")
-            return cls(connection, db_path)
+            return cls(connection, db_path, keep_runs)
         except (sqlite3.Error, OSError) as exc:
             if connection is not None:
                 connection.close()
@@ -180,6 +192,7 @@ class Store:
             return
         connection = self._conn()
         highest = 0
+        ended: set[str] = set()
         try:
             connection.execute("BEGIN IMMEDIATE")
             try:
@@ -189,10 +202,14 @@ class Store:
                         highest = max(highest, op.run_id)
                     elif isinstance(op, RunEnded):
                         self._run_ended(connection, op)
+                        ended.add(op.program)
                     elif isinstance(op, EventRecorded):
                         self._event_recorded(connection, op)
                     else:
                         raise StoreError(f"{self._path}: not a store operation: {op!r}")
+                if self.keep_runs:
+                    for program in sorted(ended):
+                        self._prune(connection, program)
                 connection.execute("COMMIT")
             except BaseException:
                 _rollback(connection)
@@ -337,6 +354,30 @@ class Store:
             fields,
         )
         connection.execute(_INSERT_EVENT, fields)
+
+    def _prune(self, connection: sqlite3.Connection, program: str) -> None:
+        """Delete what ``program`` recorded before its newest ``keep_runs`` runs."""
+        row = connection.execute(
+            "SELECT run_id FROM runs WHERE program = ? ORDER BY run_id DESC LIMIT 1 OFFSET ?",
+            (program, self.keep_runs - 1),
+        ).fetchone()
+        if row is None:
+            return  # no more runs than it may keep
+        oldest_kept = row[0]
+        first = connection.execute(
+            "SELECT MIN(id) FROM events WHERE run_id = ?", (oldest_kept,)
+        ).fetchone()[0]
+        gone = connection.execute(
+            "SELECT run_id FROM runs WHERE program = ? AND run_id < ? AND ended_at IS NOT NULL",
+            (program, oldest_kept),
+        ).fetchall()
+        connection.executemany("DELETE FROM events WHERE run_id = ?", gone)
+        connection.executemany("DELETE FROM runs WHERE run_id = ?", gone)
+        if first is not None:
+            connection.execute(
+                "DELETE FROM events WHERE program = ? AND id < ? AND run_id IS NULL",
+                (program, first),
+            )
 
     def _event_recorded(self, connection: sqlite3.Connection, op: EventRecorded) -> None:
         if op.kind in RESERVED_KINDS:

@@ -387,6 +387,11 @@ BAD: list[tuple[str, str, list[tuple[str, str]]]] = [
         [("$.daemon.shutdown_timeout", "must be > 0")],
     ),
     (
+        "history_runs ge 0",
+        "[daemon]\nhistory_runs = -5\n",
+        [("$.daemon.history_runs", "must be >= 0")],
+    ),
+    (
         "socket mode",
         "[daemon]\nsocket_mode = 0o1777\n",
         [("$.daemon.socket_mode", "must be <= 0o777")],

@@ -508,3 +508,76 @@ def test_kill_9_mid_write_keeps_every_acknowledged_batch(tmp_path: Path) -> None
         assert missing == []
         torn = [run_id for run_id, seen in kinds.items() if seen != complete]
         assert torn == []
+
+
+def _one_run(run_id: int, program: str = "web") -> list[StoreOp]:
+    return [
+        started(run_id, program),
+        EventRecorded(program=program, kind="stop_requested", at=150.0, run_id=run_id),
+        ended(run_id, program),
+        EventRecorded(program=program, kind="backoff", at=210.0),
+    ]
+
+
+def test_retention_keeps_each_programs_newest_runs(db_path: Path) -> None:
+    with Store.open(db_path, keep_runs=3) as store:
+        for run_id in range(1, 6):
+            store.apply(_one_run(run_id))
+        store.apply(_one_run(6, "db"))
+        entries = store.history("web", limit=1000)
+        assert {e.run_id for e in entries} == {3, 4, 5, None}
+        # Everything from the oldest kept run's start on, its run-less events included.
+        assert [e.kind for e in entries[:4]] == [
+            "spawned",
+            "stop_requested",
+            "completed",
+            "backoff",
+        ]
+        assert entries[0].run_id == 3
+        assert len(entries) == 12
+        assert [e.run_id for e in store.history("db", limit=1000)] == [6, 6, 6, None]
+        assert store.known_runs(range(1, 7)) == {3, 4, 5, 6}
+        assert store.integrity_check() == "ok"
+
+
+def test_retention_never_deletes_an_open_run(db_path: Path) -> None:
+    with Store.open(db_path, keep_runs=2) as store:
+        store.apply([started(1)])  # still running
+        for run_id in range(2, 6):
+            store.apply(_one_run(run_id))
+        assert [g.run_id for g in store.live_groups()] == [1]
+        entries = store.history("web", limit=1000)
+        assert [e.kind for e in entries if e.run_id == 1] == ["spawned"]
+        assert {e.run_id for e in entries} == {1, 4, 5, None}
+        store.apply([ended(1)])  # it ends after all: now it is old enough to go
+        assert {e.run_id for e in store.history("web", limit=1000)} == {4, 5, None}
+
+
+def test_keep_runs_zero_keeps_everything(store: Store) -> None:
+    assert store.keep_runs == 0
+    for run_id in range(1, 30):
+        store.apply(_one_run(run_id))
+    assert len(store.history("web", limit=1000)) == 29 * 4
+    with pytest.raises(ValueError, match="keep_runs"):
+        Store.open(store.path, keep_runs=-1)
+
+
+def test_a_version_one_database_gains_the_retention_indexes(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:1])
+    with Store.open(db_path) as old:
+        old.apply(_one_run(1))
+    assert user_version(db_path) == 1
+    monkeypatch.undo()
+    with Store.open(db_path, keep_runs=1) as store:
+        assert [e.kind for e in store.history("web")][:1] == ["spawned"]
+        store.apply(_one_run(2))
+        assert {e.run_id for e in store.history("web")} == {2, None}
+    assert user_version(db_path) == SCHEMA_VERSION == 2
+    raw = sqlite3.connect(db_path)
+    try:
+        indexes = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
+    finally:
+        raw.close()
+    assert {"runs_program", "events_run"} <= indexes

@@ -127,7 +127,7 @@ def _open_containment(config: Config) -> Containment:
 
 
 async def _main(config: Config) -> int:
-    store = Store.open(config.daemon.state_db)
+    store = Store.open(config.daemon.state_db, keep_runs=config.daemon.history_runs)
     lock = -1
     try:
         lock = _lock_state(config.daemon.state_db)
