@@ -64,8 +64,14 @@ class Backoff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     floor: NonNegativeFloat = 1.0
 
 
+INHERIT: Final = "inherit"
+"""A log target: the program writes straight to the daemon's own stdout or stderr (a
+container's log, the journal under systemd); not captured, so not in ``svctl logs``."""
+
+
 class LogConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Where a program's output goes: ``stdout``/``stderr`` are absolute paths, or None."""
+    """Where a program's output goes: ``stdout``/``stderr`` are absolute paths, ``INHERIT``,
+    or None (discarded)."""
 
     stdout: NonEmptyStr | None = "auto"
     stderr: NonEmptyStr | None = "auto"
@@ -313,7 +319,8 @@ def _backoff(raw: object, where: str, problems: list[Problem]) -> object:
 def _log(
     raw: object, name: str, log_dir: str, base: str, where: str, problems: list[Problem]
 ) -> LogConfig:
-    """Resolve ``auto``/``none``/a path for each stream; merged stderr goes into stdout."""
+    """Resolve ``auto``/``none``/``inherit``/a path for each stream; merged stderr goes into
+    stdout."""
     before = len(problems)
     values = _table(raw, LogConfig, where, problems, special={"stdout": _str, "stderr": _str})
     targets: dict[str, str | None] = {}
@@ -323,6 +330,8 @@ def _log(
             targets[stream] = os.path.join(log_dir, f"{name}.{stream}.log")
         elif target == "none":
             targets[stream] = None
+        elif target == INHERIT:
+            targets[stream] = INHERIT
         elif isinstance(target, str):
             targets[stream] = _resolve(base, target)
     if values.get("merge") is True:
@@ -344,7 +353,7 @@ def _check_log_paths(programs: Mapping[str, ProgramConfig], problems: list[Probl
     owners: dict[str, str] = {}
     for name, program in programs.items():
         for stream, target in (("stdout", program.log.stdout), ("stderr", program.log.stderr)):
-            if target is None:
+            if target is None or target == INHERIT:
                 continue
             where = f"{_join('$.programs', name)}.log.{stream}"
             first = owners.setdefault(target, where)

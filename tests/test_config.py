@@ -217,12 +217,23 @@ def test_program_field_is_converted(body: str, field: str, expected: Any) -> Non
         ("{ merge = true }", f"{BASE}/logs/p.stdout.log", None),
         ('{ merge = true, stdout = "all.log" }', f"{BASE}/all.log", None),
         ('{ merge = true, stdout = "none" }', None, None),
+        ('{ stdout = "inherit", stderr = "inherit" }', "inherit", "inherit"),
+        ('{ merge = true, stdout = "inherit" }', "inherit", None),
+        ('{ stdout = "./inherit" }', f"{BASE}/inherit", f"{BASE}/logs/p.stderr.log"),
         ("{ merge = false }", f"{BASE}/logs/p.stdout.log", f"{BASE}/logs/p.stderr.log"),
     ],
 )
 def test_log_targets(log: str, stdout: str | None, stderr: str | None) -> None:
     program = _program(f'command = "x"\nlog = {log}')
     assert (program.log.stdout, program.log.stderr) == (stdout, stderr)
+
+
+def test_any_number_of_streams_may_inherit_the_daemons_output() -> None:
+    config = _load(
+        '[programs.a]\ncommand = "x"\nlog = { stdout = "inherit", stderr = "inherit" }\n'
+        '[programs.b]\ncommand = "x"\nlog = { stdout = "inherit", merge = true }\n'
+    )
+    assert [p.log.stdout for p in config.programs.values()] == ["inherit", "inherit"]
 
 
 def test_auto_logs_follow_a_custom_log_dir() -> None:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from supervisord_lite.config import INHERIT
 from supervisord_lite.logbuffer import LogBuffer, OverflowPolicy
 from supervisord_lite.protocol.messages import LogStreamStats
 from supervisord_lite.runtime.daemonlog import log
@@ -56,6 +57,9 @@ if TYPE_CHECKING:
 #: 1 MiB with a fresh mmap (a page fault per 4 KiB, twice the CPU of the whole relay), while
 #: buffers up to 512 KiB are recycled from the heap.
 READ_SIZE = 256 * 1024
+#: The daemon's own stdout and stderr, the target of a stream set to ``inherit``.
+DAEMON_STDOUT = 1
+DAEMON_STDERR = 2
 #: The pipe size asked for (fewer wake-ups under a flood); the kernel may grant less.
 PIPE_SIZE = 1024 * 1024
 #: After the leader exits: how long its last output may take to reach the file.
@@ -359,14 +363,17 @@ class ProgramLogs:
         config = program.log
         self.name = program.name
         self.merge = config.merge
+        #: The streams written straight to the daemon's own stdout or stderr.
+        self.inherit_stdout = config.stdout == INHERIT
+        self.inherit_stderr = config.stderr == INHERIT
         self.stdout = (
             LogStream(program.name, "stdout", config.stdout, config, fanout)
-            if config.stdout is not None
+            if config.stdout is not None and not self.inherit_stdout
             else None
         )
         self.stderr = (
             LogStream(program.name, "stderr", config.stderr, config, fanout)
-            if config.stderr is not None and not config.merge
+            if config.stderr is not None and not config.merge and not self.inherit_stderr
             else None
         )
         self._runs: list[RunLogs] = []
@@ -390,10 +397,14 @@ class ProgramLogs:
         run = RunLogs(self.readiness)
         if self.stdout is not None:
             run.stdout = run.add_pipe(self.stdout)
+        elif self.inherit_stdout:
+            run.stdout = DAEMON_STDOUT
         if self.merge:
             run.stderr = subprocess.STDOUT
         elif self.stderr is not None:
             run.stderr = run.add_pipe(self.stderr)
+        elif self.inherit_stderr:
+            run.stderr = DAEMON_STDERR
         return run
 
     def start_run(self, run: RunLogs, nursery: trio.Nursery) -> None:

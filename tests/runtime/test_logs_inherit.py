@@ -1,0 +1,41 @@
+"""``stdout``/``stderr = "inherit"``: a program writes straight to the daemon's own output (a
+container's log, the journal), and nothing of it is captured."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from svctl import Client
+from tests.daemon_harness import running
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+PROGRAMS = """\
+[programs.shared]
+command = ["sh", "-c", "echo to-daemon-stdout; echo to-daemon-stderr >&2; exec sleep 3600"]
+start_seconds = 0
+log = { stdout = "inherit", stderr = "inherit" }
+
+[programs.merged]
+command = ["sh", "-c", "echo merged-out; echo merged-err >&2; exec sleep 3600"]
+start_seconds = 0
+log = { stdout = "inherit", merge = true }
+"""
+
+
+def test_inherited_streams_reach_the_daemons_output_and_are_not_captured(
+    tmp_path: Path,
+) -> None:
+    with running(tmp_path, PROGRAMS) as daemon, Client(daemon.socket) as client:
+        client.wait("shared", "merged", timeout=10)
+        deadline = time.monotonic() + 10
+        wanted = ("to-daemon-stdout", "to-daemon-stderr", "merged-out", "merged-err")
+        while not all(line in daemon.log() for line in wanted):
+            assert time.monotonic() < deadline, daemon.log()
+            time.sleep(0.02)
+        [shared] = client.status("shared", stats=True)
+        assert shared.logs == ()
+        assert list(client.logs("shared")) == []
+    assert not (tmp_path / "logs" / "shared.stdout.log").exists()
