@@ -1,7 +1,8 @@
 """A program's output: child pipes -> bounded queue -> log file, and -> followers.
 
 Each captured stream of a program (stdout, stderr; or one merged stream; a stream configured
-``none`` goes to /dev/null and is not captured) has one ``LogStream`` for as long as the program
+``none`` goes to /dev/null and one configured ``inherit`` to the daemon's own stdout or stderr,
+neither captured) has one ``LogStream`` for as long as the program
 is configured: a ``LogBuffer`` (the bounded queue and its policy), a ``FileWriter`` (which
 writes the queue to the rotating file in a worker thread, off the event loop) and the counters.
 Followers and counters therefore carry on across restarts.
