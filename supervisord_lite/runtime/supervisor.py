@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+#: Spawns in flight at once. More do not start programs faster (a spawn is CPU-bound in the
+#: daemon) and cost memory while they queue.
+SPAWN_SLOTS = 4
+
 
 class Goal(Enum):
     UP = "up"
@@ -92,6 +96,8 @@ class Supervisor:
         self.log_fanout = LogFanOut()
         #: Watches every program's pipes and pidfd from one task (running while there are any).
         self.readiness = Readiness(nursery)
+        #: How many spawns run at once (see ``ProgramRunner._spawn``).
+        self.spawn_slots = trio.CapacityLimiter(SPAWN_SLOTS)
         for program in config.programs.values():
             self._add(program)
 
@@ -107,6 +113,7 @@ class Supervisor:
             log_fanout=self.log_fanout,
             readiness=self.readiness,
             deadlines=self.deadlines,
+            spawn_slots=self.spawn_slots,
         )
         self.runners[program.name] = runner
         self._nursery.start_soon(runner.run, name=f"program {program.name}")
