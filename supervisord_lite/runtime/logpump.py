@@ -318,14 +318,19 @@ class RunLogs:
             pump.stream.start(nursery)
             self._readiness.add(pump.fd, pump.read, nursery)
 
+    def drained(self) -> bool:
+        """Whether what the leader wrote is read and in the files already: the usual case at
+        an exit, with nothing in flight and nothing to wait for."""
+        return all(p.caught_up() and p.stream.written() for p in self.pumps)
+
     async def drain(self, grace: float = DRAIN_GRACE) -> bool:
         """After the leader's exit: wait until what it wrote is read and in the files.
 
         Bounded by ``grace``, and over at once (False) when a file cannot be written: a full
         disk does not hold up the exit. True when everything got there.
         """
-        if all(p.caught_up() and p.stream.written() for p in self.pumps):
-            return True  # the usual case at an exit: nothing in flight, nothing to wait for
+        if self.drained():
+            return True
         drained = False
         with trio.move_on_after(grace):
             async with trio.open_nursery() as nursery:

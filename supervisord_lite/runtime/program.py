@@ -10,7 +10,6 @@ timeout of the inbox wait, so a program with nothing to do costs nothing.
 from __future__ import annotations
 
 import os
-import signal
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -20,12 +19,19 @@ import trio
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.errors import LogPathError, SpawnError
 from supervisord_lite.protocol.messages import ProgramStatus, StateChanged
-from supervisord_lite.records import EventRecorded, RunEnded, RunStarted, StoreOp
+from supervisord_lite.records import EventRecorded
 from supervisord_lite.runtime import groups
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.fanout import LogFanOut
 from supervisord_lite.runtime.logpump import ProgramLogs, RunLogs
 from supervisord_lite.runtime.spawn import spawn
+from supervisord_lite.runtime.translate import (
+    describe_transition,
+    exit_status,
+    policy_for,
+    state_changed,
+    store_op,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -52,34 +58,6 @@ class Transition:
     seq: int
     state: lc.State
     snapshot: lc.Snapshot
-
-
-def policy_for(program: ProgramConfig) -> lc.Policy:
-    """The parts of a program's config the lifecycle decides with."""
-    return lc.Policy(
-        autorestart=program.autorestart,
-        exit_codes=program.exit_codes,
-        start_seconds=program.start_seconds,
-        start_retries=program.start_retries,
-        backoff_initial=program.backoff.initial,
-        backoff_factor=program.backoff.factor,
-        backoff_max=program.backoff.max,
-        spawn_floor=program.backoff.floor,
-        stop_signal=program.stop_signal,
-        stop_timeout=program.stop_timeout,
-        kill_timeout=program.kill_timeout,
-    )
-
-
-def exit_status(returncode: int) -> lc.ExitStatus:
-    """subprocess' return code (negative for a signal) as an ExitStatus."""
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name.removeprefix("SIG")
-        except ValueError:
-            name = str(-returncode)
-        return lc.ExitStatus(signal=name)
-    return lc.ExitStatus(code=returncode)
 
 
 class ProgramRunner:
@@ -358,10 +336,21 @@ class ProgramRunner:
         self._readiness.add(pidfd, self._exited, nursery)
 
     def _exited(self) -> None:
+        """The leader's pidfd is readable. In the usual exit (its output already in the files,
+        no other process of the run left) the run is settled right here, so the exit reaches
+        the runner one scheduling round after the kernel reported it; otherwise a ``_watch``
+        task waits for what is still in flight."""
         run = self._exiting
         assert run is not None
         assert self._nursery is not None
         self._forget_exit()
+        process, scope, logs = run
+        returncode = process.poll()
+        if returncode is not None and logs.drained() and not scope.alive():
+            self._reaped(process, scope)
+            self.send(lc.Exited(status=exit_status(returncode), group_alive=False))
+            self._run_over(scope, logs)
+            return
         self._nursery.start_soon(self._watch, *run)
 
     def _forget_exit(self) -> None:
@@ -379,6 +368,17 @@ class ProgramRunner:
         and published (bounded: see ``RunLogs.drain``).
         """
         returncode = await process.wait()
+        self._reaped(process, scope)
+        await logs.drain()
+        alive = scope.alive()
+        self.send(lc.Exited(status=exit_status(returncode), group_alive=alive))
+        if alive:
+            await scope.wait_empty()
+            self.send(lc.GroupEmpty())
+        self._run_over(scope, logs)
+
+    def _reaped(self, process: trio.Process, scope: RunScope) -> None:
+        """The leader is reaped: forget it, and record what the OOM killer took."""
         self._containment.reaper.release(process.pid)
         if scope.cgroup is not None and (oom := scope.cgroup.oom_kills()):
             self._store.submit(
@@ -391,80 +391,27 @@ class ProgramRunner:
                     reason=f"{oom} process(es) killed by the kernel's OOM killer",
                 )
             )
-        await logs.drain()
-        alive = scope.alive()
-        self.send(lc.Exited(status=exit_status(returncode), group_alive=alive))
-        if alive:
-            await scope.wait_empty()
-            self.send(lc.GroupEmpty())
+
+    @staticmethod
+    def _run_over(scope: RunScope, logs: RunLogs) -> None:
+        """No process of the run is left: read its pipes to their end (briefly), drop its
+        cgroup."""
         logs.linger()
         scope.release()
 
     # -- effects that leave the process -------------------------------------------------------
 
     def _record(self, record: lc.Record, before: lc.Snapshot, after: lc.Snapshot) -> None:
-        now = self._wall()
-        run_id = record.run_id
-        pid = after.pid if after.pid is not None else before.pid
-        pgid = after.pgid if after.pgid is not None else before.pgid
-        exit_ = record.exit
-        op: StoreOp
-        if record.kind is lc.RecordKind.SPAWNED and run_id is not None and pid is not None:
-            op = RunStarted(
-                run_id=run_id,
-                program=self.name,
-                pid=pid,
-                pgid=pgid if pgid is not None else pid,
-                at=now,
-                start_time=groups.start_time(pid),
+        self._store.submit(
+            store_op(
+                self.name, record, before, after, at=self._wall(), start_time=groups.start_time
             )
-        elif record.outcome is not None and run_id is not None:
-            op = RunEnded(
-                run_id=run_id,
-                program=self.name,
-                outcome=record.outcome,
-                at=now,
-                exit_code=exit_.code if exit_ else None,
-                exit_signal=exit_.signal if exit_ else None,
-                reason=record.reason or record.kind.value,
-            )
-        else:
-            op = EventRecorded(
-                program=self.name,
-                kind=record.kind.value,
-                at=now,
-                run_id=run_id,
-                pid=pid,
-                pgid=pgid,
-                exit_code=exit_.code if exit_ else None,
-                exit_signal=exit_.signal if exit_ else None,
-                reason=record.reason,
-            )
-        self._store.submit(op)
+        )
 
     def _publish(self, old: lc.State, new: lc.State, snap: lc.Snapshot) -> None:
         self._seq += 1
         self._transitions.append(Transition(self._seq, new, snap))
         if len(self._transitions) > TRANSITION_LOG:
             del self._transitions[0]
-        last = snap.last_exit
-        detail = f" (pid {snap.pid})" if snap.pid is not None else ""
-        if new in (lc.State.EXITED, lc.State.BACKOFF, lc.State.FATAL) and last is not None:
-            detail = f" ({last.describe()})"
-        log.info("%s: %s -> %s%s%s", self.name, old, new, detail, _suffix(snap.message))
-        self._events.publish(
-            StateChanged(
-                program=self.name,
-                old=old,
-                new=new,
-                pid=snap.pid,
-                exit_code=last.code if last else None,
-                exit_signal=last.signal if last else None,
-                at=self._wall(),
-                message=snap.message,
-            )
-        )
-
-
-def _suffix(message: str) -> str:
-    return f": {message}" if message else ""
+        log.info("%s: %s", self.name, describe_transition(old, new, snap))
+        self._events.publish(state_changed(self.name, old, new, snap, at=self._wall()))

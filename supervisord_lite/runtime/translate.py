@@ -1,0 +1,120 @@
+"""How the runner's inputs and the lifecycle's decisions translate to the rest of the daemon:
+a program's config to the lifecycle's policy, a return code to an exit status, a record to a
+store operation, a transition to a wire event and a log line. Pure functions; the runner
+carries them out."""
+
+from __future__ import annotations
+
+import signal
+from typing import TYPE_CHECKING
+
+from supervisord_lite import lifecycle as lc
+from supervisord_lite.protocol.messages import StateChanged
+from supervisord_lite.records import EventRecorded, RunEnded, RunStarted, StoreOp
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from supervisord_lite.config import ProgramConfig
+
+
+def policy_for(program: ProgramConfig) -> lc.Policy:
+    """The parts of a program's config the lifecycle decides with."""
+    return lc.Policy(
+        autorestart=program.autorestart,
+        exit_codes=program.exit_codes,
+        start_seconds=program.start_seconds,
+        start_retries=program.start_retries,
+        backoff_initial=program.backoff.initial,
+        backoff_factor=program.backoff.factor,
+        backoff_max=program.backoff.max,
+        spawn_floor=program.backoff.floor,
+        stop_signal=program.stop_signal,
+        stop_timeout=program.stop_timeout,
+        kill_timeout=program.kill_timeout,
+    )
+
+
+def exit_status(returncode: int) -> lc.ExitStatus:
+    """subprocess' return code (negative for a signal) as an ExitStatus."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name.removeprefix("SIG")
+        except ValueError:
+            name = str(-returncode)
+        return lc.ExitStatus(signal=name)
+    return lc.ExitStatus(code=returncode)
+
+
+def store_op(
+    program: str,
+    record: lc.Record,
+    before: lc.Snapshot,
+    after: lc.Snapshot,
+    *,
+    at: float,
+    start_time: Callable[[int], float | None],
+) -> StoreOp:
+    """The store operation of a lifecycle record; ``start_time`` reads a new leader's creation
+    time (kept so a later daemon tells it from a process that reused the pid)."""
+    run_id = record.run_id
+    pid = after.pid if after.pid is not None else before.pid
+    pgid = after.pgid if after.pgid is not None else before.pgid
+    exit_ = record.exit
+    if record.kind is lc.RecordKind.SPAWNED and run_id is not None and pid is not None:
+        return RunStarted(
+            run_id=run_id,
+            program=program,
+            pid=pid,
+            pgid=pgid if pgid is not None else pid,
+            at=at,
+            start_time=start_time(pid),
+        )
+    if record.outcome is not None and run_id is not None:
+        return RunEnded(
+            run_id=run_id,
+            program=program,
+            outcome=record.outcome,
+            at=at,
+            exit_code=exit_.code if exit_ else None,
+            exit_signal=exit_.signal if exit_ else None,
+            reason=record.reason or record.kind.value,
+        )
+    return EventRecorded(
+        program=program,
+        kind=record.kind.value,
+        at=at,
+        run_id=run_id,
+        pid=pid,
+        pgid=pgid,
+        exit_code=exit_.code if exit_ else None,
+        exit_signal=exit_.signal if exit_ else None,
+        reason=record.reason,
+    )
+
+
+def state_changed(
+    program: str, old: lc.State, new: lc.State, snap: lc.Snapshot, *, at: float
+) -> StateChanged:
+    """The event subscribers get for a transition."""
+    last = snap.last_exit
+    return StateChanged(
+        program=program,
+        old=old,
+        new=new,
+        pid=snap.pid,
+        exit_code=last.code if last else None,
+        exit_signal=last.signal if last else None,
+        at=at,
+        message=snap.message,
+    )
+
+
+def describe_transition(old: lc.State, new: lc.State, snap: lc.Snapshot) -> str:
+    """``OLD -> NEW`` for the daemon's log, with the pid, or the exit after an exit."""
+    last = snap.last_exit
+    detail = f" (pid {snap.pid})" if snap.pid is not None else ""
+    if new in (lc.State.EXITED, lc.State.BACKOFF, lc.State.FATAL) and last is not None:
+        detail = f" ({last.describe()})"
+    suffix = f": {snap.message}" if snap.message else ""
+    return f"{old} -> {new}{detail}{suffix}"
