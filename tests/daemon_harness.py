@@ -164,6 +164,26 @@ def stop_daemon(daemon: Daemon, *, grace: float = 15.0) -> None:
         daemon.process.wait(timeout=10)
 
 
+SVCTL = Path(sys.executable).with_name("svctl")
+
+
+def svctl_command(daemon: Daemon | None, *args: str) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment that run svctl like a user (``-c CONFIG`` finds the socket)."""
+    command = [str(SVCTL)] if SVCTL.exists() else [sys.executable, "-m", "svctl.cli"]
+    where = ["-c", str(daemon.config)] if daemon is not None else []
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'clients'}"}
+    env.pop("SVCTL_SOCKET", None)
+    return [*command, *where, *args], env
+
+
+def svctl(
+    daemon: Daemon | None, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run svctl like a user, bounded."""
+    argv, env = svctl_command(daemon, *args)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+
+
 def pids_with_token(token: str) -> list[int]:
     """Every live process whose environment holds ``SVL_TEST_TOKEN=token``."""
     needle = f"{TOKEN_VAR}={token}".encode()

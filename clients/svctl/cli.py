@@ -162,8 +162,11 @@ def _logs(client: Client, args: argparse.Namespace) -> int:
                 _write(item.stream, data)
             else:
                 print(render.lagged_line(item), file=sys.stderr, flush=True)
+        end = items.end
     for stream, rest in prefixer.flush() if prefixer is not None else []:
         _write(stream, rest)
+    if end is not None and end.message:
+        print(f"{PROG}: {end.message}", file=sys.stderr, flush=True)
     return 0
 
 

@@ -389,6 +389,20 @@ class ProgramLogs:
     def streams(self) -> list[LogStream]:
         return [s for s in (self.stdout, self.stderr) if s is not None]
 
+    def not_captured(self, stream: Stream | None) -> str:
+        """Why ``stream`` of this program (None: any of its output) is not captured."""
+        reasons = []
+        for name, inherit in (("stdout", self.inherit_stdout), ("stderr", self.inherit_stderr)):
+            if stream not in (None, name):
+                continue
+            if name == "stderr" and self.merge:
+                reasons.append("stderr goes into stdout (merge = true)")
+            elif inherit:
+                reasons.append(f"{name} goes to the daemon's own {name} (inherit)")
+            else:
+                reasons.append(f'{name} is discarded ("none")')
+        return f"{self.name}: output not captured: {'; '.join(reasons)}"
+
     def open_run(self) -> RunLogs:
         """Open the files and make the pipes for a spawn.
 

@@ -138,6 +138,11 @@ async def send_logs(
     """Answer a ``Logs`` request: see the module docstring and ``protocol.messages.Logs``."""
     rid = request.id
     streams = [s for p in programs for s in p.streams if request.stream in (None, s.stream)]
+    if request.name is not None and not streams:
+        # Nothing to tail or follow, ever: say why rather than stay silent.
+        [program] = programs
+        await send(m.End(id=rid, message=program.not_captured(request.stream)))
+        return
     names = None if request.name is None else (request.name,)
     with contextlib.ExitStack() as stack:
         follower = (

@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.daemon_harness import ROOT, pids_with_token, running
+from tests.daemon_harness import pids_with_token, running, svctl, svctl_command
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from tests.daemon_harness import Daemon
-
-SVCTL = Path(sys.executable).with_name("svctl")
-
-
-def svctl(
-    daemon: Daemon | None, *args: str, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run svctl like a user (``-c CONFIG`` finds the socket), bounded."""
-    command = [str(SVCTL)] if SVCTL.exists() else [sys.executable, "-m", "svctl.cli"]
-    where = ["-c", str(daemon.config)] if daemon is not None else []
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'clients'}"}
-    env.pop("SVCTL_SOCKET", None)
-    return subprocess.run(
-        [*command, *where, *args], capture_output=True, text=True, timeout=timeout, env=env
-    )
 
 
 @pytest.fixture
@@ -117,14 +100,8 @@ def test_usage_error_exits_2_and_unreachable_daemon_exits_3(tmp_path: Path) -> N
 
 
 def test_events_are_pushed_as_they_happen(daemon: Daemon) -> None:
-    command = [str(SVCTL)] if SVCTL.exists() else [sys.executable, "-m", "svctl.cli"]
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'clients'}"}
-    with subprocess.Popen(
-        [*command, "-c", str(daemon.config), "events", "--json"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    ) as follower:
+    argv, env = svctl_command(daemon, "events", "--json")
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env) as follower:
         try:
             time.sleep(0.5)  # let it subscribe
             assert svctl(daemon, "stop", "worker").returncode == 0
