@@ -9,7 +9,6 @@ After ``load`` every path in the Config is absolute and every log target is a pa
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 import msgspec
 from msgspec import Meta
 
+from supervisord_lite import config_wording as wording
 from supervisord_lite import signames
 from supervisord_lite.errors import ConfigError, Problem
 
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 MiB: Final = 1024 * 1024
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_PLAIN_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
 _OCTAL_FIELDS: Final = frozenset({"socket_mode", "umask"})
 _INVALID: Final = object()
 
@@ -184,7 +183,7 @@ def load(data: bytes | str, *, source: str = "<string>", base_dir: str | None = 
 
     problems: list[Problem] = []
     problems.extend(
-        Problem(_join("$", key), "unknown field")
+        Problem(wording.join("$", key), "unknown field")
         for key in raw
         if key not in ("daemon", "programs")
     )
@@ -199,7 +198,7 @@ def load(data: bytes | str, *, source: str = "<string>", base_dir: str | None = 
             if program is not None:
                 programs[name] = program
     else:
-        problems.append(Problem("$.programs", f"expected a table, got {_kind_of(tables)}"))
+        problems.append(Problem("$.programs", f"expected a table, got {wording.kind_of(tables)}"))
     _check_log_paths(programs, problems)
 
     if problems or daemon is None:
@@ -224,7 +223,7 @@ def _daemon(raw: object, base: str, problems: list[Problem]) -> DaemonConfig | N
 def _program(
     name: str, raw: object, log_dir: str, base: str, problems: list[Problem]
 ) -> ProgramConfig | None:
-    path = _join("$.programs", name)
+    path = wording.join("$.programs", name)
     before = len(problems)
     if not _NAME.fullmatch(name):
         message = (
@@ -256,7 +255,7 @@ def _program(
         forbidden={"name": "not allowed here: the program's name is its table key"},
     )
     if "log" not in values:
-        values["log"] = log({}, _join(path, "log"), problems)
+        values["log"] = log({}, wording.join(path, "log"), problems)
     if len(problems) > before:
         return None
     return ProgramConfig(name=name, **values)
@@ -280,13 +279,13 @@ def _command(raw: object, where: str, problems: list[Problem]) -> object:
 def _env(raw: object, where: str, problems: list[Problem]) -> object:
     """Variables one by one, so a bad one is named; a name with '=' would corrupt environ."""
     if not isinstance(raw, dict):
-        problems.append(Problem(where, f"expected a table, got {_kind_of(raw)}"))
+        problems.append(Problem(where, f"expected a table, got {wording.kind_of(raw)}"))
         return _INVALID
     env: dict[str, str] = {}
     for key, value in raw.items():
         if not key or "=" in key or "\x00" in key:
-            problems.append(Problem(_join(where, key), "invalid variable name"))
-        converted = _convert(value, str, _join(where, key), problems)
+            problems.append(Problem(wording.join(where, key), "invalid variable name"))
+        converted = _convert(value, str, wording.join(where, key), problems)
         if isinstance(converted, str):
             env[key] = converted
     return env
@@ -310,8 +309,8 @@ def _backoff(raw: object, where: str, problems: list[Problem]) -> object:
         return _INVALID
     backoff = Backoff(**values)
     if backoff.max < backoff.initial:
-        message = f"must be >= initial ({_number(str(backoff.initial))})"
-        problems.append(Problem(_join(where, "max"), message))
+        message = f"must be >= initial ({wording.number(str(backoff.initial))})"
+        problems.append(Problem(wording.join(where, "max"), message))
         return _INVALID
     return backoff
 
@@ -337,7 +336,7 @@ def _log(
     if values.get("merge") is True:
         if "stderr" in values:
             message = "cannot be set when merge = true (stderr goes into stdout)"
-            problems.append(Problem(_join(where, "stderr"), message))
+            problems.append(Problem(wording.join(where, "stderr"), message))
         targets["stderr"] = None
     if len(problems) > before:
         return LogConfig()
@@ -355,7 +354,7 @@ def _check_log_paths(programs: Mapping[str, ProgramConfig], problems: list[Probl
         for stream, target in (("stdout", program.log.stdout), ("stderr", program.log.stderr)):
             if target is None or target == INHERIT:
                 continue
-            where = f"{_join('$.programs', name)}.log.{stream}"
+            where = f"{wording.join('$.programs', name)}.log.{stream}"
             first = owners.setdefault(target, where)
             if first != where:
                 problems.append(Problem(where, f"same file as {first} ({target})"))
@@ -377,14 +376,14 @@ def _table(
     Returns the fields that converted; the caller compares ``len(problems)`` to know if all did.
     """
     if not isinstance(raw, dict):
-        problems.append(Problem(path, f"expected a table, got {_kind_of(raw)}"))
+        problems.append(Problem(path, f"expected a table, got {wording.kind_of(raw)}"))
         return {}
     special = special or {}
     forbidden = forbidden or {}
     fields = {f.name: f for f in msgspec.structs.fields(cls) if f.name not in forbidden}
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        where = _join(path, key)
+        where = wording.join(path, key)
         field = fields.get(key)
         if field is None:
             problems.append(Problem(where, forbidden.get(key, "unknown field")))
@@ -399,7 +398,9 @@ def _table(
     for field in fields.values():
         required = field.default is msgspec.NODEFAULT and field.default_factory is msgspec.NODEFAULT
         if required and field.name not in raw:
-            problems.append(Problem(_join(path, field.name), "missing: this field is required"))
+            problems.append(
+                Problem(wording.join(path, field.name), "missing: this field is required")
+            )
     return values
 
 
@@ -409,7 +410,7 @@ def _convert(
     try:
         result = msgspec.convert(value, tp)
     except msgspec.ValidationError as exc:
-        subpath, message = _translate(str(exc), tp, octal=octal)
+        subpath, message = wording.translate(str(exc), tp, octal=octal)
         problems.append(Problem(where + subpath, message))
         return _INVALID
     strings = result if isinstance(result, tuple) else (result,)
@@ -417,68 +418,6 @@ def _convert(
         problems.append(Problem(where, "must not contain a NUL character"))
         return _INVALID
     return result
-
-
-_AT: Final = re.compile(r"(?P<message>.*?)(?: - at `\$(?P<at>[^`]*)`)?", re.DOTALL)
-_WRONG_TYPE: Final = re.compile(r"Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`")
-_LENGTH: Final = re.compile(r"Expected `[^`]+` of length (?P<op>[<>]=?) (?P<n>\d+)")
-_BOUND: Final = re.compile(r"Expected `[^`]+` (?P<op>[<>]=?) (?P<n>\S+)")
-_ENUM: Final = re.compile(r"Invalid enum value (?P<value>.+)")
-_KINDS: Final = {
-    "str": "a string",
-    "int": "an integer",
-    "float": "a number",
-    "bool": "a boolean",
-    "array": "an array",
-    "object": "a table",
-    "null": "nothing",
-    "datetime": "a date-time",
-    "date": "a date",
-    "time": "a time",
-}
-
-
-def _translate(text: str, tp: Any, *, octal: bool) -> tuple[str, str]:
-    """Turn a msgspec validation message into ``(sub-path, message for an operator)``."""
-    found = _AT.fullmatch(text)
-    assert found is not None
-    message, subpath = found["message"], found["at"] or ""
-    if m := _WRONG_TYPE.fullmatch(message):
-        want = next(k for k in m["want"].split(" | ") if k != "null")
-        return subpath, f"expected {_kinds(want)}, got {_kinds(m['got'])}"
-    if m := _LENGTH.fullmatch(message):
-        if m["op"] == ">=" and m["n"] == "1":
-            return subpath, "must not be empty"
-        return subpath, f"length must be {m['op']} {m['n']}"
-    if m := _BOUND.fullmatch(message):
-        return subpath, f"must be {m['op']} {_number(m['n'], octal=octal)}"
-    if (m := _ENUM.fullmatch(message)) and getattr(tp, "__origin__", None) is Literal:
-        choices = ", ".join(repr(c) for c in tp.__args__)
-        return subpath, f"must be one of {choices}, got {m['value']}"
-    return subpath, message[:1].lower() + message[1:]
-
-
-def _kinds(name: str) -> str:
-    return _KINDS.get(name, f"`{name}`")
-
-
-def _kind_of(value: object) -> str:
-    names = {dict: "object", list: "array", str: "str", bool: "bool", int: "int", float: "float"}
-    return _kinds(names.get(type(value), type(value).__name__))
-
-
-def _number(text: str, *, octal: bool = False) -> str:
-    number = float(text)
-    if not number.is_integer():
-        return text
-    return oct(int(number)) if octal and number else str(int(number))
-
-
-def _join(path: str, key: str) -> str:
-    """``$.a`` + ``b`` -> ``$.a.b``; keys that would read ambiguously are quoted: ``$.a["b c"]``."""
-    if _PLAIN_KEY.fullmatch(key):
-        return f"{path}.{key}"
-    return f"{path}[{json.dumps(key)}]"
 
 
 def _resolve(base: str, path: str) -> str:

@@ -41,7 +41,15 @@ IO_MODULES = {
 
 def _pure_files() -> list[Path]:
     files = sorted((DAEMON / "protocol").glob("*.py"))
-    for name in ("config", "lifecycle", "logbuffer", "errors", "signames", "records"):
+    for name in (
+        "config",
+        "config_wording",
+        "lifecycle",
+        "logbuffer",
+        "errors",
+        "signames",
+        "records",
+    ):
         single = DAEMON / f"{name}.py"
         package = DAEMON / name
         if single.exists():
