@@ -185,7 +185,8 @@ def case_status(out: Path) -> str:
         d.close()
 
 
-def case_start(out: Path) -> str:
+def _stop_start_cycles(out: Path, name: str, what: str) -> str:
+    """Five cycles of stop-all, a 1.1 s pause and start-all (both blocking) of 100 sleepers."""
     d = _Daemon(sleepers(100))
     try:
         d.peer.wait_all("RUNNING", 60)
@@ -196,29 +197,21 @@ def case_start(out: Path) -> str:
                 time.sleep(1.1)
                 d.peer.start_all(True)
 
-        return "5 × (stop-all, 1.1 s pause, blocking start-all), N=100.\n\n" + _summarise(
-            _spy(d.peer.pid, out / "start.txt", work)
-        )
+        return f"{what}\n\n" + _summarise(_spy(d.peer.pid, out / f"{name}.txt", work))
     finally:
         d.close()
+
+
+def case_start(out: Path) -> str:
+    return _stop_start_cycles(
+        out, "start", "5 × (stop-all, 1.1 s pause, blocking start-all), N=100."
+    )
 
 
 def case_stopall(out: Path) -> str:
-    d = _Daemon(sleepers(100))
-    try:
-        d.peer.wait_all("RUNNING", 60)
-
-        def work() -> None:
-            for _ in range(5):
-                d.peer.stop_all(True)
-                time.sleep(1.1)
-                d.peer.start_all(True)
-
-        return "5 × (blocking stop-all, 1.1 s pause, start-all), N=100.\n\n" + _summarise(
-            _spy(d.peer.pid, out / "stopall.txt", work)
-        )
-    finally:
-        d.close()
+    return _stop_start_cycles(
+        out, "stopall", "5 × (blocking stop-all, 1.1 s pause, start-all), N=100."
+    )
 
 
 def case_idle(out: Path) -> str:
