@@ -120,20 +120,8 @@ def versions() -> dict[str, str]:
             found = list(importlib.metadata.distributions(name=dist, path=path))
             out[dist] = found[0].version if found else "not installed"
     try:
-        rev = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        ).stdout.strip()
+        rev = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
         out["supervisord-lite commit"] = rev + (" (+ uncommitted changes)" if dirty else "")
     except (OSError, subprocess.TimeoutExpired):
         pass
@@ -163,3 +151,10 @@ def machine() -> dict[str, object]:
         "psutil": psutil.__version__,
         "loadavg": list(os.getloadavg()),
     }
+
+
+def _git(*args: str) -> str:
+    """What ``git ARGS`` prints about this checkout (bounded)."""
+    return subprocess.run(
+        ["git", "-C", str(REPO), *args], capture_output=True, text=True, timeout=5, check=False
+    ).stdout.strip()
