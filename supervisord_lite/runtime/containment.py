@@ -114,8 +114,7 @@ class RunScope:
         group is signalled instead; a process that joins in between keeps its process group.
         """
         signum = signal.Signals[f"SIG{signame}"]
-        if self.cgroup is not None and self.cgroup.populated():
-            self.cgroup.signal(signum)
+        if self.cgroup is not None and self.cgroup.signal(signum):
             return
         groups.signal_group(self.pgid, signame)
         for pid in self.escaped():
