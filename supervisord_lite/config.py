@@ -173,13 +173,11 @@ def load(data: bytes | str, *, source: str = "<string>", base_dir: str | None = 
     Raises ConfigError listing every problem found.
     """
     base = os.path.abspath(os.getcwd() if base_dir is None else base_dir)
+    text = _utf8(data, source)
     try:
-        raw = msgspec.toml.decode(data)
+        raw = msgspec.toml.decode(text)
     except msgspec.DecodeError as exc:
         raise ConfigError(source, [Problem("$", f"invalid TOML: {exc}")]) from exc
-    except UnicodeDecodeError as exc:
-        message = f"not UTF-8 text: {exc.reason} at byte {exc.start}"
-        raise ConfigError(source, [Problem("$", message)]) from exc
 
     problems: list[Problem] = []
     problems.extend(
@@ -204,6 +202,17 @@ def load(data: bytes | str, *, source: str = "<string>", base_dir: str | None = 
     if problems or daemon is None:
         raise ConfigError(source, problems)
     return Config(daemon=daemon, programs=programs, source=source, base_dir=base)
+
+
+def _utf8(data: bytes | str, source: str) -> str:
+    """TOML is UTF-8 text: checked here, not left to whichever exception a decoder raises."""
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"not UTF-8 text: {exc.reason} at byte {exc.start}"
+        raise ConfigError(source, [Problem("$", message)]) from exc
 
 
 def _daemon(raw: object, base: str, problems: list[Problem]) -> DaemonConfig | None:
@@ -309,7 +318,7 @@ def _backoff(raw: object, where: str, problems: list[Problem]) -> object:
         return _INVALID
     backoff = Backoff(**values)
     if backoff.max < backoff.initial:
-        message = f"must be >= initial ({wording.number(str(backoff.initial))})"
+        message = f"must be >= initial ({wording.number(backoff.initial)})"
         problems.append(Problem(wording.join(where, "max"), message))
         return _INVALID
     return backoff
@@ -407,11 +416,14 @@ def _table(
 def _convert(
     value: object, tp: Any, where: str, problems: list[Problem], *, octal: bool = False
 ) -> Any:
+    found = wording.explain(value, tp, octal=octal)
+    if found is not None:
+        problems.append(Problem(where + found[0], found[1]))
+        return _INVALID
     try:
         result = msgspec.convert(value, tp)
     except msgspec.ValidationError as exc:
-        subpath, message = wording.translate(str(exc), tp, octal=octal)
-        problems.append(Problem(where + subpath, message))
+        problems.append(Problem(where, f"invalid value: {exc}"))
         return _INVALID
     strings = result if isinstance(result, tuple) else (result,)
     if any(isinstance(s, str) and "\x00" in s for s in strings):

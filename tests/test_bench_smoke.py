@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = [f"S{i}" for i in range(1, 11)]
 
 
+@pytest.mark.bench
 @pytest.mark.timeout(300)
 def test_quick_run_covers_every_scenario(tmp_path: Path) -> None:
     if os.environ.get("SVBENCH_SKIP"):

@@ -244,3 +244,16 @@ def test_docs_index_links_every_page() -> None:
     for page in sorted(DOCS.glob("*.md")):
         if page.name != "README.md":
             assert f"({page.name})" in index, f"docs/README.md does not link {page.name}"
+
+
+def test_install_docs_exit_table_matches_the_daemon() -> None:
+    from supervisord_lite.runtime import EXIT_KILLED_AT_SHUTDOWN
+
+    text = (ROOT / "docs" / "install.md").read_text()
+    rows = {
+        cells[1].strip(): cells[2]
+        for line in text.splitlines()
+        if line.startswith("| ") and len(cells := line.split("|")) > 3
+    }
+    assert "shutdown_timeout" in rows[str(EXIT_KILLED_AT_SHUTDOWN)]
+    assert "shutdown_timeout" not in rows["1"]

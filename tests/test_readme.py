@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,3 +27,27 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 
 def test_demo_config_exists() -> None:
     assert (ROOT / "examples" / "demo.toml").is_file()
+
+
+def _requirement_names() -> set[str]:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    return {_normalise(re.split(r"[<>=!~\[ ;]", spec, maxsplit=1)[0]) for spec in specs}
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_installs_are_pinned_by_the_checked_in_constraints() -> None:
+    for command in _commands():
+        assert "-c constraints.txt" in command, command
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"not an exact pin: {line}"
+            pins[_normalise(name)] = version
+    assert _requirement_names() <= pins.keys()
