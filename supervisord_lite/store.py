@@ -19,8 +19,8 @@ Invariants:
   ``i + 1``; a database from a newer version is refused, never touched.
 
 Durability: WAL with ``synchronous=NORMAL`` survives a ``kill -9`` of the daemon with every
-acknowledged commit (design section 12); only power loss needs ``FULL``. There is one writer
-connection, opened only in the daemon and used by one thread at a time.
+acknowledged commit (docs/architecture.md, "Kernel facts"); only power loss needs ``FULL``.
+There is one writer connection, opened only in the daemon and used by one thread at a time.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import msgspec
 
 from supervisord_lite.errors import StoreError
 from supervisord_lite.lifecycle.effects import Outcome
-from supervisord_lite.records import (
+from supervisord_lite.store_records import (
     RESERVED_KINDS,
     SPAWNED,
     EventRecorded,

@@ -1,4 +1,4 @@
-"""The import rules of the layers (design section 2), checked by walking every module's AST.
+"""The import rules of the layers (docs/architecture.md), checked by walking every module's AST.
 
 Layer 1 (the pure core) imports only the standard library's pure parts and msgspec; layer 2
 (runtime, store, client shells) may do I/O; nothing imports upward. The clients reach the daemon
@@ -48,7 +48,7 @@ def _pure_files() -> list[Path]:
         "logbuffer",
         "errors",
         "signames",
-        "records",
+        "store_records",
     ):
         single = DAEMON / f"{name}.py"
         package = DAEMON / name

@@ -20,7 +20,8 @@ import pytest
 
 from supervisord_lite import store as store_module
 from supervisord_lite.errors import StoreError
-from supervisord_lite.records import (
+from supervisord_lite.store import MIGRATIONS, SCHEMA_VERSION, Store
+from supervisord_lite.store_records import (
     EventRecorded,
     HistoryEntry,
     LiveGroup,
@@ -29,7 +30,6 @@ from supervisord_lite.records import (
     RunStarted,
     StoreOp,
 )
-from supervisord_lite.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -1,6 +1,6 @@
 """Everything svctl raises on purpose, one class per way a command can go wrong.
 
-Each class carries ``exit_code`` (what the ``svctl`` command exits with, design section 1) and
+Each class carries ``exit_code`` (what the ``svctl`` command exits with, docs/install.md) and
 each instance ``code``: the daemon's :class:`~supervisord_lite.protocol.ErrorCode` when the error
 came over the socket, the class default otherwise. Foreign exceptions (``OSError`` on connect,
 the protocol's ``ProtocolError``) are translated where they enter, with ``raise ... from exc``::

@@ -31,7 +31,7 @@ from supervisord_lite.runtime.daemonlog import configure, log
 from supervisord_lite.runtime.deadlines import Deadlines
 from supervisord_lite.runtime.fanout import FanOut
 from supervisord_lite.runtime.handlers import Handlers
-from supervisord_lite.runtime.logpump import CLOSE_GRACE
+from supervisord_lite.runtime.logs.pump import CLOSE_GRACE
 from supervisord_lite.runtime.reaper import Reaper, become_subreaper
 from supervisord_lite.runtime.recovery import recover
 from supervisord_lite.runtime.sdnotify import Notifier

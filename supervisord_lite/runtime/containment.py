@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import psutil
 
 from supervisord_lite.errors import Problem, SpawnError
-from supervisord_lite.runtime import groups
+from supervisord_lite.runtime import process_groups as groups
 from supervisord_lite.runtime.reaper import Reaper, our_children
 
 if TYPE_CHECKING:

@@ -28,14 +28,14 @@ from supervisord_lite.errors import (
 )
 from supervisord_lite.protocol import messages as m
 from supervisord_lite.runtime.daemonlog import log
-from supervisord_lite.runtime.logtail import send_logs
+from supervisord_lite.runtime.logs.tail import send_logs
 from supervisord_lite.store import Store
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from supervisord_lite.records import HistoryEntry as StoredEntry
     from supervisord_lite.runtime.supervisor import Supervisor
+    from supervisord_lite.store_records import HistoryEntry as StoredEntry
 
 Send = Callable[[m.ServerMessage], Awaitable[None]]
 

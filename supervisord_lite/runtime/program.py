@@ -19,11 +19,10 @@ import trio
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.errors import LogPathError, SpawnError
 from supervisord_lite.protocol.messages import ProgramStatus, StateChanged
-from supervisord_lite.records import EventRecorded
-from supervisord_lite.runtime import groups
+from supervisord_lite.runtime import process_groups as groups
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.fanout import LogFanOut
-from supervisord_lite.runtime.logpump import ProgramLogs, RunLogs
+from supervisord_lite.runtime.logs.pump import ProgramLogs, RunLogs
 from supervisord_lite.runtime.spawn import spawn
 from supervisord_lite.runtime.translate import (
     describe_transition,
@@ -32,6 +31,7 @@ from supervisord_lite.runtime.translate import (
     state_changed,
     store_op,
 )
+from supervisord_lite.store_records import EventRecorded
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from supervisord_lite.runtime.containment import Containment, RunScope
     from supervisord_lite.runtime.deadlines import Deadlines
     from supervisord_lite.runtime.fanout import FanOut
-    from supervisord_lite.runtime.readiness import Readiness
+    from supervisord_lite.runtime.fdwatch import FdWatch
     from supervisord_lite.runtime.storewriter import StoreWriter
 
 #: How many recent state transitions a runner keeps for callers waiting on an outcome.
@@ -73,7 +73,7 @@ class ProgramRunner:
         containment: Containment,
         wall_clock: Callable[[], float] = time.time,
         log_fanout: LogFanOut | None = None,
-        readiness: Readiness | None = None,
+        readiness: FdWatch | None = None,
         deadlines: Deadlines | None = None,
         spawn_slots: trio.CapacityLimiter | None = None,
     ) -> None:
@@ -321,7 +321,7 @@ class ProgramRunner:
     def _watch_exit(self, process: trio.Process, scope: RunScope, logs: RunLogs) -> None:
         """Start ``_watch`` once the leader has exited.
 
-        The leader's pidfd is watched by ``Readiness`` rather than by a task of its own, so a
+        The leader's pidfd is watched by ``FdWatch`` rather than by a task of its own, so a
         running program has no task waiting for it.
         """
         nursery = self._nursery

@@ -4,11 +4,11 @@ With ``PR_SET_CHILD_SUBREAPER`` a descendant whose parent dies is re-parented to
 instead of init, so a program's escaped descendants stay within reach (see containment.py) and,
 as PID 1 of a container, every zombie in the namespace lands here.
 
-Reaping must never steal the exit status of a child trio is waiting for (design section 12: a
-stolen status reads as exit 0). So the reaper reaps only children it can name and that are not
-managed: it lists our children from /proc/self/task/*/children and skips the pids registered as
-managed, and it does nothing while a spawn is in flight, when a new child exists that is not
-registered yet (it catches up as soon as the spawn is registered).
+Reaping must never steal the exit status of a child trio is waiting for: a stolen status reads
+as exit 0 (docs/architecture.md, "Kernel facts"). So the reaper reaps only children it can
+name and that are not managed: it lists our children from /proc/self/task/*/children and skips
+the pids registered as managed, and it does nothing while a spawn is in flight, when a new
+child exists that is not registered yet (it catches up as soon as the spawn is registered).
 """
 
 from __future__ import annotations

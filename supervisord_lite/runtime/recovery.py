@@ -20,17 +20,17 @@ from typing import TYPE_CHECKING
 import psutil
 import trio
 
-from supervisord_lite.records import Outcome, RunEnded, RunStarted
-from supervisord_lite.runtime import groups
+from supervisord_lite.runtime import process_groups as groups
 from supervisord_lite.runtime.containment import read_marker
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.spawn import PROGRAM_MARKER
+from supervisord_lite.store_records import Outcome, RunEnded, RunStarted
 
 if TYPE_CHECKING:
     from supervisord_lite.config import Config
-    from supervisord_lite.records import LiveGroup
     from supervisord_lite.runtime.containment import Containment
     from supervisord_lite.store import Store
+    from supervisord_lite.store_records import LiveGroup
 
 LOST_REASON = "exit unknown: supervisor crashed"
 DEFAULT_STOP = ("TERM", 10.0, 5.0)

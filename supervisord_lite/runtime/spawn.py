@@ -2,7 +2,8 @@
 
 Everything is passed through ``subprocess`` options (``process_group=0``, ``user``, ``group``,
 ``extra_groups``, ``umask``): no ``preexec_fn``, which is unsafe in a threaded process, and never
-``PR_SET_PDEATHSIG``, which trio's spawning thread would trigger (design section 12).
+``PR_SET_PDEATHSIG``, which trio's spawning thread would trigger (docs/architecture.md,
+"Kernel facts").
 
 Running as another user switches uid, gid *and* supplementary groups, and sets HOME, USER and
 LOGNAME; if any of it cannot be done the program does not start, so it never runs as root by

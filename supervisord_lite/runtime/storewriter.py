@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import trio
 
 from supervisord_lite.errors import StoreError
-from supervisord_lite.records import StoreOp
 from supervisord_lite.runtime.daemonlog import log
+from supervisord_lite.store_records import StoreOp
 
 if TYPE_CHECKING:
     from collections.abc import Callable

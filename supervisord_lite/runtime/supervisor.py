@@ -24,11 +24,11 @@ from supervisord_lite.protocol.messages import (
     ProgramStatus,
     StateChanged,
 )
-from supervisord_lite.runtime import groups
+from supervisord_lite.runtime import process_groups as groups
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.fanout import LogFanOut
+from supervisord_lite.runtime.fdwatch import FdWatch
 from supervisord_lite.runtime.program import ProgramRunner
-from supervisord_lite.runtime.readiness import Readiness
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -95,7 +95,7 @@ class Supervisor:
         #: Every program's output, for log followers (it outlives runners replaced by reloads).
         self.log_fanout = LogFanOut()
         #: Watches every program's pipes and pidfd from one task (running while there are any).
-        self.readiness = Readiness(nursery)
+        self.readiness = FdWatch(nursery)
         #: How many spawns run at once (see ``ProgramRunner._spawn``).
         self.spawn_slots = trio.CapacityLimiter(SPAWN_SLOTS)
         for program in config.programs.values():

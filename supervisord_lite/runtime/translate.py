@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.protocol.messages import StateChanged
-from supervisord_lite.records import EventRecorded, RunEnded, RunStarted, StoreOp
+from supervisord_lite.store_records import EventRecorded, RunEnded, RunStarted, StoreOp
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import sys
 
-from supervisord_lite.records import EventRecorded, Outcome, RunEnded, RunStarted, StoreOp
 from supervisord_lite.store import Store
+from supervisord_lite.store_records import EventRecorded, Outcome, RunEnded, RunStarted, StoreOp
 
 
 def main() -> None:

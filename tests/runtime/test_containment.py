@@ -14,7 +14,8 @@ import psutil
 import pytest
 import trio
 
-from supervisord_lite.runtime import cgroups, groups
+from supervisord_lite.runtime import cgroups
+from supervisord_lite.runtime import process_groups as groups
 from supervisord_lite.runtime.containment import (
     RUN_MARKER,
     RunScope,

@@ -7,7 +7,7 @@ import trio
 
 from supervisord_lite.protocol import messages as m
 from supervisord_lite.runtime.fanout import LogFanOut, LogGap, LogPiece
-from supervisord_lite.runtime.logtail import CHUNK, _messages
+from supervisord_lite.runtime.logs.tail import CHUNK, _messages
 
 
 def test_publish_reaches_only_the_followers_that_want_it() -> None:

@@ -1,4 +1,4 @@
-"""Writing one program stream's log file: a ``RotatingFile`` (``logfiles``) fed from the
+"""Writing one program stream's log file: a ``RotatingFile`` (``files``) fed from the
 stream's queue, off the event loop, without a task of its own.
 
 A daemon with a thousand programs has two thousand streams, nearly all idle nearly all of the
@@ -31,13 +31,13 @@ import trio
 
 from supervisord_lite.logbuffer import OverflowPolicy
 from supervisord_lite.runtime.daemonlog import log
-from supervisord_lite.runtime.logfiles import WriteFailed
+from supervisord_lite.runtime.logs.files import WriteFailed
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from supervisord_lite.logbuffer import LogBuffer
-    from supervisord_lite.runtime.logfiles import RotatingFile
+    from supervisord_lite.runtime.logs.files import RotatingFile
 
 #: Retry a failed write after this long, doubling up to RETRY_MAX while it keeps failing.
 RETRY_MIN = 0.05

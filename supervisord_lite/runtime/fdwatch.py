@@ -3,7 +3,7 @@
 trio parks one task per file descriptor it waits on, and such a task, with its frames and its
 registration, costs about 2.5 KiB. The daemon waits on three descriptors per program (two pipes
 and the leader's pidfd), nearly all of them idle nearly all the time: with a thousand programs
-that would be 7 MiB of tasks doing nothing. ``Readiness`` registers them in one epoll set of its
+that would be 7 MiB of tasks doing nothing. ``FdWatch`` registers them in one epoll set of its
 own and parks one task on that set. When the set is readable each ready descriptor's callback
 is called, in turn, and the set is looked at again after a checkpoint, so the rest of the daemon
 runs between two rounds and a descriptor that stays readable (a pipe under a flood) gets one
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 _BATCH = 64
 
 
-class Readiness:
+class FdWatch:
     """Calls back when registered file descriptors are readable; see the module docstring."""
 
     def __init__(self, nursery: trio.Nursery | None = None) -> None:

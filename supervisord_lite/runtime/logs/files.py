@@ -3,7 +3,7 @@
 A log file is opened with ``O_NOFOLLOW`` (a symlink planted at the log path is refused), created
 with mode 0640, and only inside a folder that nobody but root or the daemon's user can write to:
 ``O_NOFOLLOW`` checks the last path component only, so a folder another user can write to would
-let that user swap the file for a symlink between two opens (design section 12, "Log paths").
+let that user swap the file for a symlink between two opens (docs/architecture.md, "Kernel facts").
 
 Besides regular files, a FIFO or a character device (a terminal, ``/dev/null``) is accepted as a
 log path; those are never rotated. A FIFO is opened without blocking, so a FIFO nobody reads is
@@ -158,7 +158,7 @@ class RotatingFile:
         """Open the file if it is not open.
 
         Raises:
-            LogPathError: see ``logfiles.open_log_file``.
+            LogPathError: see ``files.open_log_file``.
         """
         if self._fd >= 0:
             return

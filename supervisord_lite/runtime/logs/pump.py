@@ -16,12 +16,12 @@ pump hold the chunk until the writer takes bytes out, and meanwhile it does not 
 kernel holds the program.
 
 A daemon runs thousands of these, nearly all idle, so an idle stream is kept small: no task
-parks on its pipe (one ``Readiness`` task watches every pipe of the daemon and calls the pump
+parks on its pipe (one ``FdWatch`` task watches every pipe of the daemon and calls the pump
 of a readable one), none on its queue (the writer has no task), and no wakeup object exists
 until somebody waits. Nothing here wakes on a timer: the pipes are watched, and the writer
 runs when bytes are queued.
 
-Exit (design section 12, "Pipes outlive the program"): when the leader exits, everything it
+Exit (docs/architecture.md, "Kernel facts"): when the leader exits, everything it
 wrote is already in the pipe, so ``RunLogs.drain`` waits, with a bound, until the pumps have read
 the pipe empty and the writer has put those bytes in the file; only then is the exit recorded
 and published. The pipe itself may stay open, held by the rest of the group or by a descendant
@@ -45,9 +45,9 @@ from supervisord_lite.config import INHERIT
 from supervisord_lite.logbuffer import LogBuffer, OverflowPolicy
 from supervisord_lite.protocol.messages import LogStreamStats
 from supervisord_lite.runtime.daemonlog import log
-from supervisord_lite.runtime.logfiles import RotatingFile
-from supervisord_lite.runtime.logwriter import FileWriter
-from supervisord_lite.runtime.readiness import Readiness
+from supervisord_lite.runtime.fdwatch import FdWatch
+from supervisord_lite.runtime.logs.files import RotatingFile
+from supervisord_lite.runtime.logs.writer import FileWriter
 
 if TYPE_CHECKING:
     from supervisord_lite.config import LogConfig, ProgramConfig
@@ -196,9 +196,9 @@ class LogStream:
 
 class Pump:
     """Moves bytes from one pipe's read end into a stream until the end of the stream: its
-    ``Readiness`` calls ``read`` whenever the pipe is readable."""
+    ``FdWatch`` calls ``read`` whenever the pipe is readable."""
 
-    def __init__(self, fd: int, stream: LogStream, readiness: Readiness) -> None:
+    def __init__(self, fd: int, stream: LogStream, readiness: FdWatch) -> None:
         self.fd = fd
         self.stream = stream
         self.readiness = readiness
@@ -286,7 +286,7 @@ class RunLogs:
     """The pipes of one spawn: the child's ends (``stdout``/``stderr``, as ``spawn`` takes
     them) and a pump on each read end."""
 
-    def __init__(self, readiness: Readiness) -> None:
+    def __init__(self, readiness: FdWatch) -> None:
         self.stdout: int = subprocess.DEVNULL
         self.stderr: int = subprocess.DEVNULL
         self.pumps: list[Pump] = []
@@ -361,7 +361,7 @@ class ProgramLogs:
     """Everything about one program's output; see the module docstring."""
 
     def __init__(
-        self, program: ProgramConfig, fanout: LogFanOut, readiness: Readiness | None = None
+        self, program: ProgramConfig, fanout: LogFanOut, readiness: FdWatch | None = None
     ) -> None:
         """``readiness`` watches the pipes; the daemon shares one between all programs
         (without one, the program gets its own, whose task runs in the nursery its runs start
@@ -383,7 +383,7 @@ class ProgramLogs:
             else None
         )
         self._runs: list[RunLogs] = []
-        self.readiness = readiness if readiness is not None else Readiness()
+        self.readiness = readiness if readiness is not None else FdWatch()
 
     @property
     def streams(self) -> list[LogStream]:

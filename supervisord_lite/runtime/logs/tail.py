@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator, Sequence
 
     from supervisord_lite.runtime.fanout import LogFanOut, LogFollower
-    from supervisord_lite.runtime.logpump import LogStream, ProgramLogs
+    from supervisord_lite.runtime.logs.pump import LogStream, ProgramLogs
 
     Send = Callable[[m.ServerMessage], Awaitable[None]]
 
