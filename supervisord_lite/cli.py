@@ -25,6 +25,9 @@ PROG = "supervisord-lite"
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit status (also the console-script entry point)."""
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    if args_list[:1] == ["convert"]:
+        return _convert(args_list[1:])
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -50,6 +53,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _convert(argv: Sequence[str]) -> int:
+    """``supervisord-lite convert supervisord.conf``: TOML on stdout, notes on stderr."""
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} convert",
+        description="Translate a supervisord config into a supervisord-lite config (TOML on"
+        " stdout); say on stderr what could not be translated, and why.",
+    )
+    parser.add_argument("supervisord_conf", metavar="supervisord.conf")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    from supervisord_lite import convert
+
+    try:
+        conversion = convert.translate(convert.read_config(args.supervisord_conf))
+    except convert.ConvertError as exc:
+        print(f"{PROG} convert: {exc}", file=sys.stderr)
+        return exc.exit_code
+    sys.stdout.write(convert.to_toml(conversion, args.supervisord_conf))
+    for note in conversion.notes:
+        print(f"{PROG} convert: {note}", file=sys.stderr)
+    return 0
+
+
 def _summary(config: Config) -> str:
     names = list(config.programs)
     noun = "program" if len(names) == 1 else "programs"
@@ -60,7 +88,8 @@ def _summary(config: Config) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Run the supervisor daemon in the foreground, or validate its config.",
+        description="Run the supervisor daemon in the foreground, or validate its config."
+        f" '{PROG} convert supervisord.conf' translates a supervisord config.",
     )
     parser.add_argument(
         "-c", "--config", required=True, metavar="CONFIG.toml", help="the config file"
