@@ -8,6 +8,8 @@ imported only when the daemon really runs, so ``--check`` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 from typing import TYPE_CHECKING
 
@@ -30,9 +32,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _convert(args_list[1:])
     parser = _parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(args_list)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
+    if args.print_unit or args.print_config:
+        sys.stdout.write(_shipped("unit" if args.print_unit else "config", args.config))
+        return 0
+    if args.config is None:
+        parser.print_usage(sys.stderr)
+        print(f"{PROG}: error: -c CONFIG.toml is required", file=sys.stderr)
+        return 2
     try:
         config = load_path(args.config)
         if args.check:
@@ -78,6 +87,29 @@ def _convert(argv: Sequence[str]) -> int:
     return 0
 
 
+#: Where the shipped unit expects things; --print-unit puts this installation's paths there.
+UNIT_BINARY = "/usr/local/bin/supervisord-lite"
+UNIT_CONFIG = "/etc/supervisord-lite/supervisord-lite.toml"
+
+
+def _shipped(what: str, config: str | None) -> str:
+    """The systemd unit (with this installation's entry point, and ``config`` when given) or
+    the config it runs, as shipped inside the package."""
+    from importlib import resources
+
+    files = resources.files("supervisord_lite.packaging")
+    if what == "config":
+        return (files / "supervisord-lite.toml").read_text()
+    text = (files / "supervisord-lite.service").read_text()
+    # This installation's entry point: the one running, else the one beside this interpreter
+    # (python -m supervisord_lite), else the one on PATH.
+    candidates = [os.path.abspath(sys.argv[0]), os.path.join(os.path.dirname(sys.executable), PROG)]
+    found = [c for c in candidates if os.path.basename(c) == PROG and os.access(c, os.X_OK)]
+    binary = found[0] if found else (shutil.which(PROG) or UNIT_BINARY)
+    text = text.replace(UNIT_BINARY, binary)
+    return text.replace(UNIT_CONFIG, os.path.abspath(config)) if config else text
+
+
 def _summary(config: Config) -> str:
     names = list(config.programs)
     noun = "program" if len(names) == 1 else "programs"
@@ -91,13 +123,22 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the supervisor daemon in the foreground, or validate its config."
         f" '{PROG} convert supervisord.conf' translates a supervisord config.",
     )
-    parser.add_argument(
-        "-c", "--config", required=True, metavar="CONFIG.toml", help="the config file"
-    )
+    parser.add_argument("-c", "--config", metavar="CONFIG.toml", help="the config file")
     parser.add_argument(
         "--check",
         action="store_true",
         help="validate the config, print every problem, exit 0 (valid) or 2 (not)",
+    )
+    shipped = parser.add_mutually_exclusive_group()
+    shipped.add_argument(
+        "--print-unit",
+        action="store_true",
+        help="print the systemd unit, set to run this installation (with -c: that config)",
+    )
+    shipped.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the config file the systemd unit runs, to start from",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser

@@ -9,6 +9,7 @@ the config Structs, so a new field without documentation fails here.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -257,3 +258,72 @@ def test_install_docs_exit_table_matches_the_daemon() -> None:
     }
     assert "shutdown_timeout" in rows[str(EXIT_KILLED_AT_SHUTDOWN)]
     assert "shutdown_timeout" not in rows["1"]
+
+
+# -- what the wheel ships ---------------------------------------------------------------------
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "supervisord_lite", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+def test_print_unit_gives_a_unit_for_this_installation(tmp_path: Path) -> None:
+    config = tmp_path / "lite.toml"
+    done = _cli("--print-unit", "-c", str(config))
+    assert done.returncode == 0, done.stderr
+    assert f"-c {config}" in done.stdout
+    assert INSTALLED_BINARY not in done.stdout.replace(f"#   ExecStart={INSTALLED_BINARY}", "")
+    unit = tmp_path / "supervisord-lite.service"
+    # verify insists that ExecStart's binary exists and is executable.
+    binary = next(
+        line.split("=", 1)[1].split()[0]
+        for line in done.stdout.splitlines()
+        if line.startswith("ExecStart=")
+    )
+    unit.write_text(
+        done.stdout if os.access(binary, os.X_OK) else done.stdout.replace(binary, sys.executable)
+    )
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=30
+    )
+    assert verify.returncode == 0, verify.stderr
+
+
+def test_print_config_gives_the_config_the_unit_runs() -> None:
+    done = _cli("--print-config")
+    assert done.returncode == 0
+    assert done.stdout == PACKAGED_CONFIG.read_text()
+
+
+def test_the_daemon_without_a_config_says_so() -> None:
+    done = _cli()
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: supervisord-lite")
+    assert done.stderr.endswith("supervisord-lite: error: -c CONFIG.toml is required\n")
+
+
+@pytest.mark.timeout(300)
+def test_the_wheel_ships_the_unit_the_config_and_the_license(tmp_path: Path) -> None:
+    import zipfile
+
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    [wheel] = tmp_path.glob("supervisord_lite-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "supervisord_lite/packaging/supervisord-lite.service" in names
+    assert "supervisord_lite/packaging/supervisord-lite.toml" in names
+    assert any(n.endswith(("/licenses/LICENSE", "/LICENSE")) for n in names)
+    assert "svctl/py.typed" in names
