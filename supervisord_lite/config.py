@@ -19,6 +19,14 @@ from msgspec import Meta
 
 from supervisord_lite import config_wording as wording
 from supervisord_lite import signames
+from supervisord_lite.config_files import (
+    DISK,
+    NO_FILES,
+    FileAccess,
+    Included,
+    env_from_files,
+    included,
+)
 from supervisord_lite.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
@@ -89,6 +97,8 @@ class ProgramConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     command: Argv
     cwd: NonEmptyStr | None = None
     env: dict[str, str] = {}
+    env_file: tuple[NonEmptyStr, ...] = ()
+    """Absolute paths of dotenv files; their variables are already in ``env`` (``env`` wins)."""
     user: NonEmptyStr | None = None
     group: NonEmptyStr | None = None
     umask: Mode | None = None
@@ -164,11 +174,19 @@ def load_path(path: str | os.PathLike[str]) -> Config:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ConfigError(source, [Problem("$", f"cannot read the file: {reason}")]) from exc
-    return load(data, source=source, base_dir=os.path.dirname(os.path.abspath(source)))
+    base = os.path.dirname(os.path.abspath(source))
+    return load(data, source=source, base_dir=base, files=DISK)
 
 
-def load(data: bytes | str, *, source: str = "<string>", base_dir: str | None = None) -> Config:
-    """Validate TOML text; relative paths resolve against ``base_dir`` (the cwd when None).
+def load(
+    data: bytes | str,
+    *,
+    source: str = "<string>",
+    base_dir: str | None = None,
+    files: FileAccess = NO_FILES,
+) -> Config:
+    """Validate TOML text; relative paths resolve against ``base_dir`` (the cwd when None);
+    ``env_file`` and ``include`` are read through ``files``.
 
     Raises ConfigError listing every problem found.
     """
@@ -183,7 +201,7 @@ def load(data: bytes | str, *, source: str = "<string>", base_dir: str | None = 
     problems.extend(
         Problem(wording.join("$", key), "unknown field")
         for key in raw
-        if key not in ("daemon", "programs")
+        if key not in ("daemon", "programs", "include")
     )
     daemon = _daemon(raw.get("daemon", {}), base, problems)
     log_dir = daemon.log_dir if daemon else _resolve(base, DaemonConfig().log_dir)
@@ -192,16 +210,44 @@ def load(data: bytes | str, *, source: str = "<string>", base_dir: str | None = 
     tables = raw.get("programs", {})
     if isinstance(tables, dict):
         for name, table in tables.items():
-            program = _program(name, table, log_dir, base, problems)
+            program = _program(name, table, log_dir, base, problems, files=files)
             if program is not None:
                 programs[name] = program
     else:
         problems.append(Problem("$.programs", f"expected a table, got {wording.kind_of(tables)}"))
+    if "include" in raw:
+        declared = dict.fromkeys(tables, source) if isinstance(tables, dict) else {}
+        for found in included(raw["include"], base, files, problems):
+            _add_included(found, declared, programs, log_dir, files, problems)
     _check_log_paths(programs, problems)
 
     if problems or daemon is None:
         raise ConfigError(source, problems)
     return Config(daemon=daemon, programs=programs, source=source, base_dir=base)
+
+
+def _add_included(
+    found: Included,
+    declared: dict[str, str],
+    programs: dict[str, ProgramConfig],
+    log_dir: str,
+    files: FileAccess,
+    problems: list[Problem],
+) -> None:
+    """The programs of one included file; a name defined twice names both files."""
+    root = f"{found.name}:$.programs"
+    if not isinstance(found.programs, dict):
+        problems.append(Problem(root, f"expected a table, got {wording.kind_of(found.programs)}"))
+        return
+    for name, table in found.programs.items():
+        if name in declared:
+            where = wording.join(root, name)
+            problems.append(Problem(where, f"{name!r} is already defined in {declared[name]}"))
+            continue
+        declared[name] = found.name
+        program = _program(name, table, log_dir, found.base_dir, problems, files=files, root=root)
+        if program is not None:
+            programs[name] = program
 
 
 def _utf8(data: bytes | str, source: str) -> str:
@@ -230,9 +276,18 @@ def _daemon(raw: object, base: str, problems: list[Problem]) -> DaemonConfig | N
 
 
 def _program(
-    name: str, raw: object, log_dir: str, base: str, problems: list[Problem]
+    name: str,
+    raw: object,
+    log_dir: str,
+    base: str,
+    problems: list[Problem],
+    *,
+    files: FileAccess = NO_FILES,
+    root: str = "$.programs",
 ) -> ProgramConfig | None:
-    path = wording.join("$.programs", name)
+    """One ``[programs.NAME]`` table; ``root`` is where its path starts (an included file's
+    name is part of it)."""
+    path = wording.join(root, name)
     before = len(problems)
     if not _NAME.fullmatch(name):
         message = (
@@ -248,6 +303,10 @@ def _program(
         text = _convert(value, NonEmptyStr, where, problems)
         return _resolve(base, text) if isinstance(text, str) else _INVALID
 
+    def env_file(value: object, where: str, problems: list[Problem]) -> object:
+        paths = _convert(value, tuple[NonEmptyStr, ...], where, problems)
+        return tuple(_resolve(base, p) for p in paths) if isinstance(paths, tuple) else _INVALID
+
     values = _table(
         raw,
         ProgramConfig,
@@ -260,11 +319,17 @@ def _program(
             "backoff": _backoff,
             "log": log,
             "cwd": cwd,
+            "env_file": env_file,
         },
         forbidden={"name": "not allowed here: the program's name is its table key"},
     )
     if "log" not in values:
         values["log"] = log({}, wording.join(path, "log"), problems)
+    if values.get("env_file"):
+        where = wording.join(path, "env_file")
+        values["env"] = env_from_files(values["env_file"], files, where, problems) | values.get(
+            "env", {}
+        )
     if len(problems) > before:
         return None
     return ProgramConfig(name=name, **values)

@@ -38,6 +38,7 @@ PROGRAM_FIELDS: Final[dict[str, Effect]] = {
     "command": "restart",
     "cwd": "restart",
     "env": "restart",
+    "env_file": "restart",
     "user": "restart",
     "group": "restart",
     "umask": "restart",
