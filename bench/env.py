@@ -1,4 +1,5 @@
-"""The peers' own virtual environment (``bench/.venv-peers``), made on first use.
+"""The peers' own virtual environment (``bench/.venv-peers``), made on first use; where each
+peer comes from and whether it can run (PM2 and s6: ``system_peers.py``).
 
 supervisord and circus (and matplotlib for the plots) are installed there, never in the repo's
 environment. The daemons run from its ``bin/``; their client libraries (supervisor's XML-RPC
@@ -15,6 +16,12 @@ import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bench import system_peers
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -84,10 +91,17 @@ def add_to_path() -> None:
         sys.path.append(site)
 
 
-def peer_available(name: str) -> tuple[bool, str]:
-    """Whether a peer's daemon and client can be used from here; (ok, why not)."""
+def peer_available(
+    name: str, *, install: bool = False, log: Callable[[str], None] = print
+) -> tuple[bool, str]:
+    """Whether a peer's daemon and client can be used from here; (ok, why not). PM2 and s6
+    are installed here on first use unless ``install`` is false (``bench/system_peers.py``)."""
     if name == "lite":
         return True, ""
+    if name == "pm2":
+        return system_peers.ensure_pm2(log, install)
+    if name == "s6":
+        return system_peers.ensure_s6(log, install)
     if not _STAMP.exists():
         return False, "the peers' environment is not installed"
     add_to_path()
@@ -119,6 +133,7 @@ def versions() -> dict[str, str]:
         for dist in ("supervisor", "circus", "pyzmq", "tornado", "matplotlib"):
             found = list(importlib.metadata.distributions(name=dist, path=path))
             out[dist] = found[0].version if found else "not installed"
+    out.update(system_peers.versions())
     try:
         rev = _git("rev-parse", "--short", "HEAD")
         dirty = _git("status", "--porcelain", "--untracked-files=no")

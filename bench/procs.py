@@ -46,6 +46,15 @@ def cmdline(pid: int) -> str:
         return "?"
 
 
+def comm(pid: int) -> str:
+    """The process' command name (``/proc/PID/comm``), or "" if it is gone."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def alive(pid: int) -> bool:
     """Running or sleeping: a zombie has exited and counts as dead."""
     st = _stat(pid)
@@ -171,14 +180,15 @@ def _proc_cpu_ticks(pid: int) -> float:
 
 
 class IdleMeter:
-    """CPU and voluntary switches of a daemon over a window, summed over all its threads.
+    """CPU and voluntary switches of a daemon over a window, summed over all its threads (and
+    over all its processes, for a daemon that is a tree of them, such as s6).
 
     Threads are sampled once a second from /proc (which does not wake the daemon), so a thread
     that is born or dies inside the window is still counted from its first to its last sample.
     """
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    def __init__(self, pids: int | list[int]) -> None:
+        self.pids = [pids] if isinstance(pids, int) else list(pids)
         self.first: dict[int, tuple[int, int]] = {}
         self.last: dict[int, tuple[int, int]] = {}
         self.ticks0 = 0.0
@@ -186,12 +196,22 @@ class IdleMeter:
         self.t0 = self.t1 = 0.0
 
     def _sample(self) -> None:
-        for tid, counts in _task_counts(self.pid).items():
+        counts_now: dict[int, tuple[int, int]] = {}
+        for pid in self.pids:
+            counts_now.update(_task_counts(pid))
+        for tid, counts in counts_now.items():
             self.first.setdefault(tid, (0, 0) if self.t0 and tid not in self.first else counts)
             self.last[tid] = counts
 
+    def _ticks(self) -> float:
+        total = 0.0
+        for pid in self.pids:
+            with contextlib.suppress(OSError):
+                total += _proc_cpu_ticks(pid)
+        return total
+
     def run(self, seconds: float) -> dict[str, float]:
-        self.ticks0 = _proc_cpu_ticks(self.pid)
+        self.ticks0 = self._ticks()
         self.t0 = 0.0
         self._sample()
         self.t0 = time.monotonic()
@@ -200,7 +220,7 @@ class IdleMeter:
             time.sleep(min(1.0, end - now))
             self._sample()
         self.t1 = time.monotonic()
-        self.ticks1 = _proc_cpu_ticks(self.pid)
+        self.ticks1 = self._ticks()
         window = self.t1 - self.t0
         cpu_ns = sum(self.last[t][0] - self.first[t][0] for t in self.last)
         vol = sum(self.last[t][1] - self.first[t][1] for t in self.last)
@@ -214,10 +234,16 @@ class IdleMeter:
         }
 
 
-def memory(pid: int) -> dict[str, float]:
-    """RSS, USS and PSS of one process in MiB."""
+def memory(pids: int | list[int]) -> dict[str, float]:
+    """RSS, USS and PSS in MiB, summed over ``pids`` (RSS counts shared pages once per
+    process; USS and PSS do not)."""
     import psutil
 
-    info = psutil.Process(pid).memory_full_info()
     mib = 1024 * 1024
-    return {"rss": info.rss / mib, "uss": info.uss / mib, "pss": info.pss / mib}
+    out = {"rss": 0.0, "uss": 0.0, "pss": 0.0}
+    for pid in [pids] if isinstance(pids, int) else pids:
+        info = psutil.Process(pid).memory_full_info()
+        out["rss"] += info.rss / mib
+        out["uss"] += info.uss / mib
+        out["pss"] += info.pss / mib
+    return out

@@ -44,14 +44,18 @@ CASES_FOR = {
     ("S2", "cli"): "cli",
     ("S3", "cpu_schedstat"): "idle",
     ("S3", "wakeups"): "idle",
+    ("S4", "uss_n"): "memory",
     ("S4", "uss_large"): "memory",
     ("S4", "per_child"): "memory",
     ("S5", "overshoot_blocking"): "stop",
     ("S6", "stop_blocking"): "stopall",
+    ("S6", "stop_poll"): "stopall",
     ("S6", "shutdown"): "stopall",
+    ("S7", "written_to_poll"): "exit",
     ("S7", "kernel_to_poll_tight"): "exit",
     ("S7", "kernel_to_push"): "exit",
     ("S8", "vs_cat"): "flood",
+    ("S8", "vs_file"): "flood",
 }
 TOP = 12
 

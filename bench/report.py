@@ -3,114 +3,25 @@
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench import env
 from bench.stats import fmt, fmt_summary, round_ratios, summarise
+from bench.targets import evaluate
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+OURS = "lite"
 REFERENCE = "supervisord"
-PEER_TITLES = {"lite": "supervisord-lite", "supervisord": "supervisord", "circus": "circus"}
-
-
-@dataclass(frozen=True)
-class Target:
-    sid: str
-    key: str
-    text: str
-    kind: str  # ratio: median of per-round ratios to supervisord; median; max (every trial)
-    op: str  # <= | < | >= | ==
-    value: float
-
-
-TARGETS = [
-    Target(
-        "S1",
-        "start_blocking",
-        "start 100 blocking → all running ≤ 0.5× supervisord",
-        "ratio",
-        "<=",
-        0.5,
-    ),
-    Target("S2", "all_p50", "status-all p50 ≤ 0.3 ms", "median", "<=", 0.3),
-    Target("S2", "one_p50", "single status p50 ≤ 0.1 ms", "median", "<=", 0.1),
-    Target("S2", "cli", "cold `svctl status` ≤ 0.4× supervisorctl", "ratio", "<=", 0.4),
-    Target("S3", "cpu_schedstat", "idle 100 children: CPU ≤ 0.2× supervisord", "ratio", "<=", 0.2),
-    Target("S3", "wakeups", "idle: < 0.1 voluntary switches/s", "median", "<", 0.1),
-    Target("S4", "uss_large", "USS with 1000 children ≤ 1.25× supervisord", "ratio", "<=", 1.25),
-    Target("S4", "per_child", "≤ 8 KiB USS per extra child", "median", "<=", 8.0),
-    Target(
-        "S5",
-        "overshoot_blocking",
-        "SIGTERM ignored, 1 s timeout: overshoot ≤ 1 ms",
-        "median",
-        "<=",
-        1.0,
-    ),
-    Target("S6", "stop_blocking", "stop 100 ≤ 0.05 s", "median", "<=", 0.05),
-    Target("S6", "shutdown", "daemon shutdown with 100 running ≤ 0.2 s", "median", "<=", 0.2),
-    Target(
-        "S7", "kernel_to_poll_tight", "kernel exit → visible in status ≤ 1 ms", "median", "<=", 1.0
-    ),
-    Target(
-        "S7", "kernel_to_push", "kernel exit → pushed to a subscriber ≤ 1 ms", "median", "<=", 1.0
-    ),
-    Target("S7", "code_in_status", "exit code reported (every trial)", "min", ">=", 1.0),
-    Target("S8", "vs_cat", "200 MB of log lines ≥ 1.0× cat's throughput", "median", ">=", 1.0),
-    Target("S8", "lost", "0 bytes lost (every trial)", "max", "==", 0.0),
-    Target("S9", "survivors_on", "escaped descendants surviving a stop: 0", "max", "==", 0.0),
-    Target("S10", "duplicates", "duplicates after kill -9 and restart: 0", "max", "==", 0.0),
-]
-
-
-def _values(samples: list[list[float]]) -> list[float]:
-    return [v for _, v in samples]
-
-
-def _met(value: float, op: str, limit: float) -> bool:
-    return {
-        "<=": value <= limit,
-        "<": value < limit,
-        ">=": value >= limit,
-        "==": value == limit,
-    }[op]
-
-
-def evaluate(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each target with our figure, the peers' figures, and whether it was met."""
-    out = []
-    for t in TARGETS:
-        metric = data["scenarios"].get(t.sid, {}).get("metrics", {}).get(t.key)
-        if metric is None:
-            continue
-        row: dict[str, Any] = {"target": t.text, "scenario": t.sid, "metric": t.key}
-        samples = metric["samples"]
-        for peer in data["peers"]:
-            s = summarise(_values(samples.get(peer, [])))
-            row[peer] = s.as_dict() if s else None
-            if s is None:
-                row[peer + "_why"] = metric["unsupported"].get(peer, "no samples (see errors)")
-        ours = _values(samples.get("lite", []))
-        value: float | None = None
-        if t.kind == "ratio":
-            ratios = round_ratios(samples.get("lite", []), samples.get(REFERENCE, []))
-            s = summarise(ratios)
-            value = s.median if s else None
-            row["ratio"] = s.as_dict() if s else None
-        elif ours:
-            value = {"median": summarise(ours).median, "max": max(ours), "min": min(ours)}[  # type: ignore[union-attr]
-                t.kind
-            ]
-        row["value"] = value
-        row["met"] = None if value is None else _met(value, t.op, t.value)
-        if value is not None and not row["met"]:
-            row["by"] = value - t.value
-        out.append(row)
-    return out
+PEER_TITLES = {
+    "lite": "supervisord-lite",
+    "supervisord": "supervisord",
+    "circus": "circus",
+    "pm2": "PM2",
+    "s6": "s6",
+}
 
 
 def draw_plots(json_path: Path, plot_dir: Path, log: Callable[[str], None]) -> dict[str, str]:
@@ -139,6 +50,10 @@ def draw_plots(json_path: Path, plot_dir: Path, log: Callable[[str], None]) -> d
     return plots
 
 
+def _values(samples: list[list[float]]) -> list[float]:
+    return [v for _, v in samples]
+
+
 def _cell(metric: dict[str, Any], peer: str, notes: list[str]) -> str:
     s = summarise(_values(metric["samples"].get(peer, [])))
     if s is not None:
@@ -151,17 +66,54 @@ def _cell(metric: dict[str, Any], peer: str, notes: list[str]) -> str:
     return f"n/a [{notes.index(why) + 1}]"
 
 
+def _target_cells(
+    row: dict[str, Any],
+    peers: list[str],
+    profiles: dict[str, str],
+    cases: dict[tuple[str, str], str],
+    with_floor: bool,
+) -> list[str]:
+    """One row of a targets table: target, ours, [floor], each peer, verdict."""
+
+    def median(peer: str) -> str:
+        s = row.get(peer)
+        return "n/a" if s is None else fmt(s["median"])
+
+    unit = row["unit"]
+    cells = [f"{row['scenario']}: {row['target']} [{unit}]", median(OURS)]
+    if with_floor:
+        ours = row.get(OURS)
+        floors = []
+        for f in row["floors"]:
+            text = f"{f['label'].removeprefix('floor: ')}: {fmt(f['median'])} {f['unit']}"
+            if ours is not None and f["unit"] == unit:
+                text += f" (ours − floor: {fmt(ours['median'] - f['median'])})"
+            floors.append(text)
+        cells.append("; ".join(floors) or "–")
+    cells += [median(x) for x in peers if x != OURS]
+    verdict = {True: "met", False: "MISSED", None: "not judged"}[row["met"]]
+    verdict += ": " + "; ".join(row["found"])
+    case = cases.get((row["scenario"], row["metric"]))
+    if row["met"] is False and case in profiles:
+        verdict += f"; profile: [{case}](#profile-{case})"
+    cells.append(verdict)
+    return [c.replace("|", "\\|") for c in cells]
+
+
 def render(data: dict[str, Any], plots: dict[str, str], base: Path) -> str:
     from bench.profile import CASES_FOR
 
     peers = list(data["peers"])
-    others = [p for p in peers if p != REFERENCE]
+    # ratio columns: ours ÷ every other peer (without ours: every peer ÷ supervisord)
+    base_peer = OURS if OURS in peers else REFERENCE
+    others = [p for p in peers if p != base_peer]
     profiles: dict[str, str] = data.get("profiles", {})
     m = data["machine"]
     v = data.get("versions", {})
     p = data["params"]
+    names = ", ".join(PEER_TITLES.get(x, x) for x in peers if x != OURS)
     lines = [
-        "# supervisord-lite against supervisord and circus",
+        f"# supervisord-lite against {names or 'no peer'}",
         "",
         f"Run {data['run_id']} on {data['started_at'][:10]} ({data['started_at']} UTC), "
         f"{data['duration_s']:.0f} s in all, command `{data['command']}`.",
@@ -180,10 +132,11 @@ def render(data: dict[str, Any], plots: dict[str, str], base: Path) -> str:
         f"S7 {p['s7_reps']}/round, S8 {p['s8_mb']} MB, S10 N={p['s10_n']}"
         + (" (--quick: a smoke test; its figures mean little)." if p["quick"] else "."),
         "",
-        "Cells: median (min–max; n) over every sample of every round. Ratio columns: this peer "
-        "÷ supervisord, per round (the median of each side's samples in that round; the peers "
-        "ran back to back), then median (min–max) over the rounds. n/a cells say why below "
-        "the table. Everything ran on a shared machine: read medians and ratios.",
+        "Cells: median (min–max; n) over every sample of every round. Ratio columns: "
+        f"{PEER_TITLES.get(base_peer, base_peer)} ÷ each other peer, per round (the median of "
+        "each side's samples in that round; the peers ran back to back), then median "
+        "(min–max) over the rounds: below 1 means ours is lower (faster, smaller). n/a cells "
+        "say why below the table. Everything ran on a shared machine: read medians and ratios.",
         "",
     ]
     for note in data.get("notes_run", []):
@@ -192,44 +145,42 @@ def render(data: dict[str, Any], plots: dict[str, str], base: Path) -> str:
         if not info["available"]:
             lines += [f"**{name} was unavailable**: {info['reason']}", ""]
 
-    lines += [
-        "## Targets",
-        "",
-        "Ours against the issue's targets; the peers' medians beside it. A ratio target is "
-        "the median over rounds of ours ÷ supervisord in that round.",
-        "",
-        "| target | ours | supervisord | circus | verdict |",
-        "|---|---|---|---|---|",
-    ]
-
-    def show(row: dict[str, Any], peer: str) -> str:
-        s = row.get(peer)
-        if s is None:
-            return "n/a" if peer in data["peers"] else "not run"
-        return fmt(s["median"])
-
-    for row in evaluate(data):
-        verdict = "not measured"
-        if row["met"] is not None:
-            shown = fmt(row["value"]) + ("×" if row.get("ratio") else "")
-            verdict = f"{'met' if row['met'] else 'MISSED'} ({shown}"
-            if not row["met"]:
-                verdict += f", off by {fmt(abs(row['by']))}"
-            verdict += ")"
-        case = CASES_FOR.get((row["scenario"], row["metric"]))
-        if row["met"] is False and case in profiles:
-            verdict += f"; profile: [{case}](#profile-{case})"
-        lines.append(
-            f"| {row['scenario']}: {row['target']} | {show(row, 'lite')} "
-            f"| {show(row, 'supervisord')} | {show(row, 'circus')} | {verdict} |"
-        )
-    lines.append("")
+    rows = evaluate(data)
+    for issue, title, intro in (
+        (
+            True,
+            "## Targets (issue 11: ahead of every peer, measured side by side)",
+            "Ours against issue 11's targets, with every peer's median beside it. A ratio is "
+            "the median over rounds of ours ÷ that peer in the same round; 'below every peer' "
+            "needs that ratio below 1 against each peer measured in this run. Where a row is "
+            "bounded by CPython itself, the floor column is CPython alone on this machine, "
+            "measured in the same run.",
+        ),
+        (False, "## Standing targets", "Earlier targets that still hold."),
+    ):
+        chosen = [r for r in rows if r["issue"] is issue]
+        if not chosen:
+            continue
+        head = [
+            "target",
+            "ours",
+            "floor (CPython)",
+            *[PEER_TITLES.get(x, x) for x in peers if x != OURS],
+            "verdict",
+        ]
+        if not issue:
+            head.remove("floor (CPython)")
+        lines += [title, "", intro, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for row in chosen:
+            lines.append(
+                "| " + " | ".join(_target_cells(row, peers, profiles, CASES_FOR, issue)) + " |"
+            )
+        lines.append("")
 
     for sid, sc in data["scenarios"].items():
         notes: list[str] = []
         head = ["metric", *[PEER_TITLES.get(x, x) for x in peers]]
-        if REFERENCE in peers:
-            head += [f"{x} ÷ supervisord" for x in others]
+        head += [f"{base_peer} ÷ {x}" for x in others]
         lines += [
             f"## {sid}: {sc['title']}",
             "",
@@ -239,15 +190,12 @@ def render(data: dict[str, Any], plots: dict[str, str], base: Path) -> str:
         for metric in sc["metrics"].values():
             label = f"{metric['label']} [{metric['unit']}]"
             cells = [label, *[_cell(metric, x, notes) for x in peers]]
-            if REFERENCE in peers:
-                for x in others:
-                    ratios = round_ratios(
-                        metric["samples"].get(x, []), metric["samples"].get(REFERENCE, [])
-                    )
-                    s = summarise(ratios) if metric["ratio"] else None
-                    cells.append(
-                        "–" if s is None else f"{fmt(s.median)}× ({fmt(s.min)}–{fmt(s.max)})"
-                    )
+            for x in others:
+                ratios = round_ratios(
+                    metric["samples"].get(base_peer, []), metric["samples"].get(x, [])
+                )
+                s = summarise(ratios) if metric["ratio"] else None
+                cells.append("–" if s is None else f"{fmt(s.median)}× ({fmt(s.min)}–{fmt(s.max)})")
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
         for i, why in enumerate(notes, 1):
@@ -301,14 +249,19 @@ def render(data: dict[str, Any], plots: dict[str, str], base: Path) -> str:
         "## How it was measured",
         "",
         "- Every daemon ran in the foreground as a child of the harness, one at a time, in a "
-        "fresh temp dir under /tmp, driven by its own client library in the harness process "
-        "over a Unix socket: ours with `svctl.Client`, supervisord with XML-RPC through "
-        "supervisor's own transport, circus with `circus.client.CircusClient` (zmq ipc://).",
+        "fresh temp dir under /tmp, driven by its own client: ours with `svctl.Client`, "
+        "supervisord with XML-RPC through supervisor's own transport, circus with "
+        "`circus.client.CircusClient` (zmq ipc://), all three in the harness process over a "
+        "Unix socket; PM2 (its God daemon, `lib/Daemon.js`, with its own PM2_HOME) through "
+        "its own API in a long-lived Node helper (`bench/peers/pm2_helper.js`, JSON lines on "
+        "a pipe); s6 (`s6-svscan` on a scan dir) through its tools, one process per call "
+        "(status-all and bulk start/stop: one `sh` loop of them).",
         "- Timings are wall-clock (time.monotonic / perf_counter) in the harness, so they "
         "include each client's own cost.",
         "- Each trial put `SVBENCH_MARKER=<uuid>` in its daemon's environment (circus: "
-        "copy_env); after its clean, bounded shutdown every process still holding the marker "
-        "was recorded as a leftover and killed by pid.",
+        "copy_env; PM2: also the helper's, whose environment PM2 gives the apps); after its "
+        "clean, bounded shutdown every process still holding the marker was recorded as a "
+        "leftover and killed by pid.",
         "- supervisord: the harness stops all programs before it shuts the daemon down in every "
         "scenario but S6 (its shutdown stops one group per 1 s pass).",
         "- Raw samples, per-trial details and the machine are in results.json.",

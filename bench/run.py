@@ -1,4 +1,4 @@
-"""``python bench/run.py [--quick] [-s S1,S7] [--peers lite,supervisord,circus]``.
+"""``python bench/run.py [--quick] [-s S1,S7] [--peers lite,supervisord,circus,pm2,s6]``.
 
 Runs the scenarios of ``../shared/peers.md`` against each peer, one daemon at a time, in rounds
 whose peer order rotates, and writes ``results.json`` (every sample), ``RESULTS.md`` (tables)
@@ -27,21 +27,23 @@ from bench.scenarios import ORDER, load
 if TYPE_CHECKING:
     from bench.peers.base import Peer
 
-PEERS = ("lite", "supervisord", "circus")
+PEERS = ("lite", "supervisord", "circus", "pm2", "s6")
+#: peer -> (module, class) of its adapter
+ADAPTERS = {
+    "lite": ("bench.peers.lite", "Lite"),
+    "supervisord": ("bench.peers.supervisord", "Supervisord"),
+    "circus": ("bench.peers.circus", "Circus"),
+    "pm2": ("bench.peers.pm2", "PM2"),
+    "s6": ("bench.peers.s6", "S6"),
+}
 
 
 def _peer_class(name: str) -> type[Peer]:
-    if name == "lite":
-        from bench.peers.lite import Lite
+    import importlib
 
-        return Lite
-    if name == "supervisord":
-        from bench.peers.supervisord import Supervisord
-
-        return Supervisord
-    from bench.peers.circus import Circus
-
-    return Circus
+    module, cls = ADAPTERS[name]
+    peer: type[Peer] = getattr(importlib.import_module(module), cls)
+    return peer
 
 
 def _log(message: str) -> None:
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"bench: {why}")
     available: list[str] = []
     for name in args.peers:
-        ok, why = env.peer_available(name)
+        ok, why = env.peer_available(name, install=not args.no_install, log=_log)
         results.peers[name] = {"available": ok, **({} if ok else {"reason": why})}
         if ok:
             available.append(name)
@@ -166,9 +168,9 @@ def main(argv: list[str] | None = None) -> int:
 
     data = results.to_json()
     if args.profile if args.profile is not None else not args.quick:
-        from bench import profile, report
+        from bench import profile, targets
 
-        data["profiles"] = profile.profile_missed(report.evaluate(data), out / "profiles", _log)
+        data["profiles"] = profile.profile_missed(targets.evaluate(data), out / "profiles", _log)
     json_path = out / "results.json"
     json_path.write_text(json.dumps(data, indent=1))
     _log(f"bench: wrote {json_path}")

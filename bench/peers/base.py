@@ -1,10 +1,10 @@
-"""What every peer adapter offers, so a scenario is written once for all three.
+"""What every peer adapter offers, so a scenario is written once for every peer.
 
 A ``Peer`` owns one daemon in one fresh temp dir: it writes the config for a list of
 ``Program`` specs, launches the daemon (marked with the trial's marker), drives it through the
-peer's own client library over its Unix socket, and normalises what the client answers into
-``Proc`` records. What a peer cannot do raises ``Unsupported`` with the reason, which the report
-prints instead of a blank.
+peer's own client (a library over its socket, a helper process, or its tools), and normalises
+what the client answers into ``Proc`` records. What a peer cannot do raises ``Unsupported``
+with the reason, which the report prints instead of a blank.
 """
 
 from __future__ import annotations
@@ -98,8 +98,13 @@ class Peer(ABC):
     def connect(self, timeout: float) -> None:
         """Wait (bounded) until the daemon answers its client; keep that client open."""
 
+    def daemon_env(self) -> dict[str, str]:
+        """Variables the daemon needs beside the harness' environment and the marker."""
+        return {}
+
     def launch(self) -> None:
         env = dict(os.environ)
+        env.update(self.daemon_env())
         env[procs.MARKER_VAR] = self.marker
         env.pop("NOTIFY_SOCKET", None)
         log = open(self.workdir / "daemon.out", "wb")  # noqa: SIM115 - closed in close()
@@ -151,6 +156,10 @@ class Peer(ABC):
     @abstractmethod
     def cli_status_argv(self) -> list[str]:
         """The peer's own command line for ``status``, run as a whole process (S2)."""
+
+    def cli_env(self) -> dict[str, str] | None:
+        """The environment ``cli_status_argv`` runs in (None: the harness' own)."""
+        return None
 
     def pids_of(self, name: str) -> list[int]:
         proc = self.status_one(name)

@@ -33,7 +33,7 @@ def run(t: Trial) -> None:
     peer.wait_all("RUNNING", 60)
     peer.close_client()
     time.sleep(2.0)
-    figures = IdleMeter(peer.pid).run(t.params.s3_window)
+    figures = IdleMeter(peer.daemon_pids()).run(t.params.s3_window)
     t.record("cpu_schedstat", figures["cpu_schedstat_s"])
     t.record("cpu_stat", figures["cpu_stat_s"])
     t.record("wakeups", figures["voluntary_per_s"])

@@ -41,7 +41,7 @@ def _one(t: Trial, count: int) -> dict[str, float]:
     peer.wait_all("RUNNING", 300, 0.02 if count <= 100 else 0.1)
     boot = time.monotonic() - peer.launched_at
     time.sleep(1.0)
-    mem = procs.memory(peer.pid)
+    mem = procs.memory(peer.daemon_pids())
     mem["boot"] = boot
     t.stop_daemon(peer, 180)
     return mem

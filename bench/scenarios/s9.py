@@ -64,8 +64,9 @@ def programs(group_kill: bool) -> list[Program]:
 
 def run(t: Trial) -> None:
     for key, on in (("survivors_on", True), ("survivors_off", False)):
-        if not on and "group_kill_off" in t.peer_cls.unsupported:
-            t.unsupported(key, t.peer_cls.unsupported["group_kill_off"])
+        missing = "group_kill_on" if on else "group_kill_off"
+        if missing in t.peer_cls.unsupported:
+            t.unsupported(key, t.peer_cls.unsupported[missing])
             continue
         peer = t.daemon(programs(on), sub=key)
         peer.wait_all("RUNNING", 30)
