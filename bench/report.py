@@ -105,7 +105,7 @@ def render(data: dict[str, Any], plots: dict[str, str], base: Path) -> str:
 
     peers = list(data["peers"])
     # ratio columns: ours ÷ every other peer (without ours: every peer ÷ supervisord)
-    base_peer = OURS if OURS in peers else REFERENCE
+    base_peer = next((x for x in (OURS, REFERENCE) if x in peers), peers[0] if peers else OURS)
     others = [p for p in peers if p != base_peer]
     profiles: dict[str, str] = data.get("profiles", {})
     m = data["machine"]
@@ -196,7 +196,7 @@ def render(data: dict[str, Any], plots: dict[str, str], base: Path) -> str:
                 )
                 s = summarise(ratios) if metric["ratio"] else None
                 cells.append("–" if s is None else f"{fmt(s.median)}× ({fmt(s.min)}–{fmt(s.max)})")
-            lines.append("| " + " | ".join(cells) + " |")
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
         for i, why in enumerate(notes, 1):
             lines.append(f"[{i}] {why}  ")

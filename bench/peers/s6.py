@@ -15,14 +15,12 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from typing import TYPE_CHECKING, ClassVar
+from pathlib import Path
+from typing import ClassVar
 
 from bench import procs
 from bench.peers.base import BenchTimeout, Peer, Proc, Program
 from bench.system_peers import s6_tool
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 #: s6-log's largest file size before it rotates (``s`` directive)
 LOG_MAX = 268435455
@@ -70,24 +68,28 @@ class S6(Peer):
         self.scan.mkdir(exist_ok=True)
         for p in programs:
             service = self.scan / p.name
-            service.mkdir()
+            # a restarted daemon (S10) gets the same scan dir: rewrite, keep supervise/
+            service.mkdir(exist_ok=True)
             exports = [["export", k, v] for k, v in p.env.items()]
             # `export K V` execs into the rest of the command line, then the program
             body = [w for e in exports for w in e] + list(p.argv)
             self._script(service / "run", [body])
-            if not p.autorestart:
+            if p.autostart and not p.autorestart:
+                # started by s6-supervise at boot with no way to say "once": the finish
+                # script's 125 tells it not to restart (the client starts others with -o)
                 self._script(service / "finish", [["exit", "125"]])
             if not p.autostart:
                 (service / "down").touch()
             (service / "timeout-kill").write_text(f"{round(p.stop_timeout * 1000)}\n")
             if p.stdout is not None:
                 logdir = self.workdir / f"{p.name}.s6log"
-                (service / "log").mkdir()
+                (service / "log").mkdir(exist_ok=True)
                 self._script(
                     service / "log" / "run",
                     [[self.tools["s6-log"], "n2", f"s{LOG_MAX}", str(logdir)]],
                 )
                 # the scenario reads the file it named: s6-log writes LOGDIR/current
+                Path(p.stdout).unlink(missing_ok=True)
                 os.symlink(logdir / "current", p.stdout)
 
     def daemon_argv(self) -> list[str]:
@@ -162,10 +164,15 @@ class S6(Peer):
             self._run([self.tools["s6-svwait"], "-D", "-a", "-t", "60000", *waiting])
         self._finishing.difference_update(names)
 
+    def _up(self, name: str) -> str:
+        """``-o`` (up once: not restarted when it dies) unless the program restarts."""
+        program = next(p for p in self.programs if p.name == name)
+        return "-u" if program.autorestart else "-o"
+
     def start(self, name: str, wait: bool) -> None:
         self._settle([name])
         head = [self.tools["s6-svc"], *(["-wu", "-T", "60000"] if wait else [])]
-        self._run([*head, "-u", str(self.scan / name)])
+        self._run([*head, self._up(name), str(self.scan / name)])
 
     def stop(self, name: str, wait: bool) -> None:
         # blocking: until down and its finish script done (-wD), as s6-rc waits on a down
@@ -174,19 +181,21 @@ class S6(Peer):
         if not wait:
             self._finishing.add(name)
 
-    def _bulk(self, command: str, wait_flag: str | None) -> None:
+    def _bulk(self, commands: list[str], wait_flag: str | None) -> None:
+        """One sh loop of ``s6-svc COMMAND DIR``, one per program, then maybe ``s6-svwait``."""
         svc, svwait = self.tools["s6-svc"], self.tools["s6-svwait"]
-        script = f'for d in "$@"; do {svc} {command} "$d"; done'
+        script = f'while [ "$1" != -- ]; do {svc} "$1" "$2"; shift 2; done; shift'
         if wait_flag is not None:
             script += f'; exec {svwait} {wait_flag} -a -t 60000 "$@"'
-        self._sh(script, *self._dirs())
+        pairs = [w for c, d in zip(commands, self._dirs(), strict=True) for w in (c, d)]
+        self._sh(script, *pairs, "--", *self._dirs())
 
     def start_all(self, wait: bool) -> None:
         self._settle([p.name for p in self.programs])
-        self._bulk("-u", "-u" if wait else None)
+        self._bulk([self._up(p.name) for p in self.programs], "-u" if wait else None)
 
     def stop_all(self, wait: bool) -> None:
-        self._bulk("-d", "-D" if wait else None)
+        self._bulk(["-d"] * len(self.programs), "-D" if wait else None)
         if not wait:
             self._finishing.update(p.name for p in self.programs)
 

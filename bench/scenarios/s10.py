@@ -40,6 +40,12 @@ NOTES = [
     "counted 1 s after the restarted daemon reports every program running (or after 20 s).",
     "The restarted daemon uses the same config and state files; old survivors it does not "
     "adopt or end outlive its clean shutdown and show up as leftovers.",
+    "pm2: a restarted daemon starts with an empty list until the client registers the apps "
+    "again, which starts new instances beside the survivors.",
+    "s6: after s6-svscan is killed its s6-supervise processes live on and keep supervising; the"
+    " new s6-svscan cannot adopt them (their replacements exit 'already running'), so the old "
+    "instances are reported running and the orphaned supervisors outlive the shutdown "
+    "(leftovers).",
 ]
 
 

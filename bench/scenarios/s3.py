@@ -25,6 +25,10 @@ NOTES = [
     "The client connection is closed and the daemon left alone for 2 s before the window; "
     "nothing talks to it during the window. Threads are read from /proc once a second (this "
     "does not wake the daemon); a thread born in the window counts from zero.",
+    "s6: the daemon is a tree (s6-svscan, one s6-supervise per program); CPU and wake-ups are "
+    "summed over all of them, and 'threads' counts their threads.",
+    "pm2: the daemon is PM2's God daemon alone; the Node helper (the client) is closed during "
+    "the window like every other client.",
 ]
 
 

@@ -30,6 +30,9 @@ NOTES = [
     "polling that saw them running), from /proc/PID/smaps (psutil.memory_full_info).",
     "Each peer keeps its default output handling (supervisord: AUTO log files; circus: none, "
     "children inherit circusd's stdout; ours: a log file per stream).",
+    "s6: memory is summed over s6-svscan and every s6-supervise (RSS counts shared pages once "
+    "per process; USS and PSS do not); its programs' output goes to s6-svscan's stdout.",
+    "pm2: the God daemon alone (not the Node helper); output goes to PM2's default log files.",
 ]
 
 

@@ -29,6 +29,11 @@ NOTES = [
     "/proc shows SIGTERM ignored. The 'process died' clock is a harness thread blocked on a "
     "pidfd.",
     "supervisord: stopwaitsecs is whole seconds; 1 s is exact here.",
+    "pm2: PM2 7.0 stops with the daemon-wide PM2_KILL_SIGNAL (set to SIGTERM; its default is "
+    "SIGINT) and kill_timeout; it confirms a stop by polling the process every 100 ms "
+    "(KILL_RETRY_TIME), so 'stopped' shows up to ~100 ms after the process died.",
+    "s6: timeout-kill holds the stop timeout; the blocking stop is `s6-svc -wD -d` (down and "
+    "its finish script done, as s6-rc waits), the polled one `s6-svc -d` and s6-svstat runs.",
 ]
 
 STUBBORN = Program(

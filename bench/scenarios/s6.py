@@ -25,6 +25,11 @@ NOTES = [
     "supervisord: its main loop sleeps in poll() with a 1 s timeout and is woken by I/O, not by "
     "SIGCHLD; graceful shutdown stops one process group per pass, so the shutdown time with N "
     "running is a race between ~0.1 s and ~N × 0.6 s.",
+    "pm2: its client stops 2 apps at a time (CONCURRENT_ACTIONS) and confirms each stop by a "
+    "100 ms poll, so stop-all of N costs about N/2 × 100 ms; shutdown is PM2's killDaemon "
+    "(delete every app, then end the daemon).",
+    "s6: stop-all is one sh loop of `s6-svc -d` (blocking: then `s6-svwait -D -a`); shutdown is"
+    " `s6-svscanctl -t`.",
 ]
 
 

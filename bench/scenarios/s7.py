@@ -40,6 +40,9 @@ NOTES = [
     "on the latter, since a 5 ms poll alone adds 0-5 ms of sampling delay.",
     "circus: exits are noticed on the periodic check (check_delay = 5 s, its default for config "
     "files), so detection takes about half that period on average.",
+    "s6: a program that is not autostart is started with `s6-svc -o` (up once: not restarted "
+    "when it dies); each poll is one s6-svstat process.",
+    "pm2: a poll is `describe`, which fetches and filters the full process list.",
 ]
 
 SCRIPT = (

@@ -36,6 +36,10 @@ NOTES = [
     "circus: stop_children signals the watcher's process first and then looks each child up "
     "again under it; when the process dies on that signal its children have already been "
     "re-parented, are not found, and are never signalled.",
+    "pm2: the option is treekill (on: the process tree found by parent pid is signalled; off: "
+    "the pid only).",
+    "s6: no process-group kill (s6-supervise signals the program's pid only), so only 'off' is "
+    "measured.",
 ]
 
 DESC = b"SVBENCH_DESC=1"
