@@ -17,7 +17,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-COLOURS = {"lite": "#2a7ab0", "supervisord": "#b05a2a", "circus": "#5a9a3a"}
+COLOURS = {
+    "lite": "#2a7ab0",
+    "supervisord": "#b05a2a",
+    "circus": "#5a9a3a",
+    "pm2": "#8a4ab0",
+    "s6": "#a0a020",
+}
 
 
 def main(json_path: str, out_dir: str) -> None:

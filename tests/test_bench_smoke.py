@@ -55,6 +55,10 @@ def test_quick_run_covers_every_scenario(tmp_path: Path) -> None:
             for rnd, value in samples:
                 assert rnd == 0
                 assert isinstance(value, float)
+    # CPython's floors are measured in ours' trials, beside the cold CLI and the cold boot
+    for sid, key in (("S1", "floor_trio"), ("S2", "floor_pass"), ("S2", "floor_msgspec")):
+        assert data["scenarios"][sid]["metrics"][key]["samples"]["lite"], key
     report = (out / "RESULTS.md").read_text()
+    assert "## Targets (issue 11" in report
     for sid in SCENARIOS:
         assert f"## {sid}:" in report

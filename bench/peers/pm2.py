@@ -134,7 +134,8 @@ class PM2(Peer):
         if not self._booted:
             boot = [p.name for p in self.programs if p.autostart]
             if boot:
-                self._call("register", names=boot)
+                # PM2 registers apps 2 at a time: 1,000 of them take a while on 2 cores
+                self._call("register", timeout=600.0, names=boot)
             self._registered.update(boot)
             self._booted = True
 
