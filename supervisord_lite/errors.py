@@ -8,11 +8,6 @@ process)::
 
     SupervisorLiteError              code="internal"          exit 1
     ├── ConfigError                  code="config_invalid"    exit 2   (.problems: every problem)
-    ├── ProtocolError                code="bad_frame"         exit 1
-    │   ├── FrameTooLarge            code="frame_too_large"
-    │   ├── UnsupportedVersion       code="unsupported_version"
-    │   ├── UnknownOperation         code="unknown_op"
-    │   └── BadRequest               code="bad_request"
     ├── StoreError                   code="store_failed"      exit 1
     ├── SpawnError                   code="spawn_failed"      exit 1
     ├── LogPathError                 code="log_path_refused"  exit 2
@@ -24,12 +19,45 @@ process)::
         ├── WaitTimeout              code="timeout"
         └── ShuttingDown             code="shutting_down"
 
-This module is pure: it imports only the standard library.
+The protocol's errors (``ProtocolError``, ``FrameTooLarge``, ``UnsupportedVersion``,
+``UnknownOperation``, ``BadRequest``) are a tree of their own, defined by the protocol
+(``supervisord_lite/protocol/errors.py``) with a typed ``ErrorCode``; they are named here too
+because clients catch ``ProtocolError`` from this module (``clients/svctl/_session.py``).
+
+This module is pure: it imports only the standard library and the protocol's errors.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
+
+from supervisord_lite.protocol.errors import (
+    BadRequest,
+    FrameTooLarge,
+    ProtocolError,
+    UnknownOperation,
+    UnsupportedVersion,
+)
+
+__all__ = [
+    "AlreadyRunning",
+    "BadRequest",
+    "ConfigError",
+    "DaemonError",
+    "FrameTooLarge",
+    "LogPathError",
+    "NoSuchProgram",
+    "Problem",
+    "ProtocolError",
+    "RequestFailed",
+    "ShuttingDown",
+    "SpawnError",
+    "StoreError",
+    "SupervisorLiteError",
+    "UnknownOperation",
+    "UnsupportedVersion",
+    "WaitTimeout",
+]
 
 
 class SupervisorLiteError(Exception):
@@ -67,44 +95,6 @@ class ConfigError(SupervisorLiteError):
         lines = [f"{source}: {count} {noun}"]
         lines.extend(f"  {problem}" for problem in self.problems)
         super().__init__("\n".join(lines))
-
-
-class ProtocolError(SupervisorLiteError):
-    """A peer sent bytes that are not a valid frame or message; the connection must close.
-
-    ``request_id`` is the id of the offending request where it could be read, so the error
-    reply can echo it.
-    """
-
-    code = "bad_frame"
-
-    def __init__(self, message: str, *, request_id: int | None = None) -> None:
-        self.request_id = request_id
-        super().__init__(message)
-
-
-class FrameTooLarge(ProtocolError):
-    """A length prefix announced a body larger than ``MAX_FRAME``; nothing of it was buffered."""
-
-    code = "frame_too_large"
-
-
-class UnsupportedVersion(ProtocolError):
-    """The peer's protocol version is not one this side speaks."""
-
-    code = "unsupported_version"
-
-
-class UnknownOperation(ProtocolError):
-    """A request named an ``op`` this side does not know."""
-
-    code = "unknown_op"
-
-
-class BadRequest(ProtocolError):
-    """A message with a known ``op`` whose fields do not validate."""
-
-    code = "bad_request"
 
 
 class StoreError(SupervisorLiteError):

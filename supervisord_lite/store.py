@@ -35,13 +35,13 @@ from typing import TYPE_CHECKING, Any, Self
 import msgspec
 
 from supervisord_lite.errors import StoreError
-from supervisord_lite.lifecycle.effects import Outcome
 from supervisord_lite.store_records import (
     RESERVED_KINDS,
     SPAWNED,
     EventRecorded,
     HistoryEntry,
     LiveGroup,
+    Outcome,
     RunEnded,
     RunStarted,
     StoreOp,

@@ -1,11 +1,15 @@
 """What the state store records and returns: one Struct per kind of write, and the rows read
-back. Pure data, shared by the store, the runtime that produces the writes, and recovery."""
+back. Pure data, shared by the store, the runtime that produces the writes, and recovery.
+
+The rows of the history are the shared vocabulary's ``HistoryEntry``: the store returns the
+very Structs the protocol sends to clients.
+"""
 
 from __future__ import annotations
 
 import msgspec
 
-from supervisord_lite.lifecycle.effects import Outcome
+from supervisord_lite.vocabulary import HistoryEntry, Outcome
 
 __all__ = [
     "RESERVED_KINDS",
@@ -66,22 +70,6 @@ class RunEnded(msgspec.Struct, frozen=True, kw_only=True):
 
 
 StoreOp = RunStarted | EventRecorded | RunEnded
-
-
-class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
-    """One event as read back; ``outcome`` is set only on a run's terminal event."""
-
-    id: int
-    at: float
-    program: str
-    kind: str
-    run_id: int | None
-    pid: int | None
-    pgid: int | None
-    exit_code: int | None
-    exit_signal: str | None
-    outcome: Outcome | None
-    reason: str
 
 
 class LiveGroup(msgspec.Struct, frozen=True, kw_only=True):

@@ -11,6 +11,7 @@ from typing import TypeAlias
 import msgspec
 
 from supervisord_lite.lifecycle.states import ExitStatus, State
+from supervisord_lite.vocabulary import Outcome
 
 __all__ = [
     "ClearDeadline",
@@ -36,21 +37,6 @@ class RecordKind(enum.StrEnum):
     KILL_FAILED = "kill_failed"
     RESTARTED = "restarted"
     FATAL = "fatal"
-
-
-class Outcome(enum.StrEnum):
-    """How a run ended; exactly one per run.
-
-    ``completed``: an expected exit code. ``failed``: another code or a signal. ``stopped``: it
-    ended on request. ``killed``: it needed SIGKILL. ``lost``: the supervisor died and the end
-    is unknowable (written by the store, never by ``step()``).
-    """
-
-    COMPLETED = "completed"
-    FAILED = "failed"
-    STOPPED = "stopped"
-    KILLED = "killed"
-    LOST = "lost"
 
 
 class Spawn(msgspec.Struct, frozen=True):

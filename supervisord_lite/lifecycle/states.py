@@ -12,9 +12,10 @@ from typing import Final, Literal
 
 import msgspec
 
-# The states are those of the wire (supervisord's names): one enum serves both, so what the
-# lifecycle decides is what clients are shown, with no translation.
-from supervisord_lite.protocol.messages import ProgramState as State
+# The states and wishes are the shared vocabulary (supervisord's names): one enum serves the
+# lifecycle, the store and the wire, so what the lifecycle decides is what clients are shown.
+from supervisord_lite.vocabulary import ProgramState as State
+from supervisord_lite.vocabulary import Want
 
 __all__ = [
     "DEATH_TALLY",
@@ -29,13 +30,6 @@ __all__ = [
 
 DEATH_TALLY: Final = 100
 """How many recent deaths a snapshot keeps (s6's ``max-death-tally`` default)."""
-
-
-class Want(enum.StrEnum):
-    """What the operator asked for, kept apart from what is observed (s6's ``flagwantup``)."""
-
-    UP = "up"
-    DOWN = "down"
 
 
 class StopPhase(enum.StrEnum):

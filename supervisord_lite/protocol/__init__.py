@@ -2,8 +2,10 @@
 
 Three layers, each usable alone: :mod:`.messages` (the typed catalogue of every message),
 :mod:`.framing` (length-prefixed msgpack frames) and :mod:`.connection` (the sans-IO
-conversation: handshake, ordering, errors). This package is pure: stdlib and msgspec only,
-no sockets, no trio, no clock.
+conversation: handshake, ordering, errors), with :mod:`.errors` (the protocol's exceptions and
+error codes) under all three. This package is pure: stdlib, msgspec and the shared vocabulary
+(``supervisord_lite/vocabulary.py``) only, no sockets, no trio, no clock, and nothing of the
+daemon.
 """
 
 from supervisord_lite.protocol.connection import (
@@ -12,14 +14,26 @@ from supervisord_lite.protocol.connection import (
     Connection,
     ConnectionState,
     Event,
-    LocalProtocolError,
     Message,
     NoMessage,
     Role,
     error_reply,
 )
+from supervisord_lite.protocol.errors import (
+    BadRequest,
+    ErrorCode,
+    FrameTooLarge,
+    LocalProtocolError,
+    ProtocolError,
+    UnknownOperation,
+    UnsupportedVersion,
+)
 from supervisord_lite.protocol.framing import MAX_FRAME, FrameDecoder, FrameEncoder
 from supervisord_lite.protocol.messages import (
+    MAX_HISTORY,
+    MAX_ID,
+    MAX_LOG_LINES,
+    MAX_WAIT,
     PROTOCOL_VERSION,
     ActionReply,
     ActionResult,
@@ -27,7 +41,6 @@ from supervisord_lite.protocol.messages import (
     ClientMessage,
     End,
     Error,
-    ErrorCode,
     Hello,
     History,
     HistoryEntry,
@@ -37,6 +50,7 @@ from supervisord_lite.protocol.messages import (
     Logs,
     LogStreamStats,
     Ok,
+    Outcome,
     Ping,
     Pong,
     ProgramState,
@@ -64,10 +78,15 @@ from supervisord_lite.protocol.messages import (
 __all__ = [
     "CLOSED",
     "MAX_FRAME",
+    "MAX_HISTORY",
+    "MAX_ID",
+    "MAX_LOG_LINES",
+    "MAX_WAIT",
     "NEED_DATA",
     "PROTOCOL_VERSION",
     "ActionReply",
     "ActionResult",
+    "BadRequest",
     "Cancel",
     "ClientMessage",
     "Connection",
@@ -78,6 +97,7 @@ __all__ = [
     "Event",
     "FrameDecoder",
     "FrameEncoder",
+    "FrameTooLarge",
     "Hello",
     "History",
     "HistoryEntry",
@@ -90,10 +110,12 @@ __all__ = [
     "Message",
     "NoMessage",
     "Ok",
+    "Outcome",
     "Ping",
     "Pong",
     "ProgramState",
     "ProgramStatus",
+    "ProtocolError",
     "Reload",
     "ReloadReply",
     "Reply",
@@ -109,6 +131,8 @@ __all__ = [
     "Stop",
     "Stream",
     "Subscribe",
+    "UnknownOperation",
+    "UnsupportedVersion",
     "Wait",
     "Want",
     "Welcome",

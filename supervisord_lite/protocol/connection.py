@@ -11,7 +11,7 @@ server's first is :class:`Welcome` (sent once the Hello is in), both with
 for the Welcome. The server may send an :class:`Error` at any time, also instead of the
 Welcome when it refuses the handshake, and a client receives that Error like any message.
 
-Rule 2: what the peer gets wrong raises :class:`~supervisord_lite.errors.ProtocolError`
+Rule 2: what the peer gets wrong raises :class:`~supervisord_lite.protocol.errors.ProtocolError`
 (with ``code`` and, when the body could be read, ``request_id``) from :meth:`next_event`;
 the connection is then in ``ERROR``, :meth:`next_event` raises the same error again, and
 the only thing left to send is the server's :class:`Error` reply (:func:`error_reply`)
@@ -23,7 +23,8 @@ Rule 3: ``receive_data(b"")`` is the end of the stream. At a frame boundary it i
 close (:data:`CLOSED`); inside a frame it is a ProtocolError. Sending stays allowed after
 the peer's close, since it may only have shut down its writing half.
 
-This module is pure: it imports only the standard library and msgspec.
+This module is pure: it imports only the standard library, msgspec and the protocol's other
+modules.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ from typing import Final, TypeAlias, get_args
 
 import msgspec
 
-from supervisord_lite.errors import (
+from supervisord_lite.protocol.errors import (
     BadRequest,
+    LocalProtocolError,
     ProtocolError,
     UnknownOperation,
     UnsupportedVersion,
@@ -100,13 +102,6 @@ Message: TypeAlias = ClientMessage | ServerMessage
 Event: TypeAlias = Message | NoMessage
 
 
-class LocalProtocolError(RuntimeError):
-    """The local code misused a :class:`Connection` (wrong role, order or state).
-
-    This is a bug in the caller, not something the peer did; let it propagate.
-    """
-
-
 _CLIENT_TYPES: Final = get_args(ClientMessage)
 _SERVER_TYPES: Final = get_args(ServerMessage)
 _OPS: Final = frozenset(tag_of(cls) for cls in _CLIENT_TYPES)
@@ -136,12 +131,8 @@ def error_reply(exc: ProtocolError) -> Error:
     The code is the exception's ``code``; the id echoes the offending request's id when it
     could be read (0 otherwise). The message is the exception's text, never a traceback.
     """
-    try:
-        code = ErrorCode(exc.code)
-    except ValueError:
-        code = ErrorCode.BAD_FRAME
     request_id = exc.request_id if exc.request_id is not None else 0
-    return Error(id=request_id, code=code, message=str(exc))
+    return Error(id=request_id, code=exc.code, message=str(exc))
 
 
 class Connection:

@@ -13,14 +13,14 @@ Invariants:
 - After a refused length the stream is out of step and the decoder refuses everything that
   follows.
 
-This module is pure: it imports only the standard library and msgspec.
+This module is pure: it imports only the standard library, msgspec and the protocol's errors.
 """
 
 from __future__ import annotations
 
 import msgspec
 
-from supervisord_lite.errors import FrameTooLarge
+from supervisord_lite.protocol.errors import FrameTooLarge
 
 __all__ = ["HEADER_SIZE", "MAX_FRAME", "FrameDecoder", "FrameEncoder"]
 

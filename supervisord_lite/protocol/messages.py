@@ -15,18 +15,31 @@ Rules of the wire (they are what lets an old client talk to a newer daemon and b
    on the wire are ignored, never an error (unlike the config, which forbids them).
 4. No traceback crosses the socket: a failure is an :class:`Error` with an :class:`ErrorCode`
    and one line of message.
+5. Every number in a request has a range (the ``MAX_*`` constants below). A value outside it
+   is refused when the request is decoded, as ``bad_request`` naming the field, so the
+   daemon's code only ever sees numbers it can use.
 
-This module is pure: it imports only the standard library and msgspec.
+States, wishes, outcomes and history entries are the shared vocabulary
+(``supervisord_lite/vocabulary.py``), the error codes the protocol's own (``errors.py``); both
+are named here too, so this module is the whole catalogue.
+
+This module is pure: it imports the standard library, msgspec and the shared vocabulary.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Final, Literal, TypeAlias
 
 from msgspec import Meta, Struct
 
+from supervisord_lite.protocol.errors import ErrorCode
+from supervisord_lite.vocabulary import HistoryEntry, Outcome, ProgramState, Want
+
 __all__ = [
+    "MAX_HISTORY",
+    "MAX_ID",
+    "MAX_LOG_LINES",
+    "MAX_WAIT",
     "PROTOCOL_VERSION",
     "ActionReply",
     "ActionResult",
@@ -44,6 +57,7 @@ __all__ = [
     "LogStreamStats",
     "Logs",
     "Ok",
+    "Outcome",
     "Ping",
     "Pong",
     "ProgramState",
@@ -72,37 +86,23 @@ PROTOCOL_VERSION = 1
 """Sent in :class:`Hello` and :class:`Welcome`; a mismatch ends the handshake."""
 
 Stream: TypeAlias = Literal["stdout", "stderr"]
-Want: TypeAlias = Literal["up", "down"]
 NonNegative = Annotated[int, Meta(ge=0)]
 
+# Every number a request carries has a range, so a value out of it is refused where the request
+# is decoded (``bad_request``, naming the field) and never reaches the daemon's code.
 
-class ErrorCode(StrEnum):
-    """Why a request failed; the client maps each code to an exception class and exit code."""
+MAX_ID: Final = 2**63 - 1
+"""The largest request id: ids fit a signed 64-bit integer, which every msgpack library holds."""
+RequestId = Annotated[int, Meta(ge=0, le=MAX_ID)]
 
-    BAD_FRAME = "bad_frame"
-    FRAME_TOO_LARGE = "frame_too_large"
-    UNSUPPORTED_VERSION = "unsupported_version"
-    UNKNOWN_OP = "unknown_op"
-    BAD_REQUEST = "bad_request"
-    NO_SUCH_PROGRAM = "no_such_program"
-    SPAWN_FAILED = "spawn_failed"
-    TIMEOUT = "timeout"
-    CONFIG_INVALID = "config_invalid"
-    SHUTTING_DOWN = "shutting_down"
-    PERMISSION_DENIED = "permission_denied"
-    INTERNAL = "internal"
+MAX_HISTORY: Final = 10_000
+"""The most entries one :class:`History` request asks for; the reply stays well inside a frame."""
 
+MAX_LOG_LINES: Final = 1_000_000
+"""The most lines one :class:`Logs` request asks for from the files."""
 
-class ProgramState(StrEnum):
-    """The states operators know from supervisord; the value is the name shown to users."""
-
-    STOPPED = "STOPPED"
-    STARTING = "STARTING"
-    RUNNING = "RUNNING"
-    BACKOFF = "BACKOFF"
-    STOPPING = "STOPPING"
-    EXITED = "EXITED"
-    FATAL = "FATAL"
+MAX_WAIT: Final = 366 * 24 * 3600.0
+"""The longest finite :class:`Wait` timeout, in seconds (a year); None waits forever."""
 
 
 # -- client -> server ------------------------------------------------------------------------
@@ -111,7 +111,7 @@ class ProgramState(StrEnum):
 class Request(Struct, tag_field="op", kw_only=True, frozen=True):
     """Base of every client message; ``id`` is chosen by the client and echoed in the reply."""
 
-    id: int = 0
+    id: RequestId = 0
 
 
 class Hello(Request, tag="hello", kw_only=True, frozen=True):
@@ -121,7 +121,7 @@ class Hello(Request, tag="hello", kw_only=True, frozen=True):
     closes. ``client`` names the client (``"svctl 0.1.0"``) for the daemon's log.
     """
 
-    version: int
+    version: Annotated[int, Meta(ge=0, le=MAX_ID)]
     client: str = ""
 
 
@@ -186,7 +186,7 @@ class History(Request, tag="history", kw_only=True, frozen=True):
     """
 
     name: str | None = None
-    limit: NonNegative = 20
+    limit: Annotated[int, Meta(ge=0, le=MAX_HISTORY)] = 20
 
 
 class Logs(Request, tag="logs", kw_only=True, frozen=True):
@@ -201,7 +201,7 @@ class Logs(Request, tag="logs", kw_only=True, frozen=True):
 
     name: str | None = None
     stream: Stream | None = None
-    lines: NonNegative = 10
+    lines: Annotated[int, Meta(ge=0, le=MAX_LOG_LINES)] = 10
     follow: bool = False
 
 
@@ -215,7 +215,7 @@ class Wait(Request, tag="wait", kw_only=True, frozen=True):
 
     names: tuple[str, ...]
     state: ProgramState
-    timeout: Annotated[float, Meta(ge=0)] | None = None
+    timeout: Annotated[float, Meta(ge=0, le=MAX_WAIT)] | None = None
 
 
 class Subscribe(Request, tag="subscribe", kw_only=True, frozen=True):
@@ -233,7 +233,7 @@ class Cancel(Request, tag="cancel", kw_only=True, frozen=True):
     ``target`` is already over, so a cancel never races with the stream's own end).
     """
 
-    target: int
+    target: RequestId
 
 
 class Reload(Request, tag="reload", kw_only=True, frozen=True):
@@ -332,21 +332,6 @@ class ActionResult(Struct, kw_only=True, frozen=True):
     ok: bool
     state: ProgramState
     message: str = ""
-
-
-class HistoryEntry(Struct, kw_only=True, frozen=True):
-    """One recorded event of a program (spawned, exited, stopped...), as the store keeps it."""
-
-    at: float
-    program: str
-    kind: str
-    run_id: int | None
-    pid: int | None
-    pgid: int | None
-    exit_code: int | None
-    exit_signal: str | None
-    outcome: str | None
-    reason: str = ""
 
 
 # -- server -> client -------------------------------------------------------------------------

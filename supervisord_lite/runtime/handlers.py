@@ -20,13 +20,13 @@ import trio
 
 from supervisord_lite import __version__
 from supervisord_lite.errors import (
-    BadRequest,
     ConfigError,
     NoSuchProgram,
     SupervisorLiteError,
     WaitTimeout,
 )
 from supervisord_lite.protocol import messages as m
+from supervisord_lite.protocol.errors import BadRequest, ProtocolError
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.logs.tail import send_logs
 from supervisord_lite.store import Store
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from supervisord_lite.runtime.supervisor import Supervisor
-    from supervisord_lite.store_records import HistoryEntry as StoredEntry
 
 Send = Callable[[m.ServerMessage], Awaitable[None]]
 
@@ -44,32 +43,20 @@ def welcome() -> m.Welcome:
     return m.Welcome(version=m.PROTOCOL_VERSION, pid=os.getpid(), daemon_version=__version__)
 
 
-def error_for(request_id: int, exc: SupervisorLiteError) -> m.Error:
-    """The wire error for a daemon error: its code, its one-line message, and for an unknown
-    program the names that would have worked."""
-    try:
-        code = m.ErrorCode(exc.code)
-    except ValueError:
-        code = m.ErrorCode.INTERNAL
+def error_for(request_id: int, exc: SupervisorLiteError | ProtocolError) -> m.Error:
+    """The wire error for a daemon or protocol error: its code, its one-line message, and for
+    an unknown program the names that would have worked."""
+    if isinstance(exc, ProtocolError):
+        code = exc.code
+    else:
+        try:
+            code = m.ErrorCode(exc.code)
+        except ValueError:
+            code = m.ErrorCode.INTERNAL
     if isinstance(exc, ConfigError):
         code = m.ErrorCode.CONFIG_INVALID
     known = exc.known if isinstance(exc, NoSuchProgram) else ()
     return m.Error(id=request_id, code=code, message=str(exc), known=known)
-
-
-def _history_entry(row: StoredEntry) -> m.HistoryEntry:
-    return m.HistoryEntry(
-        at=row.at,
-        program=row.program,
-        kind=row.kind,
-        run_id=row.run_id,
-        pid=row.pid,
-        pgid=row.pgid,
-        exit_code=row.exit_code,
-        exit_signal=row.exit_signal,
-        outcome=row.outcome,
-        reason=row.reason,
-    )
 
 
 class Handlers:
@@ -104,7 +91,7 @@ class Handlers:
         """Answer one request (for a stream: until it is cancelled)."""
         try:
             await self._dispatch(request, send)
-        except SupervisorLiteError as exc:
+        except (SupervisorLiteError, ProtocolError) as exc:
             await send(error_for(request.id, exc))
         except Exception as exc:  # noqa: BLE001 - a bug: logged in full here, one line to the peer
             log.exception("internal error answering %s", type(request).__name__)
@@ -151,7 +138,7 @@ class Handlers:
                 if name is not None and not rows and name not in sup.runners:
                     # A removed program keeps its history; a name never seen is a typo.
                     raise NoSuchProgram([name], sorted(sup.runners))
-                await send(m.HistoryReply(id=rid, entries=tuple(_history_entry(r) for r in rows)))
+                await send(m.HistoryReply(id=rid, entries=tuple(rows)))
             case m.Subscribe():
                 with self._stream():
                     await self._subscribe(rid, send)

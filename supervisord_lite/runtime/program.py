@@ -171,7 +171,7 @@ class ProgramRunner:
         return ProgramStatus(
             name=self.name,
             state=snap.state,
-            want=snap.want.value,
+            want=snap.want,
             pid=snap.pid,
             started_at=started_at,
             uptime=uptime,

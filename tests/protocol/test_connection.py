@@ -7,13 +7,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supervisord_lite.errors import (
-    BadRequest,
-    FrameTooLarge,
-    ProtocolError,
-    UnknownOperation,
-    UnsupportedVersion,
-)
 from supervisord_lite.protocol import (
     CLOSED,
     NEED_DATA,
@@ -42,6 +35,13 @@ from supervisord_lite.protocol import (
     Subscribe,
     Welcome,
     error_reply,
+)
+from supervisord_lite.protocol.errors import (
+    BadRequest,
+    FrameTooLarge,
+    ProtocolError,
+    UnknownOperation,
+    UnsupportedVersion,
 )
 from tests.protocol.test_messages import SAMPLE_REPLIES, SAMPLE_REQUESTS
 

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supervisord_lite.errors import FrameTooLarge
 from supervisord_lite.protocol import (
     MAX_FRAME,
     End,
@@ -22,6 +21,7 @@ from supervisord_lite.protocol import (
     ServerMessage,
     Status,
 )
+from supervisord_lite.protocol.errors import FrameTooLarge
 
 MESSAGES = [
     Hello(id=1, version=1, client="test"),

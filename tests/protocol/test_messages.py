@@ -120,7 +120,7 @@ VALUES: dict[type[msgspec.Struct], tuple[tuple[str, ...], tuple[str, ...]]] = {
             "exit_signal",
             "outcome",
         ),
-        ("reason",),
+        ("id", "reason"),
     ),
 }
 
@@ -298,17 +298,39 @@ def test_program_states_are_pinned() -> None:
     assert all(s.value == s.name for s in ProgramState)
 
 
-def test_protocol_errors_codes_are_error_codes() -> None:
-    from supervisord_lite import errors
+def test_protocol_errors_carry_typed_codes() -> None:
+    from supervisord_lite.protocol import errors
 
-    for cls in (
-        errors.ProtocolError,
-        errors.FrameTooLarge,
-        errors.UnsupportedVersion,
-        errors.UnknownOperation,
-        errors.BadRequest,
-    ):
-        assert ErrorCode(cls.code).value == cls.code
+    codes = {
+        errors.ProtocolError: ErrorCode.BAD_FRAME,
+        errors.FrameTooLarge: ErrorCode.FRAME_TOO_LARGE,
+        errors.UnsupportedVersion: ErrorCode.UNSUPPORTED_VERSION,
+        errors.UnknownOperation: ErrorCode.UNKNOWN_OP,
+        errors.BadRequest: ErrorCode.BAD_REQUEST,
+    }
+    for cls, code in codes.items():
+        assert cls.code is code
+        assert issubclass(cls, errors.ProtocolError)
+
+
+def test_the_daemon_error_module_names_the_protocol_errors() -> None:
+    from supervisord_lite import errors as daemon_errors
+    from supervisord_lite.protocol import errors
+
+    for name in errors.__all__:
+        if name not in {"ErrorCode", "LocalProtocolError"}:
+            assert getattr(daemon_errors, name) is getattr(errors, name)
+    assert not issubclass(errors.ProtocolError, daemon_errors.SupervisorLiteError)
+
+
+def test_shared_vocabulary_is_the_one_the_wire_and_the_core_use() -> None:
+    from supervisord_lite import lifecycle, store_records, vocabulary
+    from supervisord_lite.protocol import messages
+
+    assert messages.ProgramState is vocabulary.ProgramState is lifecycle.State
+    assert messages.Want is vocabulary.Want is lifecycle.Want
+    assert messages.Outcome is vocabulary.Outcome is lifecycle.Outcome is store_records.Outcome
+    assert messages.HistoryEntry is vocabulary.HistoryEntry is store_records.HistoryEntry
 
 
 @pytest.mark.parametrize("msg", SAMPLE_REQUESTS, ids=repr)
@@ -391,6 +413,6 @@ def test_tag_of_refuses_an_untagged_struct() -> None:
 
 def test_package_exports() -> None:
     public = {name for name in dir(protocol) if not name.startswith("_")}
-    modules = {"connection", "framing", "messages"}
+    modules = {"connection", "errors", "framing", "messages"}
     assert set(protocol.__all__) == public - modules
     assert len(protocol.__all__) == len(set(protocol.__all__))
