@@ -132,6 +132,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     ),
     "store": ("supervisord_lite/store_records.py", "supervisord_lite/store.py"),
     "runtime": ("supervisord_lite/runtime/",),
+    "convert": ("supervisord_lite/convert/",),
     "daemon entry": ("supervisord_lite/cli.py", "supervisord_lite/__main__.py"),
     "package": ("supervisord_lite/__init__.py",),
     "client core": (
@@ -152,8 +153,9 @@ ARROWS: dict[str, frozenset[str]] = {
     "core": frozenset({"vocabulary", "errors"}),
     "store": frozenset({"vocabulary", "errors"}),
     "runtime": frozenset({"package", "vocabulary", "protocol", "errors", "core", "store"}),
+    "convert": frozenset(),
     "daemon entry": frozenset(
-        {"package", "vocabulary", "protocol", "errors", "core", "store", "runtime"}
+        {"package", "vocabulary", "protocol", "errors", "core", "store", "runtime", "convert"}
     ),
     "package": frozenset(),
     "client core": frozenset({"package", "vocabulary", "protocol", "errors"}),
