@@ -125,9 +125,11 @@ PARTS: dict[str, tuple[str, ...]] = {
     "errors": ("supervisord_lite/errors.py",),
     "core": (
         "supervisord_lite/config.py",
+        "supervisord_lite/config_files.py",
         "supervisord_lite/config_wording.py",
         "supervisord_lite/lifecycle/",
         "supervisord_lite/logbuffer.py",
+        "supervisord_lite/reloadplan.py",
         "supervisord_lite/signames.py",
     ),
     "store": ("supervisord_lite/store_records.py", "supervisord_lite/store.py"),
