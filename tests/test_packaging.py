@@ -327,3 +327,7 @@ def test_the_wheel_ships_the_unit_the_config_and_the_license(tmp_path: Path) -> 
     assert "supervisord_lite/packaging/supervisord-lite.toml" in names
     assert any(n.endswith(("/licenses/LICENSE", "/LICENSE")) for n in names)
     assert "svctl/py.typed" in names
+    modules = {
+        str(path.relative_to(ROOT)) for path in (ROOT / "supervisord_lite").rglob("*.py")
+    } | {f"svctl/{p.name}" for p in (ROOT / "clients" / "svctl").glob("*.py")}
+    assert modules - set(names) == set(), "modules the wheel leaves out"
