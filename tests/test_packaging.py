@@ -313,8 +313,22 @@ def test_the_daemon_without_a_config_says_so() -> None:
 def test_the_wheel_ships_the_unit_the_config_and_the_license(tmp_path: Path) -> None:
     import zipfile
 
+    # Built from a copy of the tracked files: a build/ folder left in the checkout by an
+    # earlier build would otherwise hide a package missing from pyproject.toml.
+    source = tmp_path / "source"
+    tracked = (
+        subprocess.run(
+            ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, timeout=30
+        )
+        .stdout.decode()
+        .split("\0")
+    )
+    for name in filter(None, tracked):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(source)],
         capture_output=True,
         text=True,
         timeout=240,
