@@ -26,7 +26,8 @@ from supervisord_lite.errors import (
 )
 from supervisord_lite.runtime.cgroups import CgroupTree
 from supervisord_lite.runtime.containment import Containment, store_id
-from supervisord_lite.runtime.control import ControlServer, bind_control_socket
+from supervisord_lite.runtime.control import ControlServer
+from supervisord_lite.runtime.control_socket import bind_control_socket
 from supervisord_lite.runtime.daemonlog import configure, log
 from supervisord_lite.runtime.deadlines import Deadlines
 from supervisord_lite.runtime.fanout import FanOut

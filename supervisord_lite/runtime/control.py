@@ -1,13 +1,9 @@
 """The control socket: bytes <-> protocol.Connection <-> handlers.
 
-Binding: the socket's folder is created private (0700, or 0711 when the configured mode lets
-others connect), the socket is bound under a restrictive umask and then chmod'ed, so it never
-exists at a looser mode, even for a moment. A path that already holds a socket is probed first:
-a live daemon there makes this one refuse to start; a dead one's file is replaced.
-
-Each connection is served in its own task; each request in it gets a task too, so one client can
-follow events and issue requests over one connection. A peer that breaks the protocol is answered
-with an ``Error`` and its connection closed; nothing it sends can affect another connection.
+Binding the socket is ``control_socket``'s job. Each connection is served in its own task; each
+request in it gets a task too, so one client can follow events and issue requests over one
+connection. A peer that breaks the protocol is answered with an ``Error`` and its connection
+closed; nothing it sends can affect another connection.
 """
 
 from __future__ import annotations
@@ -15,13 +11,12 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import stat
 import struct
 from typing import TYPE_CHECKING
 
 import trio
 
-from supervisord_lite.errors import AlreadyRunning, DaemonError, ProtocolError
+from supervisord_lite.errors import ProtocolError
 from supervisord_lite.protocol import messages as m
 from supervisord_lite.protocol.connection import CLOSED, NEED_DATA, Connection, Role, error_reply
 from supervisord_lite.runtime.daemonlog import log
@@ -31,85 +26,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 RECEIVE_SIZE = 65536
-#: Room for bursts of clients (a script running svctl in parallel); the kernel caps it at
-#: net.core.somaxconn.
-LISTEN_BACKLOG = 4096
 #: Requests answered from memory without waiting for anything: served in the connection's
 #: read loop itself, which keeps the most frequent ones (status polling) cheap.
 INLINE_REQUESTS = (m.Ping, m.Status)
-#: sun_path holds 108 bytes including the terminating NUL.
-MAX_SOCKET_PATH = 107
 _PEERCRED = struct.Struct("3i")
-
-
-def _probe(path: str) -> int | None:
-    """If a daemon answers on ``path``, its pid; None if nobody listens there.
-
-    Raises:
-        AlreadyRunning: a daemon answered.
-    """
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(2.0)
-    try:
-        probe.connect(path)
-    except OSError:
-        return None
-    try:
-        conn = Connection(Role.CLIENT)
-        probe.sendall(conn.send(m.Hello(version=m.PROTOCOL_VERSION, client="supervisord-lite")))
-        while True:
-            data = probe.recv(RECEIVE_SIZE)
-            conn.receive_data(data)
-            event = conn.next_event()
-            if isinstance(event, m.Welcome):
-                raise AlreadyRunning(path, event.pid)
-            if event is CLOSED or not data:
-                raise AlreadyRunning(path, None)
-    except (OSError, ProtocolError) as exc:
-        raise AlreadyRunning(path, None) from exc
-    finally:
-        probe.close()
-
-
-def bind_control_socket(path: str, mode: int) -> socket.socket:
-    """Create, bind and listen on the control socket (see the module docstring).
-
-    Raises:
-        AlreadyRunning: a live daemon serves ``path``.
-        DaemonError: the folder or socket cannot be made, or ``path`` is not a socket.
-    """
-    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
-        raise DaemonError(
-            f"the socket path {path!r} is {len(os.fsencode(path))} bytes long; Unix sockets "
-            f"allow {MAX_SOCKET_PATH}: choose a shorter [daemon].socket"
-        )
-    folder = os.path.dirname(path)
-    folder_mode = 0o700 if not mode & 0o077 else 0o711
-    try:
-        os.makedirs(folder, mode=folder_mode, exist_ok=True)
-        info = os.lstat(path)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise DaemonError(f"cannot prepare the socket folder {folder!r}: {exc.strerror}") from exc
-    else:
-        if not stat.S_ISSOCK(info.st_mode):
-            raise DaemonError(f"{path!r} exists and is not a socket: refusing to replace it")
-        _probe(path)
-        os.unlink(path)
-        log.info("replaced a stale socket at %s", path)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    old_umask = os.umask(0o177)
-    try:
-        sock.bind(path)
-    except OSError as exc:
-        sock.close()
-        raise DaemonError(f"cannot bind the control socket {path!r}: {exc.strerror}") from exc
-    finally:
-        os.umask(old_umask)
-    os.chmod(path, mode)
-    sock.listen(LISTEN_BACKLOG)
-    return sock
 
 
 def peer_uid(sock: trio.socket.SocketType) -> int:

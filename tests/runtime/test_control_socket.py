@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import stat
 import struct
 import subprocess
+import sys
 import tempfile
 import time
+import uuid
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,7 +21,15 @@ import pytest
 from supervisord_lite.protocol import messages as m
 from supervisord_lite.protocol.connection import CLOSED, NEED_DATA, Connection, Role
 from svctl import Client, ConfigInvalid, NoSuchProgram
-from tests.daemon_harness import ROOT, running, start_daemon, stop_daemon, write_config
+from tests.daemon_harness import (
+    ROOT,
+    TOKEN_VAR,
+    kill_by_token,
+    running,
+    start_daemon,
+    stop_daemon,
+    write_config,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -230,3 +242,95 @@ def test_sd_notify_ready_and_stopping(tmp_path: Path, monkeypatch: pytest.Monkey
         assert "STOPPING=1" in sock.recv(4096).decode().splitlines()
     assert daemon.process.returncode == 0
     assert ROOT.is_dir()
+
+
+def _refused_at_start(config: Path, socket_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run the daemon, expecting it to refuse to start; what it printed and its exit status.
+
+    Fails as soon as the socket appears instead (the daemon did start)."""
+    env = {**os.environ, TOKEN_VAR: uuid.uuid4().hex}
+    out = config.parent / "refusal.out"
+    with out.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "supervisord_lite", "-c", str(config)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=config.parent,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while process.poll() is None:
+            assert not socket_path.exists(), "the daemon made its socket there"
+            assert time.monotonic() < deadline, "the daemon neither started nor refused"
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        kill_by_token(env[TOKEN_VAR])
+        process.wait(timeout=10)
+    return subprocess.CompletedProcess(process.args, process.returncode, out.read_text(), "")
+
+
+def _config_with_socket(tmp_path: Path, socket_path: str) -> Path:
+    config = write_config(tmp_path, ONE)
+    config.write_text(config.read_text().replace('"run/ctl.sock"', f'"{socket_path}"'))
+    return config
+
+
+def test_a_socket_folder_others_can_write_to_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    folder.chmod(0o777)
+    result = _refused_at_start(_config_with_socket(tmp_path, "run/ctl.sock"), folder / "ctl.sock")
+    assert result.returncode == 1, result
+    assert f"{folder}'" in result.stdout
+    assert "other users can write to it (mode 0777)" in result.stdout
+    assert "Traceback" not in result.stdout
+
+
+def test_a_folder_above_the_socket_others_can_write_to_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o775)
+    socket_path = shared / "svl" / "run" / "ctl.sock"
+    result = _refused_at_start(_config_with_socket(tmp_path, str(socket_path)), socket_path)
+    assert result.returncode == 1, result
+    assert f"{shared}'" in result.stdout
+    assert "mode 0775" in result.stdout
+    assert not (shared / "svl").exists()  # refused before anything was made
+
+
+def test_a_symlink_to_a_folder_others_can_write_to_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    (tmp_path / "run").symlink_to(shared)
+    result = _refused_at_start(_config_with_socket(tmp_path, "run/ctl.sock"), shared / "ctl.sock")
+    assert result.returncode == 1, result
+    assert f"{shared}'" in result.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a folder to another user needs root")
+def test_a_socket_folder_another_user_owns_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir(mode=0o700)
+    os.chown(folder, 65534, 65534)
+    result = _refused_at_start(_config_with_socket(tmp_path, "run/ctl.sock"), folder / "ctl.sock")
+    assert result.returncode == 1, result
+    assert "owned by uid 65534" in result.stdout
+
+
+def test_a_sticky_folder_above_the_socket_is_accepted(tmp_path: Path) -> None:
+    # Like /tmp: others may add entries, but not rename or remove the daemon's.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    config = _config_with_socket(tmp_path, "shared/svl/ctl.sock")
+    daemon = start_daemon(config, socket=str(shared / "svl" / "ctl.sock"))
+    try:
+        assert stat.S_IMODE(os.stat(shared / "svl").st_mode) == 0o700
+    finally:
+        stop_daemon(daemon)
