@@ -178,7 +178,7 @@ async def _serve(
                     )
                     stop = trio.Event()
                     handlers = Handlers(supervisor, stop.set)
-                    server = ControlServer(sock, handlers, config.daemon.allow_uids)
+                    server = ControlServer(sock, handlers, config.daemon)
                     nursery.start_soon(server.serve, name="control server")
                     nursery.start_soon(_watch_signals, signals, stop, supervisor, notifier)
                     log.info("supervisord-lite %d serving %s", os.getpid(), config.daemon.socket)

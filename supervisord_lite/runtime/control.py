@@ -1,168 +1,202 @@
-"""The control socket: bytes <-> protocol.Connection <-> handlers.
+"""The control server: accepts connections on the bound socket and hands each to a Session.
 
-Binding the socket is ``control_socket``'s job. Each connection is served in its own task; each
-request in it gets a task too, so one client can follow events and issue requests over one
-connection. A peer that breaks the protocol is answered with an ``Error`` and its connection
-closed; nothing it sends can affect another connection.
+What it guards, so that no client can hurt the daemon or another client:
+
+- At most ``max_connections`` connections are served at once; one more is answered with an
+  ``Error`` that says so, and closed. What one connection may do is bounded by its Session
+  (``control_session``); binding the socket is ``control_socket``'s job.
+- While the daemon is out of file descriptors (or the kernel of socket memory), accepting waits:
+  one line (repeated at most every ``EXHAUSTED_LOG_EVERY`` seconds) says what ran out, accepts
+  are retried after a pause that doubles up to a bound, and sooner when one of the daemon's
+  connections closes, since that frees a descriptor. The pending connections wait in the listen
+  backlog meanwhile; none is lost.
 """
 
 from __future__ import annotations
 
 import errno
+import math
 import os
-import socket
-import struct
+import resource
 from typing import TYPE_CHECKING
 
+import msgspec
 import trio
 
-from supervisord_lite.errors import ProtocolError
 from supervisord_lite.protocol import messages as m
-from supervisord_lite.protocol.connection import CLOSED, NEED_DATA, Connection, Role, error_reply
+from supervisord_lite.protocol.connection import Connection, Role
+from supervisord_lite.runtime.control_session import Session, goodbye
 from supervisord_lite.runtime.daemonlog import log
-from supervisord_lite.runtime.handlers import Handlers, welcome
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    import socket
 
-RECEIVE_SIZE = 65536
-#: Requests answered from memory without waiting for anything: served in the connection's
-#: read loop itself, which keeps the most frequent ones (status polling) cheap.
-INLINE_REQUESTS = (m.Ping, m.Status)
-_PEERCRED = struct.Struct("3i")
+    from supervisord_lite.config import DaemonConfig
+    from supervisord_lite.runtime.handlers import Handlers
+
+#: Accept retries while out of descriptors: the first pause, doubled up to the last.
+ACCEPT_BACKOFF = (0.05, 1.0)
+#: While accepting stays impossible, or connections beyond the cap keep coming, the line saying
+#: so is repeated at most this often.
+EXHAUSTED_LOG_EVERY = 60.0
+#: The code of the Error that refuses a connection beyond ``max_connections``.
+REFUSAL_BUSY_CODE = m.ErrorCode.INTERNAL
+
+#: accept() errors that say a resource ran out, not that a peer did anything wrong.
+_EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
-def peer_uid(sock: trio.socket.SocketType) -> int:
-    """The connecting process' uid, as the kernel saw it at connect time."""
-    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
-    return int(_PEERCRED.unpack(raw)[1])
+def what_ran_out(err: int) -> str:
+    """What ran out, in words an operator can act on, for an accept() errno in ``_EXHAUSTED``."""
+    if err == errno.EMFILE:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        return f"out of file descriptors (EMFILE: the daemon's RLIMIT_NOFILE of {soft} is used up)"
+    if err == errno.ENFILE:
+        return "out of file descriptors (ENFILE: the system-wide limit fs.file-max is reached)"
+    return f"out of kernel memory for sockets ({errno.errorcode.get(err, err)})"
+
+
+class ControlStatistics(msgspec.Struct, frozen=True, kw_only=True):
+    """Counters of a :class:`ControlServer` since it started."""
+
+    open: int
+    accepted: int
+    refused_uid: int
+    refused_busy: int
+    timed_out: int
+    protocol_errors: int
+    failed: int
+    throttled: int
+    accept_exhausted: int
 
 
 class ControlServer:
     """Serves connections on a bound socket until cancelled."""
 
-    def __init__(self, sock: socket.socket, handlers: Handlers, allow_uids: Iterable[int]) -> None:
+    def __init__(self, sock: socket.socket, handlers: Handlers, daemon: DaemonConfig) -> None:
         self._sock = trio.socket.from_stdlib_socket(sock)
         self._handlers = handlers
-        self._allowed = {0, os.geteuid(), *allow_uids}
-        self.connections = 0
-        self.refused = 0
+        self.allowed = {0, os.geteuid(), *daemon.allow_uids}
+        self.client_timeout = daemon.client_timeout
+        self.max_connections = daemon.max_connections
+        self._open = 0
+        self._refusing = 0
+        self._busy_said_at = -math.inf
+        self._closed_one = trio.Event()
+        self.accepted = 0
+        self.refused_uid = 0
+        self.refused_busy = 0
+        self.timed_out = 0
+        self.protocol_errors = 0
         self.failed = 0
+        self.throttled = 0
+        self.accept_exhausted = 0
+
+    def statistics(self) -> ControlStatistics:
+        return ControlStatistics(
+            open=self._open,
+            accepted=self.accepted,
+            refused_uid=self.refused_uid,
+            refused_busy=self.refused_busy,
+            timed_out=self.timed_out,
+            protocol_errors=self.protocol_errors,
+            failed=self.failed,
+            throttled=self.throttled,
+            accept_exhausted=self.accept_exhausted,
+        )
 
     async def serve(self) -> None:
+        """Accept and serve connections until cancelled.
+
+        Raises:
+            OSError: accept() failed for a reason other than a peer that went away or a
+                resource that ran out (a bug: the listening socket is the daemon's own).
+        """
         listener = trio.SocketListener(self._sock)
-        await trio.serve_listeners(self._serve_one, [listener])
-
-    async def _serve_one(self, stream: trio.SocketStream) -> None:
-        self.connections += 1
-        async with stream:
-            try:
-                await _Session(stream, self._handlers, self._allowed, self).run()
-            except Exception:  # noqa: BLE001 - the connection boundary: one peer never ends the daemon
-                self.failed += 1
-                log.exception("a control connection failed; it was closed, the daemon goes on")
-
-
-class _Session:
-    """One connection: decode, dispatch to handlers, serialise writes."""
-
-    def __init__(
-        self,
-        stream: trio.SocketStream,
-        handlers: Handlers,
-        allowed: set[int],
-        server: ControlServer,
-    ) -> None:
-        self._stream = stream
-        self._handlers = handlers
-        self._allowed = allowed
-        self._server = server
-        self._conn = Connection(Role.SERVER)
-        self._send_lock = trio.Lock()
-        self._streams: dict[int, trio.CancelScope] = {}
-        self._scope = trio.CancelScope()
-
-    async def send(self, msg: m.ServerMessage) -> None:
-        """Write one message; a peer that has gone ends the session, not the daemon."""
-        data = self._conn.send(msg)
-        async with self._send_lock:
-            try:
-                await self._stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self._peer_gone()
-            except OSError as exc:
-                if exc.errno not in (errno.ECONNRESET, errno.EPIPE):
-                    raise
-                self._peer_gone()
-
-    def _peer_gone(self) -> None:
-        # Everything still running for this peer (requests, streams) is cancelled with it.
-        self._scope.cancel()
-
-    async def run(self) -> None:
-        with self._scope:
-            await self._run()
-        if self._scope.cancelled_caught:
-            log.debug("a control client went away mid-request")
-
-    async def _run(self) -> None:
-        uid = peer_uid(self._stream.socket)
-        if uid not in self._allowed:
-            self._server.refused += 1
-            log.warning("refused a control connection from uid %d", uid)
-            await self.send(
-                m.Error(
-                    code=m.ErrorCode.PERMISSION_DENIED, message=f"uid {uid} may not use this daemon"
-                )
-            )
-            return
         async with trio.open_nursery() as nursery:
-            await self._read_loop(nursery)
-            nursery.cancel_scope.cancel()
+            while True:
+                stream = await self._accept(listener)
+                self.accepted += 1
+                if self._open >= self.max_connections:
+                    self._count_busy()
+                    if self._refusing < self.max_connections:
+                        self._refusing += 1
+                        nursery.start_soon(self._refuse_busy, stream)
+                    else:  # a flood: no descriptors spent on explaining
+                        await stream.aclose()
+                    continue
+                self._open += 1
+                nursery.start_soon(self._serve_one, stream)
 
-    async def _read_loop(self, nursery: trio.Nursery) -> None:
+    async def _accept(self, listener: trio.SocketListener) -> trio.SocketStream:
+        """The next connection; while a resource is exhausted, wait for it (module docstring)."""
+        pause, longest = ACCEPT_BACKOFF
+        since: float | None = None
+        said_at = -math.inf
         while True:
             try:
-                data = await self._stream.receive_some(RECEIVE_SIZE)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                data = b""  # a reset reads as the end of the stream
-            self._conn.receive_data(data)
-            while True:
+                stream = await listener.accept()
+            except OSError as exc:
+                if exc.errno not in _EXHAUSTED:
+                    raise
+                self.accept_exhausted += 1
+                now = trio.current_time()
+                since = now if since is None else since
+                if now - said_at >= EXHAUSTED_LOG_EVERY:
+                    said_at = now
+                    log.error(
+                        "%s: new control connections wait until some are freed "
+                        "(%d connections open)",
+                        what_ran_out(exc.errno),
+                        self._open,
+                    )
+                self._closed_one = trio.Event()
+                with trio.move_on_after(pause):
+                    await self._closed_one.wait()
+                pause = min(pause * 2, longest)
+                continue
+            if since is not None:
+                log.info(
+                    "accepting control connections again after %.1fs",
+                    trio.current_time() - since,
+                )
+            return stream
+
+    async def _serve_one(self, stream: trio.SocketStream) -> None:
+        try:
+            async with stream:
                 try:
-                    event = self._conn.next_event()
-                except ProtocolError as exc:
-                    log.warning("closing a control connection: %s", exc)
-                    await self.send(error_reply(exc))
-                    return
-                if event is NEED_DATA:
-                    break
-                if event is CLOSED:
-                    return
-                if isinstance(event, m.Hello):
-                    await self.send(welcome())
-                elif isinstance(event, m.Cancel):
-                    await self._cancel(event)
-                elif isinstance(event, INLINE_REQUESTS):
-                    # Answered from memory, never blocking: no task of their own to schedule.
-                    await self._handlers.handle(event, self.send)
-                elif isinstance(event, m.Request):
-                    nursery.start_soon(self._run_request, event)
+                    await Session(stream, self._handlers, self).run()
+                except Exception:  # noqa: BLE001 - the connection boundary: one peer never ends the daemon
+                    self.failed += 1
+                    log.exception("a control connection failed; it was closed, the daemon goes on")
+        finally:
+            self._open -= 1
+            self._closed_one.set()
 
-    async def _run_request(self, request: m.Request) -> None:
-        with trio.CancelScope() as scope:
-            self._streams[request.id] = scope
-            try:
-                await self._handlers.handle(request, self.send)
-            finally:
-                self._streams.pop(request.id, None)
-        if scope.cancelled_caught:
-            await self.send(m.End(id=request.id, message="cancelled"))
+    def _count_busy(self) -> None:
+        self.refused_busy += 1
+        now = trio.current_time()
+        if now - self._busy_said_at >= EXHAUSTED_LOG_EVERY:
+            self._busy_said_at = now
+            log.warning(
+                "refusing control connections: max_connections (%d) are open "
+                "(%d refused since the daemon started)",
+                self.max_connections,
+                self.refused_busy,
+            )
 
-    async def _cancel(self, request: m.Cancel) -> None:
-        scope = self._streams.get(request.target)
-        if scope is None:
-            # It ended on its own (its End may still be on the way): nothing left to cancel.
-            await self.send(m.Ok(id=request.id, message=f"request {request.target} has ended"))
-            return
-        scope.cancel()
-        await self.send(m.Ok(id=request.id, message="cancelled"))
+    async def _refuse_busy(self, stream: trio.SocketStream) -> None:
+        error = m.Error(
+            code=REFUSAL_BUSY_CODE,
+            message=(
+                f"the daemon already serves {self.max_connections} connections (its "
+                "max_connections): try again once some have closed"
+            ),
+        )
+        try:
+            async with stream:
+                await goodbye(stream, Connection(Role.SERVER).send(error))
+        finally:
+            self._refusing -= 1
+            self._closed_one.set()
