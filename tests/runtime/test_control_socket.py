@@ -17,9 +17,13 @@ import uuid
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from supervisord_lite.protocol import messages as m
 from supervisord_lite.protocol.connection import CLOSED, NEED_DATA, Connection, Role
+from supervisord_lite.protocol.framing import FrameDecoder
+from supervisord_lite.runtime.control_session import FrameProgress
 from svctl import Client, ConfigInvalid, NoSuchProgram
 from tests.daemon_harness import (
     ROOT,
@@ -334,3 +338,21 @@ def test_a_sticky_folder_above_the_socket_is_accepted(tmp_path: Path) -> None:
         assert stat.S_IMODE(os.stat(shared / "svl").st_mode) == 0o700
     finally:
         stop_daemon(daemon)
+
+
+@given(
+    bodies=st.lists(st.binary(max_size=300), max_size=8),
+    cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=12),
+)
+def test_frame_progress_agrees_with_the_frame_decoder(bodies: list[bytes], cuts: list[int]) -> None:
+    # The control session's deadline for an unfinished frame rests on FrameProgress.
+    stream = b"".join(struct.pack(">I", len(body)) + body for body in bodies)
+    progress = FrameProgress()
+    decoder = FrameDecoder()
+    start = 0
+    for end in [*sorted(c for c in cuts if c <= len(stream)), len(stream)]:
+        chunk = stream[start:end]
+        start = max(start, end)
+        progress.feed(chunk)
+        decoder.feed(chunk)
+        assert progress.mid_frame == (not decoder.at_boundary)
