@@ -78,9 +78,13 @@ DAEMON_FIELDS: Final[dict[str, DaemonEffect]] = {
     "log_dir": "live",
     "shutdown_timeout": "live",
     "history_runs": "live",
+    "client_timeout": "live",
+    "max_connections": "live",
 }
 """``log_dir`` is live: it moves the programs whose log paths are ``auto``, and their changed
-``log.stdout``/``log.stderr`` restart them like any other change of where output goes."""
+``log.stdout``/``log.stderr`` restart them like any other change of where output goes.
+``allow_uids``, ``client_timeout`` and ``max_connections`` go to the control server
+(``ControlServer.apply``) and hold for what it does next."""
 
 _NESTED: Final = ("log", "backoff")
 _MASK: Final = "***"

@@ -76,9 +76,7 @@ class ControlServer:
     def __init__(self, sock: socket.socket, handlers: Handlers, daemon: DaemonConfig) -> None:
         self._sock = trio.socket.from_stdlib_socket(sock)
         self._handlers = handlers
-        self.allowed = {0, os.geteuid(), *daemon.allow_uids}
-        self.client_timeout = daemon.client_timeout
-        self.max_connections = daemon.max_connections
+        self.apply(daemon)
         self._open = 0
         self._refusing = 0
         self._busy_said_at = -math.inf
@@ -91,6 +89,15 @@ class ControlServer:
         self.failed = 0
         self.throttled = 0
         self.accept_exhausted = 0
+
+    def apply(self, daemon: DaemonConfig) -> None:
+        """Take the ``[daemon]`` settings the server serves by: who may connect, how long a
+        connection may take to say hello or finish a frame, how many may be open. They hold
+        for what happens next: a connection already open keeps being served, and one whose
+        uid is no longer allowed is only refused when it connects again."""
+        self.allowed = {0, os.geteuid(), *daemon.allow_uids}
+        self.client_timeout = daemon.client_timeout
+        self.max_connections = daemon.max_connections
 
     def statistics(self) -> ControlStatistics:
         return ControlStatistics(
