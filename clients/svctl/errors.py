@@ -131,6 +131,7 @@ ERROR_CLASSES: Final[dict[ErrorCode, type[SvctlError]]] = {
     ErrorCode.CONFIG_INVALID: ConfigInvalid,
     ErrorCode.SHUTTING_DOWN: ShuttingDown,
     ErrorCode.PERMISSION_DENIED: PermissionDenied,
+    ErrorCode.BUSY: DaemonUnavailable,
     ErrorCode.INTERNAL: CommandFailed,
 }
 """Which class a daemon ``Error`` becomes; a test checks every ErrorCode is here."""

@@ -52,6 +52,8 @@ class ErrorCode(StrEnum):
     CONFIG_INVALID = "config_invalid"
     SHUTTING_DOWN = "shutting_down"
     PERMISSION_DENIED = "permission_denied"
+    BUSY = "busy"
+    """The daemon is at a limit (``max_connections``); trying later may succeed."""
     INTERNAL = "internal"
 
 

@@ -40,7 +40,7 @@ ACCEPT_BACKOFF = (0.05, 1.0)
 #: so is repeated at most this often.
 EXHAUSTED_LOG_EVERY = 60.0
 #: The code of the Error that refuses a connection beyond ``max_connections``.
-REFUSAL_BUSY_CODE = m.ErrorCode.INTERNAL
+REFUSAL_BUSY_CODE = m.ErrorCode.BUSY
 
 #: accept() errors that say a resource ran out, not that a peer did anything wrong.
 _EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})

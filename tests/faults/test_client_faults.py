@@ -18,7 +18,7 @@ import pytest
 
 from supervisord_lite.protocol import messages as m
 from supervisord_lite.protocol.connection import CLOSED, NEED_DATA, Connection, Role
-from svctl import Client, CommandFailed
+from svctl import Client, DaemonUnavailable
 from tests.daemon_harness import running
 
 if TYPE_CHECKING:
@@ -232,20 +232,22 @@ def test_connections_beyond_max_connections_are_refused_with_an_error(tmp_path: 
                 replies = _read_until_closed(extra)
             (error,) = replies
             assert isinstance(error, m.Error)
+            assert error.code is m.ErrorCode.BUSY
             assert "max_connections" in error.message
             assert "3" in error.message
             with (
-                pytest.raises(CommandFailed, match="max_connections"),
+                pytest.raises(DaemonUnavailable, match="max_connections") as refused,
                 Client(daemon.socket, timeout=PATIENCE) as client,
             ):
                 client.ping()
+            assert refused.value.exit_code == 3
 
         # Once connections close, new ones are served again.
         def served() -> bool:
             try:
                 with Client(daemon.socket, timeout=PATIENCE) as client:
                     client.ping()
-            except CommandFailed:
+            except DaemonUnavailable:
                 return False
             return True
 
