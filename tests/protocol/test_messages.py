@@ -280,6 +280,7 @@ def test_error_codes_are_pinned() -> None:
         "config_invalid",
         "shutting_down",
         "permission_denied",
+        "busy",
         "internal",
     ]
     assert all(code.value == code.name.lower() for code in ErrorCode)
