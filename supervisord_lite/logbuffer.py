@@ -16,6 +16,10 @@ Invariants, after every call::
     depth <= capacity                (except one oversize chunk accepted into an empty BLOCK queue)
     bytes come out in the order they went in; only dropped bytes are missing
 
+The counters live in a ``StreamCounters``: the one record of a program stream's log path, which
+the queue, the pump, the file writer and the file each update where the event happens, and
+which the stream's ``statistics()`` reads. A queue made on its own gets one of its own.
+
 Storage is a deque of chunks plus an offset into the first one, so puts, evictions and gets
 cost amortised O(1) per chunk, never per byte. The deque exists only while something is queued:
 a daemon holds thousands of these queues, nearly all empty, and an empty deque still costs over
@@ -31,7 +35,7 @@ from collections import deque
 
 import msgspec
 
-__all__ = ["LogBuffer", "LogBufferStatistics", "OverflowPolicy"]
+__all__ = ["LogBuffer", "LogBufferStatistics", "OverflowPolicy", "StreamCounters"]
 
 
 class OverflowPolicy(enum.StrEnum):
@@ -40,6 +44,67 @@ class OverflowPolicy(enum.StrEnum):
     BLOCK = "block"
     DROP_OLDEST = "drop-oldest"
     DROP_NEWEST = "drop-newest"
+
+
+class StreamCounters:
+    """Every counter of one program stream's log path, from the pipe to the file.
+
+    One object per stream, for as long as the program is configured (restarts add up):
+
+    - the pump: ``bytes_read`` from the pipes; ``dropped_unqueued``, bytes read but never queued
+      (a pump stopped while it held a chunk the full queue refused); ``lagged`` and
+      ``lagged_bytes``, the times a follower fell behind and what followers missed;
+    - the queue (``LogBuffer``): ``bytes_in``, ``bytes_out``, ``dropped_in_queue`` (by the
+      overflow policy, or discarded at a close), ``held_back`` and ``peak_depth``;
+    - the file writer: ``bytes_written``, ``dropped_unwritten`` (out of the queue but never in
+      the file: a failed write under ``drop-oldest``, or given up at the close),
+      ``write_errors`` and ``error`` (the current failure, "" while writing works);
+    - the file: ``reopened``, the times it was reopened because its path was renamed or
+      deleted under the daemon, or because a reopen was asked for.
+    """
+
+    __slots__ = (
+        "bytes_in",
+        "bytes_out",
+        "bytes_read",
+        "bytes_written",
+        "dropped_in_queue",
+        "dropped_unqueued",
+        "dropped_unwritten",
+        "error",
+        "held_back",
+        "lagged",
+        "lagged_bytes",
+        "peak_depth",
+        "reopened",
+        "write_errors",
+    )
+
+    def __init__(self) -> None:
+        self.bytes_read = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.bytes_written = 0
+        self.dropped_in_queue = 0
+        self.dropped_unqueued = 0
+        self.dropped_unwritten = 0
+        self.held_back = 0
+        self.peak_depth = 0
+        self.write_errors = 0
+        self.error = ""
+        self.lagged = 0
+        self.lagged_bytes = 0
+        self.reopened = 0
+
+    @property
+    def bytes_dropped(self) -> int:
+        """Every byte read from the program that will never be in the file."""
+        return self.dropped_in_queue + self.dropped_unwritten + self.dropped_unqueued
+
+    @property
+    def settled(self) -> int:
+        """How far the queued bytes have got: written to the file, or dropped on the way."""
+        return self.bytes_written + self.dropped_unwritten + self.dropped_in_queue
 
 
 class LogBufferStatistics(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,20 +127,11 @@ class LogBufferStatistics(msgspec.Struct, frozen=True, kw_only=True):
 class LogBuffer:
     """A bounded FIFO of bytes with an overflow policy; see the module docstring."""
 
-    __slots__ = (
-        "_bytes_dropped",
-        "_bytes_in",
-        "_bytes_out",
-        "_capacity",
-        "_chunks",
-        "_depth",
-        "_held_back",
-        "_offset",
-        "_peak_depth",
-        "_policy",
-    )
+    __slots__ = ("_capacity", "_chunks", "_depth", "_offset", "_policy", "counters")
 
-    def __init__(self, capacity: int, policy: OverflowPolicy) -> None:
+    def __init__(
+        self, capacity: int, policy: OverflowPolicy, counters: StreamCounters | None = None
+    ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1 byte, got {capacity}")
         self._capacity = capacity
@@ -83,11 +139,8 @@ class LogBuffer:
         self._chunks: deque[bytes] | None = None
         self._offset = 0
         self._depth = 0
-        self._bytes_in = 0
-        self._bytes_out = 0
-        self._bytes_dropped = 0
-        self._held_back = 0
-        self._peak_depth = 0
+        #: Where the queue counts what goes in, out and is dropped (shared with its stream).
+        self.counters = counters if counters is not None else StreamCounters()
 
     @property
     def capacity(self) -> int:
@@ -113,26 +166,27 @@ class LogBuffer:
         size = len(data)
         if size == 0:
             return True
+        counters = self.counters
         if self._policy is OverflowPolicy.BLOCK:
             if self._depth and self._depth + size > self._capacity:
-                self._held_back += 1
+                counters.held_back += 1
                 return False
-            self._bytes_in += size
+            counters.bytes_in += size
             self._append(data)
         elif self._policy is OverflowPolicy.DROP_OLDEST:
-            self._bytes_in += size
+            counters.bytes_in += size
             if size >= self._capacity:
-                self._bytes_dropped += size - self._capacity
+                counters.dropped_in_queue += size - self._capacity
                 self._evict(self._depth)
                 self._append(data[size - self._capacity :])
             else:
                 self._evict(self._depth + size - self._capacity)
                 self._append(data)
         else:
-            self._bytes_in += size
+            counters.bytes_in += size
             room = self._capacity - self._depth
             if room < size:
-                self._bytes_dropped += size - room
+                counters.dropped_in_queue += size - room
                 data = data[:room]
             if data:
                 self._append(data)
@@ -146,7 +200,7 @@ class LogBuffer:
         if wanted == 0:
             return b""
         parts = self._take(wanted, keep=True)
-        self._bytes_out += wanted
+        self.counters.bytes_out += wanted
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def get_chunks(self, max_bytes: int | None = None) -> list[bytes]:
@@ -161,7 +215,7 @@ class LogBuffer:
         if wanted == 0:
             return []
         parts = self._take(wanted, keep=True)
-        self._bytes_out += wanted
+        self.counters.bytes_out += wanted
         return parts
 
     def discard(self) -> int:
@@ -175,15 +229,16 @@ class LogBuffer:
         return dropped
 
     def statistics(self) -> LogBufferStatistics:
+        counters = self.counters
         return LogBufferStatistics(
             capacity=self._capacity,
             policy=self._policy,
-            bytes_in=self._bytes_in,
-            bytes_out=self._bytes_out,
-            bytes_dropped=self._bytes_dropped,
-            held_back=self._held_back,
+            bytes_in=counters.bytes_in,
+            bytes_out=counters.bytes_out,
+            bytes_dropped=counters.dropped_in_queue,
+            held_back=counters.held_back,
             depth=self._depth,
-            peak_depth=self._peak_depth,
+            peak_depth=counters.peak_depth,
         )
 
     def _append(self, data: bytes) -> None:
@@ -191,14 +246,14 @@ class LogBuffer:
             self._chunks = deque()
         self._chunks.append(data)
         self._depth += len(data)
-        if self._depth > self._peak_depth:
-            self._peak_depth = self._depth
+        if self._depth > self.counters.peak_depth:
+            self.counters.peak_depth = self._depth
 
     def _evict(self, n: int) -> None:
         if n <= 0:
             return
         self._take(n, keep=False)
-        self._bytes_dropped += n
+        self.counters.dropped_in_queue += n
 
     def _take(self, n: int, *, keep: bool) -> list[bytes]:
         """Remove the ``n`` (<= depth) oldest bytes; return them as pieces if ``keep``."""

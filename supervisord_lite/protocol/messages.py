@@ -64,6 +64,7 @@ __all__ = [
     "ProgramStatus",
     "Reload",
     "ReloadReply",
+    "ReopenLogs",
     "Reply",
     "Request",
     "Restart",
@@ -252,6 +253,18 @@ class Shutdown(Request, tag="shutdown", kw_only=True, frozen=True):
     """
 
 
+class ReopenLogs(Request, tag="reopen_logs", kw_only=True, frozen=True):
+    """Close the log files and open their paths afresh (``svctl logs --reopen``, or SIGUSR1):
+    what logrotate's ``postrotate`` asks for after it renamed the files.
+
+    ``names`` empty means every program. Answered with :class:`Ok` once the reopenings are
+    under way (each file is reopened before the next bytes go to it), or
+    ``Error(no_such_program)``.
+    """
+
+    names: tuple[str, ...] = ()
+
+
 ClientMessage: TypeAlias = (
     Hello
     | Ping
@@ -266,6 +279,7 @@ ClientMessage: TypeAlias = (
     | Cancel
     | Reload
     | Shutdown
+    | ReopenLogs
 )
 
 
@@ -281,7 +295,8 @@ class LogStreamStats(Struct, kw_only=True, frozen=True):
     policy stopped reading (so the kernel held the program); ``lagged`` the times a log
     follower fell behind and ``lagged_bytes`` what followers missed (the file misses nothing
     for it). ``error`` is the current write failure ("" while writing works) and
-    ``write_errors`` how many writes failed in all.
+    ``write_errors`` how many writes failed in all. ``reopened`` counts the times the file was
+    reopened: its path was renamed or deleted under the daemon, or a reopen was asked for.
     """
 
     stream: Stream
@@ -299,6 +314,7 @@ class LogStreamStats(Struct, kw_only=True, frozen=True):
     followers: NonNegative = 0
     lagged: NonNegative = 0
     lagged_bytes: NonNegative = 0
+    reopened: NonNegative = 0
 
 
 class ProgramStatus(Struct, kw_only=True, frozen=True):

@@ -32,7 +32,7 @@ from supervisord_lite.runtime.daemonlog import configure, log
 from supervisord_lite.runtime.deadlines import Deadlines
 from supervisord_lite.runtime.fanout import FanOut
 from supervisord_lite.runtime.handlers import Handlers
-from supervisord_lite.runtime.logs.pump import CLOSE_GRACE
+from supervisord_lite.runtime.logs.streams import CLOSE_GRACE
 from supervisord_lite.runtime.reaper import Reaper, become_subreaper
 from supervisord_lite.runtime.recovery import recover
 from supervisord_lite.runtime.sdnotify import Notifier
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from supervisord_lite.config import Config
     from supervisord_lite.protocol.messages import StateChanged
 
-__all__ = ["EXIT_KILLED_AT_SHUTDOWN", "run"]
+__all__ = ["EXIT_KILLED_AT_SHUTDOWN", "EXIT_OUTPUT_LOST", "run"]
 
 #: How long followers may take to be sent their End at shutdown.
 STREAM_END_GRACE = 1.0
@@ -55,13 +55,18 @@ STREAM_END_GRACE = 1.0
 #: The exit status of a shutdown that had to SIGKILL programs at ``shutdown_timeout``: the
 #: daemon did stop (so an init system need not restart it), but not cleanly.
 EXIT_KILLED_AT_SHUTDOWN = 4
+#: The exit status of a shutdown after which programs' output could not all be written to the
+#: log files (a log target that stalled or failed): nothing was left running, but bytes were
+#: lost, and the daemon's log says which stream, which file and how many bytes.
+EXIT_OUTPUT_LOST = 5
 
 
 def run(config: Config) -> int:
     """Run the daemon in the foreground until it is told to stop; the process' exit status.
 
     0 after a clean shutdown, 4 (``EXIT_KILLED_AT_SHUTDOWN``) when programs had to be
-    SIGKILLed at the shutdown timeout.
+    SIGKILLed at the shutdown timeout, 5 (``EXIT_OUTPUT_LOST``) when, with no program left to
+    kill, some of their output could not be written to the log files.
 
     Raises:
         SupervisorLiteError: the daemon could not start (socket in use, store unreadable...).
@@ -156,10 +161,13 @@ async def _serve(
     notifier = Notifier()
     writer = StoreWriter(store)
     events: FanOut[StateChanged] = FanOut()
-    clean = True
+    killed: list[str] = []
+    lost = 0
     reaping = trio.CancelScope()
     timing = trio.CancelScope()
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+    with trio.open_signal_receiver(
+        signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1
+    ) as signals:
         async with trio.open_nursery() as outer:
             outer.start_soon(writer.run, name="store writer")
             outer.start_soon(_run_until_cancelled, reaping, containment.reaper.run)
@@ -191,15 +199,11 @@ async def _serve(
                     with trio.move_on_after(config.daemon.shutdown_timeout) as stopping:
                         await supervisor.stop_all()
                     if stopping.cancelled_caught:
-                        clean = False
                         killed = await supervisor.kill_survivors()
-                        log.error(
-                            "shutdown timed out after %gs; SIGKILLed: %s",
-                            config.daemon.shutdown_timeout,
-                            ", ".join(killed) or "nothing was left",
-                        )
+                        _report_timeout(supervisor, config.daemon.shutdown_timeout, killed)
                     with trio.move_on_after(CLOSE_GRACE + 1.0):
                         await supervisor.wait_retired()  # the log queues drain to their files
+                    lost = _output_lost(supervisor)
                     supervisor.log_fanout.close()
                     events.close()
                     with trio.move_on_after(STREAM_END_GRACE):
@@ -209,8 +213,39 @@ async def _serve(
                 writer.close()
                 reaping.cancel()
                 timing.cancel()
-    log.info("exited %s", "cleanly" if clean else "after SIGKILLing survivors")
-    return 0 if clean else EXIT_KILLED_AT_SHUTDOWN
+    if killed:
+        log.info("exited after SIGKILLing survivors")
+        return EXIT_KILLED_AT_SHUTDOWN
+    if lost:
+        log.error("exited; %d bytes of programs' output could not be written (see above)", lost)
+        return EXIT_OUTPUT_LOST
+    log.info("exited cleanly")
+    return 0
+
+
+def _report_timeout(supervisor: Supervisor, timeout: float, killed: list[str]) -> None:
+    """Say what held the shutdown past its timeout: programs that had to be SIGKILLed, or log
+    output that had not reached its files (a stalled log target), or neither."""
+    backlog = [line for runner in supervisor.runners.values() for line in runner.logs.backlog()]
+    if killed:
+        log.error("shutdown timed out after %gs; SIGKILLed: %s", timeout, ", ".join(killed))
+    if backlog:
+        log.error(
+            "shutdown timed out after %gs with output not yet in its log files: %s",
+            timeout,
+            "; ".join(backlog),
+        )
+    if not killed and not backlog:
+        log.error("shutdown timed out after %gs; no program was left to SIGKILL", timeout)
+
+
+def _output_lost(supervisor: Supervisor) -> int:
+    """Bytes of programs' output that closing the log files lost, or that are still not in
+    them (a close that did not end in time)."""
+    return sum(
+        runner.logs.lost_at_close + sum(s.backlog for s in runner.logs.streams)
+        for runner in supervisor.runners.values()
+    )
 
 
 async def _run_until_cancelled(scope: trio.CancelScope, fn: Callable[[], Awaitable[None]]) -> None:
@@ -229,6 +264,10 @@ async def _watch_signals(
             if signum == signal.SIGHUP:
                 # In its own task: a SIGTERM during a long reload is still heard at once.
                 nursery.start_soon(_reload, supervisor, notifier)
+            elif signum == signal.SIGUSR1:
+                # logrotate's postrotate: every file is reopened before its next bytes.
+                count = sum(runner.logs.reopen() for runner in supervisor.runners.values())
+                log.info("SIGUSR1 received: reopening %d log files", count)
             elif stop.is_set():
                 log.info("already shutting down (%s ignored)", signal.Signals(signum).name)
             else:

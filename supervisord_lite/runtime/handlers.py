@@ -157,6 +157,10 @@ class Handlers:
                         unchanged=change.unchanged,
                     )
                 )
+            case m.ReopenLogs(names=names):
+                runners = sup.lookup(names, every=not names)
+                count = sum(r.logs.reopen() for r in runners)
+                await send(m.Ok(id=rid, message=f"reopening {count} log files"))
             case m.Shutdown():
                 await send(m.Ok(id=rid, message="shutting down"))
                 self._request_shutdown()

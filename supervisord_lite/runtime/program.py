@@ -21,8 +21,8 @@ from supervisord_lite.errors import LogPathError, SpawnError
 from supervisord_lite.protocol.messages import ProgramStatus, StateChanged
 from supervisord_lite.runtime import process_groups as groups
 from supervisord_lite.runtime.daemonlog import log
-from supervisord_lite.runtime.fanout import LogFanOut
-from supervisord_lite.runtime.logs.pump import ProgramLogs, RunLogs
+from supervisord_lite.runtime.logs.fanout import LogFanOut
+from supervisord_lite.runtime.logs.streams import ProgramLogs
 from supervisord_lite.runtime.spawn import spawn
 from supervisord_lite.runtime.translate import (
     describe_transition,
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from supervisord_lite.runtime.deadlines import Deadlines
     from supervisord_lite.runtime.fanout import FanOut
     from supervisord_lite.runtime.fdwatch import FdWatch
+    from supervisord_lite.runtime.logs.pump import RunLogs
     from supervisord_lite.runtime.storewriter import StoreWriter
 
 #: How many recent state transitions a runner keeps for callers waiting on an outcome.

@@ -26,8 +26,8 @@ from supervisord_lite.protocol.messages import (
 )
 from supervisord_lite.runtime import process_groups as groups
 from supervisord_lite.runtime.daemonlog import log
-from supervisord_lite.runtime.fanout import LogFanOut
 from supervisord_lite.runtime.fdwatch import FdWatch
+from supervisord_lite.runtime.logs.fanout import LogFanOut
 from supervisord_lite.runtime.program import ProgramRunner
 
 if TYPE_CHECKING:

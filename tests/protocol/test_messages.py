@@ -32,6 +32,7 @@ from supervisord_lite.protocol import (
     ProgramStatus,
     Reload,
     ReloadReply,
+    ReopenLogs,
     Reply,
     Request,
     Restart,
@@ -68,6 +69,7 @@ WIRE: dict[type[Request] | type[Reply], tuple[str, tuple[str, ...], tuple[str, .
     Cancel: ("cancel", ("target",), ("id",)),
     Reload: ("reload", (), ("id",)),
     Shutdown: ("shutdown", (), ("id",)),
+    ReopenLogs: ("reopen_logs", (), ("id", "names")),
     Welcome: ("welcome", ("version", "pid", "daemon_version"), ("id",)),
     Pong: ("pong", (), ("id",)),
     Ok: ("ok", (), ("id", "message")),
@@ -105,6 +107,7 @@ VALUES: dict[type[msgspec.Struct], tuple[tuple[str, ...], tuple[str, ...]]] = {
             "followers",
             "lagged",
             "lagged_bytes",
+            "reopened",
         ),
     ),
     ActionResult: (("name", "ok", "state"), ("message",)),
@@ -181,6 +184,8 @@ SAMPLE_REQUESTS: list[ClientMessage] = [
     Cancel(id=11, target=10),
     Reload(id=12),
     Shutdown(id=13),
+    ReopenLogs(id=14),
+    ReopenLogs(id=14, names=("web",)),
 ]
 
 SAMPLE_REPLIES: list[ServerMessage] = [

@@ -6,7 +6,7 @@ import pytest
 import trio
 
 from supervisord_lite.protocol import messages as m
-from supervisord_lite.runtime.fanout import LogFanOut, LogGap, LogPiece
+from supervisord_lite.runtime.logs.fanout import LogFanOut, LogGap, LogPiece
 from supervisord_lite.runtime.logs.tail import CHUNK, _messages
 
 

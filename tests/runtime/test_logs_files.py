@@ -94,6 +94,75 @@ def test_a_line_longer_than_max_bytes_is_cut_at_the_limit(tmp_path: Path) -> Non
     assert path.with_name("a.log.2").stat().st_size == 1000
 
 
+def lines_of(count: int) -> list[bytes]:
+    """Lines of many lengths (2 to 61 bytes), each numbered."""
+    return [b"%d %s\n" % (i, b"x" * (i * 7 % 53)) for i in range(count)]
+
+
+def files_of(path: Path, backups: int) -> list[bytes]:
+    """The current file and its backups, oldest first."""
+    names = [path.with_name(f"{path.name}.{n}") for n in range(backups, 0, -1)]
+    return [p.read_bytes() for p in [*names, path] if p.exists()]
+
+
+def test_a_line_that_fits_in_a_file_is_never_cut_by_rotation(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    lines = lines_of(400)
+    file = RotatingFile(str(path), max_bytes=100, backups=200)
+    for line in lines:  # one line per write, as a program printing line by line
+        assert file.write(line) == len(line)
+    file.close()
+    files = files_of(path, 200)
+    assert b"".join(files) == b"".join(lines)
+    assert all(f.endswith(b"\n") and len(f) <= 100 for f in files)
+    assert [line for f in files for line in f.splitlines(keepends=True)] == lines
+
+
+def test_whole_lines_in_a_batch_go_to_the_next_file_when_they_do_not_fit(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    file = RotatingFile(str(path), max_bytes=10, backups=5)
+    file.write(b"aaaa\n", b"bbbbbbbb\ncc\n")
+    file.close()
+    assert files_of(path, 5) == [b"aaaa\n", b"bbbbbbbb\n", b"cc\n"]
+
+
+def test_a_line_written_in_pieces_is_finished_in_the_file_it_began_in(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    file = RotatingFile(str(path), max_bytes=10, backups=5)
+    file.write(b"1234567\nab")  # 10 bytes: the file is full, inside a line
+    file.write(b"cdef\n")  # the line's end: past max_bytes, but not cut
+    file.write(b"next\n")
+    file.close()
+    assert files_of(path, 5) == [b"1234567\nabcdef\n", b"next\n"]
+
+
+def test_a_line_in_pieces_longer_than_a_file_is_split_where_the_file_is_full(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "a.log"
+    file = RotatingFile(str(path), max_bytes=10, backups=5)
+    file.write(b"12\nabc")
+    file.write(b"defghijk")  # the line is 11 bytes already: longer than a file
+    file.write(b"\n")
+    file.close()
+    assert files_of(path, 5) == [b"12\nabcdefg", b"hijk\n"]
+
+
+def test_timestamps_count_in_the_size_and_lines_stay_whole(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    file = RotatingFile(
+        str(path), max_bytes=200, backups=100, timestamps=True, clock=lambda: 1_700_000_000.0
+    )
+    lines = lines_of(300)
+    for line in lines:
+        file.write(line)
+    file.close()
+    files = files_of(path, 100)
+    assert all(len(f) <= 200 and f.endswith(b"\n") for f in files)
+    kept = [line.split(b" ", 1)[1] for f in files for line in f.splitlines(keepends=True)]
+    assert kept == lines
+
+
 def test_the_oldest_backup_beyond_the_count_goes(tmp_path: Path) -> None:
     path = tmp_path / "a.log"
     file = RotatingFile(str(path), max_bytes=100, backups=2)
@@ -143,6 +212,91 @@ def test_timestamps_prefix_each_line_even_across_writes(tmp_path: Path) -> None:
     lines = path.read_bytes().splitlines()
     assert [line.split(b" ", 1)[1] for line in lines] == [b"one", b"two", b"three"]
     assert all(line.split(b" ", 1)[0].endswith(b".250") for line in lines)
+
+
+# -- renamed, deleted, reopened -----------------------------------------------------------------
+
+
+def test_a_renamed_file_is_noticed_and_the_path_opened_afresh(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    file = RotatingFile(str(path))
+    file.write(b"one\n")
+    path.rename(tmp_path / "a.log.old")
+    file.write(b"two\n")
+    file.close()
+    assert (tmp_path / "a.log.old").read_bytes() == b"one\n"
+    assert path.read_bytes() == b"two\n"
+    assert file.counters.reopened == 1
+    assert file.generation == 1
+
+
+def test_a_deleted_file_is_noticed_and_created_again(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    file = RotatingFile(str(path), max_bytes=1000, backups=1)
+    file.write(b"one\n")
+    path.unlink()
+    file.write(b"two\n")
+    assert path.read_bytes() == b"two\n"
+    assert file.size == 4  # the new file's size counts toward rotation, not the old one's
+    file.write(b"three\n")
+    file.close()
+    assert path.read_bytes() == b"two\nthree\n"
+    assert file.counters.reopened == 1
+
+
+def test_a_file_replaced_at_the_path_is_written_from_now_on(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    file = RotatingFile(str(path))
+    file.write(b"one\n")
+    path.rename(tmp_path / "a.log.1")
+    path.write_bytes(b"")  # logrotate's "create"
+    path.chmod(0o640)
+    file.write(b"two\n")
+    file.close()
+    assert path.read_bytes() == b"two\n"
+    assert file.counters.reopened == 1
+
+
+def test_a_symlink_planted_at_the_path_is_refused_and_the_bytes_kept(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    target = tmp_path / "precious"
+    target.write_bytes(b"keep\n")
+    file = RotatingFile(str(path))
+    file.write(b"one\n")
+    path.unlink()
+    path.symlink_to(target)
+    with pytest.raises(WriteFailed, match="symlink"):
+        file.write(b"two\n")
+    assert file.carried == 4
+    assert target.read_bytes() == b"keep\n"
+    path.unlink()
+    assert file.write() == 4  # the carry, once the path is safe again
+    file.close()
+    assert path.read_bytes() == b"two\n"
+
+
+def test_a_reopen_asked_for_is_done_by_the_next_write_even_an_empty_one(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    file = RotatingFile(str(path))
+    file.write(b"one\n")
+    assert not file.reopen_pending
+    file.request_reopen()
+    assert file.reopen_pending
+    path.rename(tmp_path / "a.log.1")
+    assert file.write() == 0
+    assert path.exists()  # opened afresh, before any byte comes
+    assert not file.reopen_pending
+    assert file.counters.reopened == 1
+    file.close()
+
+
+def test_an_unchanged_path_is_not_reopened(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    file = RotatingFile(str(path), max_bytes=50, backups=3)
+    for _ in range(40):
+        file.write(b"0123456789\n")
+    file.close()
+    assert file.counters.reopened == 0  # rotations are not reopenings
 
 
 # -- failures -----------------------------------------------------------------------------------

@@ -21,9 +21,9 @@ import pytest
 import trio
 
 from supervisord_lite.config import LogConfig, ProgramConfig
-from supervisord_lite.runtime.fanout import LogFanOut, LogGap, LogPiece
 from supervisord_lite.runtime.logs import pump as logpump
-from supervisord_lite.runtime.logs.pump import ProgramLogs
+from supervisord_lite.runtime.logs.fanout import LogFanOut, LogGap, LogPiece
+from supervisord_lite.runtime.logs.streams import ProgramLogs
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -1,2 +1,3 @@
-"""Programs' output: pipes in (``pump``), the bounded queue's writer to disk (``writer``), the
-files and their rotation (``files``), and what a reader gets back (``tail``)."""
+"""Programs' output: pipes in (``pump``), each stream's queue, writer and counters
+(``streams``), the writer to disk (``writer``), the files, their rotation and reopening
+(``files``), the live followers (``fanout``), and what a reader gets back (``tail``)."""

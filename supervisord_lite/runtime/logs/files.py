@@ -10,13 +10,22 @@ log path; those are never rotated. A FIFO is opened without blocking, so a FIFO 
 refused at once instead of hanging the daemon.
 
 ``RotatingFile`` is synchronous and only ever used by one thread at a time. It appends what it is
-given, byte for byte, and rotates by size: when the next bytes would take the file past
-``max_bytes`` it writes up to the last newline that fits (or, in a line longer than that, up to the
-limit), renames ``path`` to ``path.1`` (``path.1`` to ``path.2``...; the oldest beyond ``backups``
-is replaced) and goes on in a new file. Every byte lands in exactly one file, once. ``max_bytes``
-0 turns rotation off; ``backups`` 0 empties the file instead of keeping a backup. With
-``timestamps`` each line gets the wall-clock time it was written at; that costs a pass over the
-bytes (``bytes.replace``, in C), which is why it is off by default.
+given, byte for byte, and rotates by size, between lines: a line that would take the file past
+``max_bytes`` goes to a new file whole (``path`` is renamed to ``path.1``, ``path.1`` to
+``path.2``...; the oldest beyond ``backups`` is replaced). Only a line longer than ``max_bytes``
+is split, where the file is full. A line that reaches us in pieces (a program that writes part
+of a line, then the rest) is finished in the file it began in, so a file may pass ``max_bytes``
+by less than one line. Every byte lands in exactly one file, once. ``max_bytes`` 0 turns
+rotation off; ``backups`` 0 empties the file instead of keeping a backup. With ``timestamps``
+each line gets the wall-clock time it was written at; that costs a pass over the bytes
+(``bytes.replace``, in C), which is why it is off by default.
+
+A log file renamed or deleted under the daemon (by hand, or by logrotate without
+``copytruncate``) is noticed at the next write: each write first compares the open file with what
+the path now names (one ``stat``, in the writer's thread), and when they differ, closes it and
+opens the path afresh. ``request_reopen`` makes the next write reopen the file whatever the path
+names (logrotate's ``postrotate``). Nothing polls: a stream nobody writes to keeps the old file
+open until its program writes again or a reopen is asked for.
 
 A write that fails (disk full, EIO, the file went away) leaves what was not written in the
 file's *carry*: ``write`` raises ``WriteFailed`` saying how many program bytes did reach the file,
@@ -33,6 +42,8 @@ import time
 from typing import TYPE_CHECKING
 
 from supervisord_lite.errors import LogPathError
+from supervisord_lite.logbuffer import StreamCounters
+from supervisord_lite.runtime.daemonlog import log
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -92,11 +103,6 @@ def open_log_file(path: str, *, truncate: bool = False) -> int:
     return fd
 
 
-def is_regular(fd: int) -> bool:
-    """Whether an open log fd is a regular file (which can be rotated and tailed)."""
-    return stat.S_ISREG(os.fstat(fd).st_mode)
-
-
 class WriteFailed(Exception):
     """A write stopped part-way; ``done`` program bytes reached the file before it did."""
 
@@ -123,21 +129,28 @@ class RotatingFile:
         backups: int = 0,
         timestamps: bool = False,
         clock: Callable[[], float] = time.time,
+        counters: StreamCounters | None = None,
     ) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.backups = backups
         self.timestamps = timestamps
+        #: The stream's counters; the file counts its reopenings there.
+        self.counters = counters if counters is not None else StreamCounters()
         self._clock = clock
         self._fd = -1
+        #: (st_dev, st_ino) of the open file, to tell whether the path still names it.
+        self._identity = (0, 0)
         self._regular = True
         self._size = 0
-        self._cut = False
+        #: Bytes of the last line in this file that its newline has not ended yet.
+        self._open_line = 0
         self._carry = b""
         self._carry_at = 0
         self._carry_input = 0
         self._line_start = True
-        #: Bumped at each rotation; with ``size`` it says where a byte went.
+        self._reopen_requested = False
+        #: Bumped at each rotation and reopening; with ``size`` it says where a byte went.
         self.generation = 0
 
     @property
@@ -164,12 +177,25 @@ class RotatingFile:
             return
         fd = open_log_file(self.path)
         try:
-            self._regular = is_regular(fd)
+            info = os.fstat(fd)
+            self._regular = stat.S_ISREG(info.st_mode)
             self._size = os.lseek(fd, 0, os.SEEK_END) if self._regular else 0
         except OSError as exc:
             os.close(fd)
             raise LogPathError(f"cannot use log file {self.path!r}: {exc.strerror}") from exc
+        self._identity = (info.st_dev, info.st_ino)
+        self._open_line = 0
         self._fd = fd
+
+    @property
+    def reopen_pending(self) -> bool:
+        """A reopen was asked for and the next write has not done it yet."""
+        return self._reopen_requested and self._fd >= 0
+
+    def request_reopen(self) -> None:
+        """Make the next ``write`` close the file and open its path afresh (safe to call from
+        another thread while a write runs: the flag is read when the next one starts)."""
+        self._reopen_requested = True
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -181,8 +207,15 @@ class RotatingFile:
         file (all of them, when nothing fails).
 
         Raises:
-            WriteFailed: a write or a rotation failed; what was not written is in the carry.
+            WriteFailed: a write, a rotation or a reopening failed; what was not written is in
+                the carry.
         """
+        try:
+            self._check_path()
+            self.open()
+        except (OSError, LogPathError) as exc:
+            self._keep(chunks)
+            raise WriteFailed(0, _reason(exc)) from exc
         done = 0
         if self._carry_at < len(self._carry):
             try:
@@ -218,6 +251,30 @@ class RotatingFile:
 
     # -- inside -------------------------------------------------------------------------------
 
+    def _check_path(self) -> None:
+        """Close the file if a reopen was asked for, or if its path no longer names it (renamed,
+        deleted, replaced); the caller opens the path afresh."""
+        if self._fd < 0:
+            self._reopen_requested = False
+            return
+        why = ""
+        if self._reopen_requested:
+            self._reopen_requested = False
+            why = "a reopen was asked for"
+        elif self._regular:
+            try:
+                info = os.stat(self.path, follow_symlinks=False)
+            except OSError as exc:
+                why = f"its path is gone ({exc.strerror})"
+            else:
+                if (info.st_dev, info.st_ino) != self._identity:
+                    why = "its path names another file now (renamed or replaced)"
+        if why:
+            self.close()
+            self.counters.reopened += 1
+            self.generation += 1
+            log.info("reopening %s: %s", self.path, why)
+
     def _flush(self) -> int:
         """Write the whole carry; the program bytes it stood for. Raises WriteFailed."""
         carry = self._carry
@@ -239,24 +296,45 @@ class RotatingFile:
         return done
 
     def _write_some(self, carry: bytes) -> None:
-        """One step: rotate if due, else write as much of the carry as fits in this file."""
+        """One step: rotate if due, else write as much of the carry as belongs in this file."""
         self.open()
-        if self._cut or (self.max_bytes and self._regular and self._size >= self.max_bytes):
-            self._rotate()
-            return
         at = self._carry_at
         end = len(carry)
-        if self.max_bytes and self._regular and end - at > self.max_bytes - self._size:
-            limit = at + self.max_bytes - self._size
-            newline = carry.rfind(b"\n", at, limit)
-            end = newline + 1 if newline >= 0 else limit
-            self._cut = True
+        if self.max_bytes and self._regular:
+            end = self._stop(carry, at, end)
+            if end == at:
+                self._rotate()
+                return
         with memoryview(carry) as view:
             written = os.write(self._fd, view[at:end])
         self._carry_at += written
         self._size += written
-        if self._carry_at < end:
-            self._cut = False  # a short write: the rest of the piece comes first
+        newline = carry.rfind(b"\n", at, at + written)
+        self._open_line = at + written - newline - 1 if newline >= 0 else self._open_line + written
+
+    def _stop(self, data: bytes, at: int, end: int) -> int:
+        """Where ``data[at:end]`` stops in this file: ``end`` when all of it belongs here, ``at``
+        when the file must rotate first, else a point between (after a whole line, or where the
+        file is full inside a line longer than ``max_bytes``)."""
+        limit = self.max_bytes
+        room = limit - self._size
+        if end - at <= room:
+            return end
+        if room > 0:
+            newline = data.rfind(b"\n", at, at + room)
+            if newline >= 0:
+                return newline + 1
+        # The line at ``at`` does not end within the room left.
+        if self._open_line:
+            # It began in this file: finish it here unless it is longer than a file.
+            newline = data.find(b"\n", at, at + limit - self._open_line)
+            if newline >= 0:
+                return newline + 1
+            if self._open_line + end - at <= limit:
+                return end
+        elif self._size and (end - at <= limit or data.find(b"\n", at, at + limit) >= 0):
+            return at  # it fits in a file of its own: rotate before it
+        return at + max(room, 0)  # longer than a file holds: split where this one is full
 
     def _rotate(self) -> None:
         self.close()
@@ -269,8 +347,10 @@ class RotatingFile:
             self.open()
         else:
             self._fd = open_log_file(self.path, truncate=True)
+            info = os.fstat(self._fd)
+            self._identity = (info.st_dev, info.st_ino)
             self._size = 0
-        self._cut = False
+            self._open_line = 0
         self.generation += 1
 
     def _stamp(self, data: bytes) -> bytes:

@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING
 import trio
 
 from supervisord_lite.protocol import messages as m
-from supervisord_lite.runtime.fanout import LogGap, LogPiece
+from supervisord_lite.runtime.logs.fanout import LogGap, LogPiece
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator, Sequence
 
-    from supervisord_lite.runtime.fanout import LogFanOut, LogFollower
-    from supervisord_lite.runtime.logs.pump import LogStream, ProgramLogs
+    from supervisord_lite.runtime.logs.fanout import LogFanOut, LogFollower
+    from supervisord_lite.runtime.logs.streams import LogStream, ProgramLogs
 
     Send = Callable[[m.ServerMessage], Awaitable[None]]
 

@@ -65,10 +65,8 @@ class FileWriter:
         self.label = label
         self.file = file
         self.buffer = buffer
-        self.bytes_written = 0
-        self.bytes_dropped = 0
-        self.write_errors = 0
-        self.error = ""
+        #: The stream's counters (the queue's): written, dropped, failures, the current error.
+        self.counters = buffer.counters
         self.closing = False
         #: Closed: nothing more will be written.
         self.finished = False
@@ -91,11 +89,12 @@ class FileWriter:
 
     @property
     def settled(self) -> int:
-        return self.bytes_written + self.bytes_dropped + self.buffer.statistics().bytes_dropped
+        return self.counters.settled
 
     @property
-    def failing(self) -> bool:
-        return bool(self.error)
+    def error(self) -> str:
+        """Why writing fails now; "" while it works."""
+        return self.counters.error
 
     @property
     def carried(self) -> int:
@@ -119,6 +118,19 @@ class FileWriter:
             _fire(self._kicked)
             self._kicked = None
         elif not self.busy and not self.error and not self.finished:
+            self._write_queued()
+
+    def reopen(self) -> None:
+        """Close the file and open its path afresh (logrotate's ``postrotate``): now when no
+        write is in flight, else right after the one that is. A writer not started yet only
+        closes the file; it is opened again before the next spawn."""
+        if self.finished:
+            return
+        if self._token is None:
+            self.file.close()
+            return
+        self.file.request_reopen()
+        if not self.busy and self._retrying is None:
             self._write_queued()
 
     def when_room(self, callback: Callable[[], None]) -> None:
@@ -153,9 +165,10 @@ class FileWriter:
     # -- writing ------------------------------------------------------------------------------
 
     def _write_queued(self) -> bool:
-        """Start writing everything queued; False when nothing was."""
+        """Start writing everything queued (nothing, when only a reopen is pending); False
+        when there was nothing to do."""
         chunks = self.buffer.get_chunks()
-        if not chunks:
+        if not chunks and not self.file.reopen_pending:
             return False
         self._start(chunks)
         # After the start: what a called-back pump queues now waits for this write to end.
@@ -194,10 +207,11 @@ class FileWriter:
                 assert self._nursery is not None
                 self._nursery.start_soon(self._recover, self._retrying)
             return
-        self.bytes_written += result.unwrap()
-        if self.error:
+        counters = self.counters
+        counters.bytes_written += result.unwrap()
+        if counters.error:
             log.info("%s: writing resumed (%s)", self.label, self.file.path)
-            self.error = ""
+            counters.error = ""
             self._retry = RETRY_MIN
         self.mark = (self.settled, self.file.generation, self.file.size)
         self._signal_progress()
@@ -205,9 +219,10 @@ class FileWriter:
             self._was_kicked = False  # idle: a later failure waits for new data afresh
 
     def _failed(self, exc: WriteFailed) -> None:
-        self.bytes_written += exc.done
-        self.write_errors += 1
-        if not self.error:
+        counters = self.counters
+        counters.bytes_written += exc.done
+        counters.write_errors += 1
+        if not counters.error:
             log.warning(
                 "%s: cannot write %s: %s; %s until it works again",
                 self.label,
@@ -217,9 +232,9 @@ class FileWriter:
                 if self.buffer.policy is OverflowPolicy.BLOCK
                 else "dropping output",
             )
-        self.error = exc.reason
+        counters.error = exc.reason
         if self.buffer.policy is OverflowPolicy.DROP_OLDEST:
-            self.bytes_dropped += self.file.discard_carry()
+            counters.dropped_unwritten += self.file.discard_carry()
         self._signal_progress()
 
     async def _recover(self, scope: trio.CancelScope) -> None:
@@ -278,9 +293,10 @@ class FileWriter:
             self.buffer.discard()
             if self.busy:
                 self._abandoned = True  # the thread may still be writing: it closes the fd after
-                self.bytes_dropped += self._in_flight  # whether the thread wrote them is unknown
+                # Whether the thread wrote them is unknown.
+                self.counters.dropped_unwritten += self._in_flight
             else:
-                self.bytes_dropped += self.file.discard_carry()
+                self.counters.dropped_unwritten += self.file.discard_carry()
                 with contextlib.suppress(OSError):
                     self.file.close()
             self._signal_progress()
@@ -290,4 +306,4 @@ class FileWriter:
         return bool(len(self.buffer)) and not self.error
 
     def _dropped_total(self) -> int:
-        return self.bytes_dropped + self.buffer.statistics().bytes_dropped
+        return self.counters.dropped_unwritten + self.counters.dropped_in_queue
