@@ -1,6 +1,7 @@
-"""Logs through a real daemon: every byte of a flood in its file, rotation, symlinked log paths,
-a crash's last line before its exit event, tail-then-follow without a gap, a SIGSTOPped
-follower, a full filesystem, and the counters ``svctl status --json`` shows."""
+"""Logs through a real daemon: every byte of a flood in its file, rotation that keeps lines
+whole, symlinked log paths, a crash's last line before its exit event, tail-then-follow without
+a gap, a SIGSTOPped follower, and the counters ``svctl status --json`` shows. (The log faults, a
+full filesystem among them, are in tests/faults/test_log_faults.py.)"""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -126,6 +126,35 @@ def test_rotation_keeps_every_byte_and_the_tail_reads_across_it(folder: Path) ->
         )
     expected = b"".join(flood.lines(total))
     assert got == expected[-25_000 * 100 :]  # from three files
+
+
+def test_rotation_never_cuts_a_line_that_a_program_writes_whole(folder: Path) -> None:
+    count = 3000
+    script = (
+        "import os\n"
+        f"for i in range({count}):\n"
+        "    os.write(1, b'%d %s\\n' % (i, b'x' * (i * 7 % 53)))\n"
+    )
+    program = f"""
+[programs.lines]
+command = {toml_argv(PYTHON, "-c", script)}
+autostart = false
+autorestart = "never"
+start_seconds = 0
+log = {{ max_bytes = 1000, backups = 200 }}
+"""
+    expected = [b"%d %s\n" % (i, b"x" * (i * 7 % 53)) for i in range(count)]
+    with running(folder, program) as daemon, Client(daemon.socket) as client:
+        run_to_exit(client, "lines")
+    path = folder / "logs" / "lines.stdout.log"
+    backups = sorted(
+        (p for p in path.parent.glob("lines.stdout.log.*")), key=lambda p: -int(p.suffix[1:])
+    )
+    files = [p.read_bytes() for p in [*backups, path]]
+    assert len(files) > 50
+    assert all(f.endswith(b"\n") and len(f) <= 1000 for f in files)
+    # Every line whole in exactly one file, none lost or repeated.
+    assert [line for f in files for line in f.splitlines(keepends=True)] == expected
 
 
 # -- log paths -------------------------------------------------------------------------------------
@@ -271,101 +300,6 @@ def test_a_sigstopped_follower_slows_neither_the_file_nor_another_follower(folde
     assert summary["received"] + summary["lagged"] == total  # ...the live one missed nothing
     if summary["gaps"] == 0:  # (unless this machine was too busy to let it keep up)
         assert sha((folder / "follower2.out").read_bytes()) == flood.expected(total)
-
-
-# -- a full disk -----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    where.mkdir(mode=0o755)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-def fill(folder: Path) -> Path:
-    filler = folder / "filler"
-    with filler.open("wb") as f, contextlib.suppress(OSError):
-        while True:
-            f.write(b"\0" * 65536)
-            f.flush()
-    return filler
-
-
-def wait_for(check: object, what: str, within: float = 20) -> None:
-    deadline = time.monotonic() + within
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-def test_a_full_filesystem_is_survived_counted_and_recovered_from(folder: Path) -> None:
-    with small_tmpfs(folder / "full", "4m") as full:
-        total = 2 * MB
-        programs = (
-            flood_program(
-                "held",
-                total,
-                "--write",
-                100_000,
-                log=f'stdout = "{full}/held.log", queue_bytes = 65536',  # < what it writes
-            )
-            + flood_program(
-                "dropper",
-                total,
-                log=f'stdout = "{full}/dropper.log", overflow = "drop-newest", queue_bytes = 65536',
-            )
-            + f"""
-[programs.bystander]
-command = {counter(0.01)}
-start_seconds = 0
-"""
-        )
-        with running(folder, programs) as daemon, Client(daemon.socket) as client:
-            client.wait("bystander", state="RUNNING", timeout=10)
-            filler = fill(full)
-            client.start("held", "dropper")
-
-            # drop-newest: the program is never held; what could not be written is counted.
-            client.wait("dropper", state="EXITED", timeout=30)
-            dropper = stats_of(client, "dropper")
-            assert "No space left" in dropper.error
-            assert dropper.write_errors >= 1
-            assert dropper.bytes_read == total
-            kept = dropper.bytes_written + dropper.bytes_dropped + dropper.depth
-            assert dropper.bytes_read == kept
-
-            # block: the program is held (still running), the failure shows in status...
-            wait_for(lambda: stats_of(client, "held").write_errors > 0, "a write error")
-            (held,) = client.status("held", stats=True)
-            assert held.state is m.ProgramState.RUNNING
-            assert "No space left" in held.logs[0].error
-            # ...and the other programs' logs go on.
-            bystander_log = folder / "logs" / "bystander.stdout.log"
-            size = bystander_log.stat().st_size
-            wait_for(lambda: bystander_log.stat().st_size > size, "the bystander's log to grow")
-
-            filler.unlink()  # space is back: writing resumes and the program goes on
-            client.wait("held", state="EXITED", timeout=30)
-            stats = stats_of(client, "held")
-            assert stats.error == ""
-            assert (stats.bytes_read, stats.bytes_written, stats.bytes_dropped) == (total, total, 0)
-            assert sha((full / "held.log").read_bytes()) == flood.expected(total)
-            log = daemon.log()
-        assert re.search(r"held stdout: cannot write .*No space left on device", log)
-        assert "held stdout: writing resumed" in log
 
 
 # -- the request's edges ---------------------------------------------------------------------------

@@ -264,11 +264,13 @@ class RotatingFile:
         elif self._regular:
             try:
                 info = os.stat(self.path, follow_symlinks=False)
+            except FileNotFoundError:
+                why = "the file was renamed or deleted"
             except OSError as exc:
-                why = f"its path is gone ({exc.strerror})"
+                why = f"its path cannot be looked up ({exc.strerror})"
             else:
                 if (info.st_dev, info.st_ino) != self._identity:
-                    why = "its path names another file now (renamed or replaced)"
+                    why = "the path names another file now"
         if why:
             self.close()
             self.counters.reopened += 1
