@@ -1,4 +1,5 @@
-"""LogBuffer: each overflow policy, oversize chunks, byte-exact eviction, counter invariants."""
+"""LogBuffer: each overflow policy, oversize chunks, byte-exact eviction, counter invariants, and
+the stream's counters it keeps them in."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from supervisord_lite.logbuffer import LogBuffer, LogBufferStatistics, OverflowPolicy
+from supervisord_lite.logbuffer import (
+    LogBuffer,
+    LogBufferStatistics,
+    OverflowPolicy,
+    StreamCounters,
+)
 
 
 def assert_invariant(buffer: LogBuffer) -> LogBufferStatistics:
@@ -286,3 +292,19 @@ def test_drop_oldest_keeps_the_newest_capacity_bytes(capacity: int, chunks: list
     assert buffer.get() == offered[-capacity:]
     stats = assert_invariant(buffer)
     assert stats.bytes_dropped == max(0, len(offered) - capacity)
+
+
+def test_the_queue_counts_in_the_stream_s_counters() -> None:
+    counters = StreamCounters()
+    buffer = LogBuffer(8, OverflowPolicy.DROP_NEWEST, counters)
+    buffer.put(b"0123456789")  # 2 bytes do not fit
+    assert buffer.get(3) == b"012"
+    counters.bytes_written += 3  # what a writer would add
+    counters.dropped_unqueued += 5  # what a stopped pump would add
+    assert (counters.bytes_in, counters.bytes_out, counters.dropped_in_queue) == (10, 3, 2)
+    assert counters.peak_depth == 8
+    assert counters.bytes_dropped == 2 + 5
+    assert counters.settled == 3 + 2  # written, or dropped on the way out of the queue
+    stats = assert_invariant(buffer)
+    assert (stats.bytes_in, stats.bytes_dropped, stats.depth) == (10, 2, 5)
+    assert LogBuffer(4, OverflowPolicy.BLOCK).counters is not counters  # one of its own

@@ -350,3 +350,33 @@ async def test_a_failing_file_does_not_hold_up_the_exit_and_is_counted(tmp_path:
     (stats,) = logs.statistics()
     adds_up(stats)
     assert stats.bytes_dropped == stats.bytes_read > 0
+
+
+# -- reopening -----------------------------------------------------------------------------------
+
+
+async def test_a_reopen_of_an_idle_stream_happens_at_once_and_a_busy_one_s_after_its_write(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "out.log"
+    logs = ProgramLogs(program(path), LogFanOut())
+    (stream,) = logs.streams
+    assert logs.reopen() == 1  # not started: the file is only closed, opened again at a spawn
+    assert stream.counters.reopened == 0
+    async with trio.open_nursery() as nursery:
+        script = "import os; os.write(1, b'one\\n')"
+        assert await run_once(logs, nursery, [sys.executable, "-c", script]) == 0
+        path.rename(tmp_path / "out.log.1")
+        logs.reopen()
+        assert stream.writer.busy  # the empty write that reopens, in its thread
+        with trio.fail_after(10):
+            await stream.writer.wait_idle()
+        assert path.read_bytes() == b""  # opened afresh before anything else is written
+        assert stream.counters.reopened == 1
+        script = "import os; os.write(1, b'two\\n')"
+        assert await run_once(logs, nursery, [sys.executable, "-c", script]) == 0
+        await logs.aclose()
+    assert (tmp_path / "out.log.1").read_bytes() == b"one\n"
+    assert path.read_bytes() == b"two\n"
+    (stats,) = logs.statistics()
+    assert (stats.reopened, stats.bytes_written, stats.error) == (1, 8, "")

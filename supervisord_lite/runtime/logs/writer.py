@@ -148,6 +148,12 @@ class FileWriter:
             await self._wait_progress()
         return True
 
+    async def wait_idle(self) -> None:
+        """Sleep until no write is in flight (one that was given up at the close counts as
+        over)."""
+        while self.busy and not self._abandoned:
+            await self._wait_progress()
+
     async def wait_failing(self) -> None:
         """Sleep until writing fails (at once if it is failing now)."""
         while not self.error:
