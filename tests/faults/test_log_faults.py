@@ -229,10 +229,9 @@ def test_a_reopen_request_reopens_the_files_of_an_idle_program_at_once(folder: P
         assert isinstance(refused, m.Error)
         assert refused.code is m.ErrorCode.NO_SUCH_PROGRAM
 
-        wait_for(lambda: str(rotated) not in open_files(daemon.process.pid), "the reopening")
-        assert str(path) in open_files(daemon.process.pid)
-        assert path.exists()
-        assert stats_of(client, "quiet").reopened == 1
+        wait_for(lambda: stats_of(client, "quiet").reopened == 1, "the reopening")
+        wait_for(lambda: str(path) in open_files(daemon.process.pid), "the file opened afresh")
+        assert str(rotated) not in open_files(daemon.process.pid)
         assert stats_of(client, "other").reopened == 0  # not named: left alone
         assert str(other.with_name("other.stdout.log.1")) in open_files(daemon.process.pid)
     assert rotated.read_bytes() == b"quiet\n"
@@ -247,14 +246,12 @@ def test_sigusr1_reopens_every_log_file_for_logrotate(folder: Path) -> None:
         for log_file in logs.glob("*.log"):
             log_file.rename(log_file.with_name(log_file.name + ".1"))  # what logrotate does
         os.kill(daemon.process.pid, signal.SIGUSR1)
-        wait_for(
-            lambda: not any(f.endswith(".log.1") for f in open_files(daemon.process.pid)),
-            "every file to be reopened",
-        )
+        paths = {str(logs / f"{n}.{s}.log") for n in ("one", "two") for s in ("stdout", "stderr")}
+        wait_for(lambda: paths <= set(open_files(daemon.process.pid)), "every file to be reopened")
+        assert not any(f.endswith(".log.1") for f in open_files(daemon.process.pid))
         for name in ("one", "two"):
             (status,) = client.status(name, stats=True)
             assert [s.reopened for s in status.logs] == [1, 1]
-            assert (logs / f"{name}.stdout.log").exists()
         assert "SIGUSR1 received: reopening 4 log files" in daemon.log()
         # The program goes on: its next lines land in the new file.
         assert client.restart("one")[0].ok
