@@ -1,8 +1,9 @@
-"""The daemon's command line: ``supervisord-lite -c CONFIG.toml [--check]``.
+"""The daemon's command line: ``supervisord-lite -c CONFIG.toml [--check | --reset-store]``.
 
 Maps every outcome to an exit code (0 ok, 2 usage or config error, an error's own ``exit_code``
-otherwise) and prints errors as lines, never as a traceback. The runtime (and trio with it) is
-imported only when the daemon really runs, so ``--check`` stays fast.
+otherwise: docs/install.md has the table) and prints errors as lines, never as a traceback. The
+runtime (and trio with it) is imported only when the daemon really runs, so ``--check`` stays
+fast.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         from supervisord_lite import runtime
 
-        return runtime.run(config)
+        return runtime.run(config, reset_store=args.reset_store)
     except ConfigError as exc:
         for problem in exc.problems:
             where = "" if problem.path == "$" else f"{problem.path}: "
@@ -128,6 +129,12 @@ def _parser() -> argparse.ArgumentParser:
         "--check",
         action="store_true",
         help="validate the config, print every problem, exit 0 (valid) or 2 (not)",
+    )
+    parser.add_argument(
+        "--reset-store",
+        action="store_true",
+        help="if the state store is corrupt, move it aside (renamed with a timestamp, kept)"
+        " and start a fresh one; a sound store is kept",
     )
     shipped = parser.add_mutually_exclusive_group()
     shipped.add_argument(

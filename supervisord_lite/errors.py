@@ -9,6 +9,9 @@ process)::
     SupervisorLiteError              code="internal"          exit 1
     ├── ConfigError                  code="config_invalid"    exit 2   (.problems: every problem)
     ├── StoreError                   code="store_failed"      exit 1
+    │   ├── StoreUnavailable         code="store_unavailable"          (locked, disk full: retried)
+    │   ├── StoreCorrupt             code="store_corrupt"     exit 6   (.path: the database file)
+    │   └── RecordsUnwritten         code="store_unwritten"   exit 5   (.count: records not on disk)
     ├── SpawnError                   code="spawn_failed"      exit 1
     ├── LogPathError                 code="log_path_refused"  exit 2
     ├── LifecycleError               code="internal"          exit 1   (a bug: see lifecycle)
@@ -162,3 +165,43 @@ class ShuttingDown(RequestFailed):
     """The daemon is shutting down and takes no new work."""
 
     code = "shutting_down"
+
+
+class StoreUnavailable(StoreError):
+    """The state store cannot be used right now: another process holds its lock, the disk is
+    full, an I/O error. Writes that meet it are held back and retried; reads answer with it."""
+
+    code = "store_unavailable"
+
+
+class StoreCorrupt(StoreError):
+    """The database file fails SQLite's integrity check, or is not a SQLite database at all.
+
+    A restart cannot fix it: ``supervisord-lite -c CONFIG --reset-store`` moves the file aside
+    (kept, renamed with a timestamp) and starts a fresh store.
+    """
+
+    code = "store_corrupt"
+    exit_code = 6
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(
+            f"{path}: the state store is corrupt ({problem}); start once with --reset-store to"
+            " move it aside (it is kept, renamed with a timestamp) and begin a fresh one"
+        )
+
+
+class RecordsUnwritten(StoreError):
+    """The daemon stopped with records it could not write to the state store (or had to give
+    up while running): the history on disk misses ``count`` of them."""
+
+    code = "store_unwritten"
+    exit_code = 5
+
+    def __init__(self, count: int, reason: str) -> None:
+        self.count = count
+        self.reason = reason
+        noun = "record" if count == 1 else "records"
+        super().__init__(f"{count} state store {noun} could not be written: {reason}")

@@ -147,7 +147,7 @@ def test_without_check_the_runtime_runs_the_config(
 ) -> None:
     seen: list[Config] = []
 
-    def run(config: Config) -> int:
+    def run(config: Config, *, reset_store: bool = False) -> int:
         seen.append(config)
         return 7
 
@@ -173,7 +173,7 @@ def test_runtime_errors_are_one_line(
     line: str,
     code: int,
 ) -> None:
-    def run(config: Config) -> int:
+    def run(config: Config, *, reset_store: bool = False) -> int:
         raise error
 
     _fake_runtime(monkeypatch, run)
@@ -184,7 +184,7 @@ def test_runtime_errors_are_one_line(
 def test_invalid_config_without_check_does_not_start_the_runtime(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def run(config: Config) -> int:
+    def run(config: Config, *, reset_store: bool = False) -> int:
         raise AssertionError("runtime started with an invalid config")
 
     _fake_runtime(monkeypatch, run)

@@ -75,6 +75,7 @@ __all__ = [
     "Status",
     "StatusReply",
     "Stop",
+    "StoreHealth",
     "Stream",
     "Subscribe",
     "Wait",
@@ -350,6 +351,29 @@ class ActionResult(Struct, kw_only=True, frozen=True):
     message: str = ""
 
 
+class StoreHealth(Struct, kw_only=True, frozen=True):
+    """The state store's health, in every :class:`StatusReply` (None from a daemon that
+    predates it).
+
+    ``pending`` records are held back because writing failed in a way that may pass (another
+    process holds the database lock, the disk is full); they are retried, in order, and
+    ``failing`` stays true until a write succeeds. ``dropped`` records were given up because
+    too many were held back, ``refused`` ones were refused by the store: neither is on disk.
+    ``error`` is the last write error (kept after the store recovers; "" if there was none),
+    ``error_at`` its wall-clock time, ``write_errors`` how many writes failed in all.
+    """
+
+    path: str = ""
+    pending: NonNegative = 0
+    written: NonNegative = 0
+    dropped: NonNegative = 0
+    refused: NonNegative = 0
+    write_errors: NonNegative = 0
+    failing: bool = False
+    error: str = ""
+    error_at: float | None = None
+
+
 # -- server -> client -------------------------------------------------------------------------
 
 
@@ -381,6 +405,7 @@ class StatusReply(Reply, tag="status", kw_only=True, frozen=True):
     """The answer to :class:`Status`, in config order."""
 
     programs: tuple[ProgramStatus, ...]
+    store: StoreHealth | None = None
 
 
 class ActionReply(Reply, tag="action", kw_only=True, frozen=True):

@@ -1,11 +1,13 @@
 """The daemon at run time: the only package of supervisord_lite that imports trio, psutil and
 signal handling.
 
-``run(config)`` owns the root nursery. Start-up order: the store opens (and the runs a crashed
+``run(config)`` owns the root nursery. Start-up order: the store's lock is taken, the store
+opens (a corrupt one is refused, or moved aside with ``reset_store``; the runs a crashed
 predecessor left are closed as lost), the control socket is bound, programs are started, and only
 then does systemd hear READY=1. Shutdown runs the other way: programs stop in priority order, the
 control server and the program tasks end, and the store writer drains last, so every stop is on
-disk before the daemon exits.
+disk before the daemon exits; records it could not write by then make the exit an error
+(``RecordsUnwritten``, exit 5), never a clean one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import fcntl
 import os
 import signal
+import time
 from typing import TYPE_CHECKING
 
 import trio
@@ -22,6 +25,9 @@ from supervisord_lite.errors import (
     AlreadyRunning,
     ConfigError,
     DaemonError,
+    RecordsUnwritten,
+    StoreCorrupt,
+    StoreError,
     SupervisorLiteError,
 )
 from supervisord_lite.runtime.cgroups import CgroupTree
@@ -38,7 +44,7 @@ from supervisord_lite.runtime.recovery import recover
 from supervisord_lite.runtime.sdnotify import Notifier
 from supervisord_lite.runtime.storewriter import StoreWriter
 from supervisord_lite.runtime.supervisor import Supervisor
-from supervisord_lite.store import Store
+from supervisord_lite.store import Store, make_folder, move_aside
 
 if TYPE_CHECKING:
     import socket
@@ -61,18 +67,22 @@ EXIT_KILLED_AT_SHUTDOWN = 4
 EXIT_OUTPUT_LOST = 5
 
 
-def run(config: Config) -> int:
+def run(config: Config, *, reset_store: bool = False) -> int:
     """Run the daemon in the foreground until it is told to stop; the process' exit status.
 
     0 after a clean shutdown, 4 (``EXIT_KILLED_AT_SHUTDOWN``) when programs had to be
     SIGKILLed at the shutdown timeout, 5 (``EXIT_OUTPUT_LOST``) when, with no program left to
     kill, some of their output could not be written to the log files.
+    ``reset_store`` moves a corrupt state store aside and starts a fresh one (a sound store is
+    kept).
 
     Raises:
+        StoreCorrupt: the state store is damaged and ``reset_store`` was not given.
+        RecordsUnwritten: the daemon stopped, but records never reached the state store.
         SupervisorLiteError: the daemon could not start (socket in use, store unreadable...).
     """
     configure()
-    return trio.run(_main, config)
+    return trio.run(_main, config, reset_store)
 
 
 def _summary(supervisor: Supervisor) -> str:
@@ -132,11 +142,35 @@ def _open_containment(config: Config) -> Containment:
     return containment
 
 
-async def _main(config: Config) -> int:
-    store = Store.open(config.daemon.state_db, keep_runs=config.daemon.history_runs)
-    lock = -1
+def _open_store(config: Config, reset: bool) -> Store:
+    """Open the state store; with ``reset``, a corrupt one is moved aside (kept, renamed with a
+    timestamp) and a fresh one takes its place. The caller holds the state lock.
+
+    Raises:
+        StoreCorrupt: the store is damaged and ``reset`` is false.
+        StoreError: it cannot be opened for another reason.
+    """
+    path = config.daemon.state_db
     try:
-        lock = _lock_state(config.daemon.state_db)
+        return Store.open(path, keep_runs=config.daemon.history_runs)
+    except StoreCorrupt as exc:
+        if not reset:
+            raise
+        log.error("state store %s is corrupt: %s", path, exc.problem)
+        aside = move_aside(path, time.strftime("%Y%m%dT%H%M%S"))
+        log.warning("the corrupt state store %s was moved to %s; starting a fresh one", path, aside)
+    return Store.open(path, keep_runs=config.daemon.history_runs)
+
+
+async def _main(config: Config, reset_store: bool) -> int:
+    try:
+        make_folder(config.daemon.state_db)
+    except OSError as exc:
+        raise StoreError(f"{config.daemon.state_db}: cannot create its folder: {exc}") from exc
+    lock = _lock_state(config.daemon.state_db)
+    store: Store | None = None
+    try:
+        store = _open_store(config, reset_store)
         sock = bind_control_socket(config.daemon.socket, config.daemon.socket_mode)
         try:
             containment = _open_containment(config)
@@ -150,9 +184,9 @@ async def _main(config: Config) -> int:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(config.daemon.socket)
     finally:
-        store.close()
-        if lock >= 0:
-            os.close(lock)
+        if store is not None:
+            store.close()
+        os.close(lock)
 
 
 async def _serve(
@@ -213,11 +247,16 @@ async def _serve(
                 writer.close()
                 reaping.cancel()
                 timing.cancel()
+    stats = writer.statistics()
     if killed:
         log.info("exited after SIGKILLing survivors")
-        return EXIT_KILLED_AT_SHUTDOWN
     if lost:
         log.error("exited; %d bytes of programs' output could not be written (see above)", lost)
+    if stats.unwritten:
+        raise RecordsUnwritten(stats.unwritten, stats.error or "the writer was closed")
+    if killed:
+        return EXIT_KILLED_AT_SHUTDOWN
+    if lost:
         return EXIT_OUTPUT_LOST
     log.info("exited cleanly")
     return 0

@@ -34,6 +34,7 @@ from supervisord_lite.store import Store
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from supervisord_lite.runtime.storewriter import StoreWriter
     from supervisord_lite.runtime.supervisor import Supervisor
 
 Send = Callable[[m.ServerMessage], Awaitable[None]]
@@ -57,6 +58,22 @@ def error_for(request_id: int, exc: SupervisorLiteError | ProtocolError) -> m.Er
         code = m.ErrorCode.CONFIG_INVALID
     known = exc.known if isinstance(exc, NoSuchProgram) else ()
     return m.Error(id=request_id, code=code, message=str(exc), known=known)
+
+
+def store_health(writer: StoreWriter) -> m.StoreHealth:
+    """The store writer's counters as the status reply carries them."""
+    stats = writer.statistics()
+    return m.StoreHealth(
+        path=stats.path,
+        pending=stats.pending,
+        written=stats.written,
+        dropped=stats.dropped,
+        refused=stats.refused,
+        write_errors=stats.write_errors,
+        failing=stats.failing,
+        error=stats.error,
+        error_at=stats.error_at,
+    )
 
 
 class Handlers:
@@ -106,7 +123,8 @@ class Handlers:
             case m.Ping():
                 await send(m.Pong(id=rid))
             case m.Status(names=names, stats=stats):
-                await send(m.StatusReply(id=rid, programs=sup.status(names, stats=stats)))
+                programs = sup.status(names, stats=stats)
+                await send(m.StatusReply(id=rid, programs=programs, store=store_health(sup.store)))
             case m.Start(names=names, all=every, wait=wait):
                 self._need_names(names, every)
                 await send(

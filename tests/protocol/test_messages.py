@@ -48,6 +48,7 @@ from supervisord_lite.protocol import (
     Welcome,
     tag_of,
 )
+from supervisord_lite.protocol.messages import StoreHealth
 
 ENCODE = msgspec.msgpack.Encoder().encode
 REQUESTS = msgspec.msgpack.Decoder(ClientMessage)
@@ -73,7 +74,7 @@ WIRE: dict[type[Request] | type[Reply], tuple[str, tuple[str, ...], tuple[str, .
     Welcome: ("welcome", ("version", "pid", "daemon_version"), ("id",)),
     Pong: ("pong", (), ("id",)),
     Ok: ("ok", (), ("id", "message")),
-    StatusReply: ("status", ("programs",), ("id",)),
+    StatusReply: ("status", ("programs",), ("id", "store")),
     ActionReply: ("action", ("results",), ("id",)),
     HistoryReply: ("history", ("entries",), ("id",)),
     ReloadReply: ("reload", (), ("id", "added", "removed", "changed", "unchanged")),
@@ -195,6 +196,13 @@ SAMPLE_REPLIES: list[ServerMessage] = [
     StatusReply(id=3, programs=(STATUS,)),
     StatusReply(id=3, programs=(STATUS_WITH_LOGS, STATUS)),
     StatusReply(id=3, programs=()),
+    StatusReply(
+        id=3,
+        programs=(STATUS,),
+        store=StoreHealth(
+            path="/var/lib/x.db", pending=3, failing=True, error="disk full", error_at=1.5
+        ),
+    ),
     ActionReply(
         id=4,
         results=(
