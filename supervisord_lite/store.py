@@ -468,7 +468,14 @@ def move_aside(path: str | os.PathLike[str], stamp: str) -> Path:
 def _quick_check(connection: sqlite3.Connection, path: Path) -> None:
     """Refuse a damaged file before the migration (or anything else) writes to it."""
     rows = connection.execute("PRAGMA quick_check").fetchall()
-    problems = [str(row[0]) for row in rows]
+    # One row per problem, or a first row of several lines under a "*** in database main ***"
+    # heading: one line per problem either way.
+    problems = [
+        line
+        for row in rows
+        for line in str(row[0]).splitlines()
+        if line.strip() and not line.startswith("***")
+    ]
     if problems != ["ok"]:
         quoted = "; ".join(problems[:QUICK_CHECK_PROBLEMS])
         more = len(problems) - QUICK_CHECK_PROBLEMS

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from svctl import Client, SvctlError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
 TOKEN_VAR = "SVL_TEST_TOKEN"
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,10 +93,17 @@ def write_config(folder: Path, programs: str = PROGRAMS, daemon_extra: str = "")
     return path
 
 
-def start_daemon(config: Path, *, socket: str | None = None, ready_within: float = 20.0) -> Daemon:
+def start_daemon(
+    config: Path,
+    *,
+    socket: str | None = None,
+    ready_within: float = 20.0,
+    args: Sequence[str] = (),
+) -> Daemon:
     """Start the daemon on ``config`` and return once it answers a ping.
 
-    ``socket`` is the path the config sets (default: ``run/ctl.sock`` next to the config).
+    ``socket`` is the path the config sets (default: ``run/ctl.sock`` next to the config);
+    ``args`` go on the daemon's command line after ``-c CONFIG``.
     Raises AssertionError, with the daemon's output, if it exits or stays silent.
     """
     token = uuid.uuid4().hex
@@ -107,7 +114,7 @@ def start_daemon(config: Path, *, socket: str | None = None, ready_within: float
     log_path = config.parent / "daemon.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "supervisord_lite", "-c", str(config)],
+            [sys.executable, "-m", "supervisord_lite", "-c", str(config), *args],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -1,7 +1,9 @@
-"""The state store on a real SQLite file: ops, history, live groups, migrations, kill -9."""
+"""The state store on a real SQLite file: ops, history, live groups, migrations, kill -9, a
+corrupt file, a lock held by another process."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import selectors
@@ -19,8 +21,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from supervisord_lite import store as store_module
-from supervisord_lite.errors import StoreError
-from supervisord_lite.store import MIGRATIONS, SCHEMA_VERSION, Store
+from supervisord_lite.errors import StoreCorrupt, StoreError, StoreUnavailable
+from supervisord_lite.store import MIGRATIONS, SCHEMA_VERSION, Store, move_aside
 from supervisord_lite.store_records import (
     EventRecorded,
     HistoryEntry,
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 STORE_WRITER = Path(__file__).resolve().parent / "programs" / "store_writer.py"
+HOLD_DB_LOCK = Path(__file__).resolve().parent / "programs" / "hold_db_lock.py"
 
 
 @pytest.fixture
@@ -83,8 +86,9 @@ def test_open_creates_private_folder_and_file_in_wal_mode(db_path: Path) -> None
 def test_open_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     bogus = tmp_path / "not.db"
     bogus.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match=str(bogus)):
+    with pytest.raises(StoreCorrupt, match=str(bogus)) as info:
         Store.open(bogus)
+    assert "--reset-store" in str(info.value)
 
 
 def test_open_reports_an_unusable_folder(tmp_path: Path) -> None:
@@ -581,3 +585,144 @@ def test_a_version_one_database_gains_the_retention_indexes(
     finally:
         raw.close()
     assert {"runs_program", "events_run"} <= indexes
+
+
+# -- faults: a corrupt file, a lock held by another process ----------------------------------
+
+
+def filled_database(path: Path, events: int = 2000) -> None:
+    """A real store with ``events`` events, closed (so its WAL is checkpointed into the file)."""
+    with Store.open(path) as filled:
+        filled.apply(
+            [
+                EventRecorded(program=f"p{i % 7}", kind="note", at=float(i), reason="x" * 100)
+                for i in range(events)
+            ]
+        )
+    assert not Path(f"{path}-wal").exists()
+
+
+def corrupt(path: Path, how: str) -> None:
+    """Damage one b-tree page in the middle of the file, as a bad disk or a stray write would."""
+    raw = sqlite3.connect(path)
+    try:
+        pages = raw.execute("PRAGMA page_count").fetchone()[0]
+        page_size = raw.execute("PRAGMA page_size").fetchone()[0]
+    finally:
+        raw.close()
+    page = pages // 2
+    offset, data = {
+        "cell pointers": (8, b"\x00\x07" * 4),  # every cell of the page points out of range
+        "page header": (0, b"\x42" * 8),  # not a b-tree page type at all
+    }[how]
+    with path.open("r+b") as file:
+        file.seek(page_size * (page - 1) + offset)
+        file.write(data)
+
+
+@pytest.mark.parametrize("how", ["cell pointers", "page header"])
+def test_a_corrupt_database_is_refused_when_opened_and_left_untouched(
+    db_path: Path, how: str
+) -> None:
+    filled_database(db_path)
+    corrupt(db_path, how)
+    before = db_path.read_bytes()
+    with pytest.raises(StoreCorrupt) as info:
+        Store.open(db_path)
+    message = str(info.value)
+    assert message.startswith(f"{db_path}: the state store is corrupt (")
+    assert "--reset-store" in message
+    assert "\n" not in message
+    assert info.value.path == str(db_path)
+    assert info.value.exit_code == 6
+    assert db_path.read_bytes() == before
+    assert not Path(f"{db_path}-wal").exists()
+
+
+def test_move_aside_keeps_the_database_with_its_wal(tmp_path: Path) -> None:
+    """A store left by a kill -9 has commits only in its WAL: moved aside together, the old
+    file still holds every acknowledged batch, and a fresh store starts at the old path."""
+    db_path = tmp_path / "state" / "crash.db"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    stderr_path = tmp_path / "writer.err"
+    with stderr_path.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, str(STORE_WRITER), str(db_path), "10"],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=env,
+        )
+    try:
+        ids = read_committed_ids(proc, bytearray(), want=30, timeout=30, stderr=stderr_path)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        assert proc.stdout is not None
+        proc.stdout.close()
+    assert Path(f"{db_path}-wal").stat().st_size > 0
+
+    aside = move_aside(db_path, "20240102T030405")
+    assert aside == db_path.with_name("crash.db.corrupt-20240102T030405")
+    assert not db_path.exists()
+    assert not Path(f"{db_path}-wal").exists()
+    assert Path(f"{aside}-wal").exists()
+    raw = sqlite3.connect(aside)
+    try:
+        kept = {row[0] for row in raw.execute("SELECT run_id FROM runs")}
+    finally:
+        raw.close()
+    assert set(ids) <= kept
+
+    with Store.open(db_path) as fresh:
+        assert fresh.history(None) == []
+    again = move_aside(db_path, "20240102T030405")  # the same second: nothing is overwritten
+    assert again == db_path.with_name("crash.db.corrupt-20240102T030405.2")
+    assert aside.exists()
+    assert again.exists()
+
+
+def test_move_aside_of_a_missing_database_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot move the state store aside"):
+        move_aside(tmp_path / "none.db", "20240102T030405")
+
+
+@contextlib.contextmanager
+def holding_lock(db: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Another process holds ``db``'s write lock (``BEGIN EXCLUSIVE``) for the block."""
+    proc = subprocess.Popen(
+        [sys.executable, str(HOLD_DB_LOCK), str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"locked\n"
+        yield proc
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+def test_a_held_lock_makes_writes_unavailable_and_reads_go_on(store: Store, db_path: Path) -> None:
+    store.apply([started(1)])
+    with holding_lock(db_path):
+        with pytest.raises(StoreUnavailable, match="another process holds its lock") as info:
+            store.apply([ended(1)])
+        assert str(db_path) in str(info.value)
+        assert [e.kind for e in store.history("web")] == ["spawned"]
+    store.apply([ended(1)])
+    assert [e.kind for e in store.history("web")] == ["spawned", "completed"]
+
+
+def test_a_refused_record_is_not_taken_for_a_passing_failure(store: Store) -> None:
+    with pytest.raises(StoreError, match="no run 9") as info:
+        store.apply([ended(9)])
+    assert not isinstance(info.value, StoreUnavailable | StoreCorrupt)

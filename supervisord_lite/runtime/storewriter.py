@@ -107,7 +107,7 @@ class StoreWriter:
         self._queries: deque[_Query[object]] = deque()
         self._accepted = 0  # records ever taken into _pending
         self._wake = trio.Event()
-        self._progress = trio.Event()
+        self._attempted = trio.Event()
         self._closed = False
         self._batch = BATCH_MAX
         self._retry = RETRY_MIN
@@ -158,7 +158,13 @@ class StoreWriter:
         """Return once every record submitted before the call is written or given up."""
         mark = self._accepted
         while self._accepted - len(self._pending) < mark and not self._finished:
-            await self._progress.wait()
+            await self._attempted.wait()
+
+    async def wait_attempt(self) -> None:
+        """Return after the next write attempt (written, refused or failed), or at once when
+        the writer has finished."""
+        if not self._finished:
+            await self._attempted.wait()
 
     def statistics(self) -> StoreWriterStatistics:
         return StoreWriterStatistics(
@@ -197,7 +203,7 @@ class StoreWriter:
             await self._drain()
         finally:
             self._finished = True
-            self._notify_progress()
+            self._notify_attempt()
 
     def _may_write(self) -> bool:
         return bool(self._pending) and (not self._failing or self._retry_due)
@@ -237,6 +243,7 @@ class StoreWriter:
                 self._retry = min(RETRY_MAX, self._retry * 2) if self._failing else RETRY_MIN
                 self._failing = True
                 self._retry_due = False
+                self._notify_attempt()
             except StoreError as exc:
                 if len(batch) > 1:
                     self._batch = max(1, len(batch) // 2)  # narrow down the record refused
@@ -246,7 +253,7 @@ class StoreWriter:
                 self._write_errors += 1
                 self._error, self._error_at = str(exc), time.time()
                 log.error("state store refused a record: %r: %s", batch[0], exc)
-                self._notify_progress()
+                self._notify_attempt()
             else:
                 for _ in batch:
                     self._pending.popleft()
@@ -258,7 +265,7 @@ class StoreWriter:
                 self._batch = min(BATCH_MAX, self._batch * 2)
                 self._failing = self._retry_due = False
                 self._retry = RETRY_MIN
-                self._notify_progress()
+                self._notify_attempt()
 
     def _failed(self, exc: StoreError) -> None:
         """Count a write that may succeed later; log it once per run of identical failures."""
@@ -270,9 +277,9 @@ class StoreWriter:
         self._error = message
         self._error_at = time.time()
 
-    def _notify_progress(self) -> None:
-        self._progress.set()
-        self._progress = trio.Event()
+    def _notify_attempt(self) -> None:
+        self._attempted.set()
+        self._attempted = trio.Event()
 
     async def _answer_queries(self) -> None:
         while self._queries:
