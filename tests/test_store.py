@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from supervisord_lite import store as store_module
-from supervisord_lite.errors import StoreCorrupt, StoreError, StoreUnavailable
+from supervisord_lite.errors import RecordsUnwritten, StoreCorrupt, StoreError, StoreUnavailable
 from supervisord_lite.store import MIGRATIONS, SCHEMA_VERSION, Store, move_aside
 from supervisord_lite.store_records import (
     EventRecorded,
@@ -726,3 +726,19 @@ def test_a_refused_record_is_not_taken_for_a_passing_failure(store: Store) -> No
     with pytest.raises(StoreError, match="no run 9") as info:
         store.apply([ended(9)])
     assert not isinstance(info.value, StoreUnavailable | StoreCorrupt)
+
+
+def test_the_store_exit_statuses_are_documented_and_not_restarted_by_systemd() -> None:
+    table = (ROOT / "docs" / "install.md").read_text()
+    rows = {
+        cells[1].strip(): cells[2]
+        for line in table.splitlines()
+        if line.startswith("| ") and len(cells := line.split("|")) > 3
+    }
+    assert "records never reached the state store" in rows[str(RecordsUnwritten.exit_code)]
+    assert "--reset-store" in rows[str(StoreCorrupt.exit_code)]
+    unit = (ROOT / "packaging" / "supervisord-lite.service").read_text()
+    (line,) = [x for x in unit.splitlines() if x.startswith("RestartPreventExitStatus=")]
+    kept_down = line.split("=", 1)[1].split()
+    assert str(RecordsUnwritten.exit_code) in kept_down
+    assert str(StoreCorrupt.exit_code) in kept_down
