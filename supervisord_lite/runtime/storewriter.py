@@ -215,10 +215,9 @@ class StoreWriter:
                 await self._write_pending()
                 if self._pending:
                     await trio.sleep(self._retry)
-        for query in self._queries:
-            query.error = StoreUnavailable(f"{self.store.path}: the state store is closing")
-            query.done.set()
-        self._queries.clear()
+        # Queries still waiting: answered if their records landed, told why if not.
+        self._failing = self._failing or bool(self._pending)
+        await self._answer_queries()
         if self._pending or self._dropped or self._refused:
             stats = self.statistics()
             log.error(
