@@ -22,7 +22,7 @@ Faults: every ``sqlite3.Error`` leaves as a ``StoreError``. One that may pass (a
 holds the lock, the disk is full, an I/O error) is a ``StoreUnavailable``, which the runtime's
 writer answers by holding the batch back and retrying it. A file that fails ``PRAGMA
 quick_check`` when it is opened, or is not a SQLite database, is a ``StoreCorrupt``;
-``move_aside`` renames it (with its WAL) so that a fresh store can start beside it.
+``store_file.move_aside`` renames it (with its WAL) so that a fresh store can start beside it.
 
 Durability: WAL with ``synchronous=NORMAL`` survives a ``kill -9`` of the daemon with every
 acknowledged commit (docs/architecture.md, "Kernel facts"); only power loss needs ``FULL``.
@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 import msgspec
 
-from supervisord_lite.errors import StoreCorrupt, StoreError, StoreUnavailable
+from supervisord_lite.errors import StoreError
+from supervisord_lite.store_file import make_folder, quick_check, translate
 from supervisord_lite.store_records import (
     RESERVED_KINDS,
     SPAWNED,
@@ -57,21 +58,12 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import TracebackType
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Store", "make_folder", "move_aside"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Store"]
 
 BUSY_TIMEOUT_MS = 1000
 """How long a write waits for a lock another process holds (an ``sqlite3`` shell, a backup)
 before it gives up with ``StoreUnavailable``; the writer holds the batch back and retries it,
 so a short wait loses nothing and keeps reads queued behind a write from waiting long."""
-
-QUICK_CHECK_PROBLEMS = 3
-"""How many of ``PRAGMA quick_check``'s problems a ``StoreCorrupt`` quotes."""
-
-# SQLite's primary result codes (https://sqlite.org/rescode.html) that may pass on their own:
-# BUSY, LOCKED, NOMEM, READONLY, INTERRUPT, IOERR, FULL, CANTOPEN, PROTOCOL.
-_PASSING_CODES = frozenset({5, 6, 7, 8, 9, 10, 13, 14, 15})
-# CORRUPT and NOTADB: the file itself is damaged, or is not a database.
-_CORRUPT_CODES = frozenset({11, 26})
 
 
 _OUTCOME_LIST = ", ".join(f"'{outcome.value}'" for outcome in Outcome)
@@ -185,7 +177,7 @@ class Store:
                 check_same_thread=False,
                 timeout=BUSY_TIMEOUT_MS / 1000,
             )
-            _quick_check(connection, db_path)
+            quick_check(connection, db_path)
             _migrate(connection, db_path)
             mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -195,7 +187,7 @@ class Store:
         except sqlite3.Error as exc:
             if connection is not None:
                 connection.close()
-            raise _translate(exc, db_path, "cannot open the state store") from exc
+            raise translate(exc, db_path, "cannot open the state store") from exc
         except OSError as exc:
             if connection is not None:
                 connection.close()
@@ -252,7 +244,7 @@ class Store:
                 _rollback(connection)
                 raise
         except sqlite3.Error as exc:
-            raise _translate(exc, self._path, "write failed, batch rolled back") from exc
+            raise translate(exc, self._path, "write failed, batch rolled back") from exc
         with self._run_id_lock:
             self._next_run_id = max(self._next_run_id, highest + 1)
 
@@ -342,7 +334,7 @@ class Store:
         try:
             return self._conn().execute(sql, params or {}).fetchall()
         except sqlite3.Error as exc:
-            raise _translate(exc, self._path, "read failed") from exc
+            raise translate(exc, self._path, "read failed") from exc
 
     def _run_started(self, connection: sqlite3.Connection, op: RunStarted) -> None:
         try:
@@ -422,78 +414,6 @@ class Store:
                 f"{self._path}: event kind {op.kind!r} is written only by RunStarted/RunEnded"
             )
         connection.execute(_INSERT_EVENT, {**msgspec.structs.asdict(op), "outcome": None})
-
-
-def make_folder(path: str | os.PathLike[str]) -> None:
-    """Create the database's folder, mode 0700, if it is missing (the daemon's lock file sits
-    beside the database, so the folder comes first).
-
-    Raises:
-        OSError: the folder cannot be created.
-    """
-    Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-
-
-def move_aside(path: str | os.PathLike[str], stamp: str) -> Path:
-    """Rename the database at ``path`` to ``PATH.corrupt-STAMP``, its ``-wal`` and ``-shm``
-    files with it (so the renamed copy still opens with what its WAL held); return the new
-    path. A name already taken gets a counter, so nothing is ever overwritten.
-
-    The caller must hold the daemon's lock: no other connection may have the file open.
-
-    Raises:
-        StoreError: a file cannot be renamed.
-    """
-    db_path = Path(path)
-    base = f"{db_path.name}.corrupt-{stamp}"
-    target = db_path.with_name(base)
-    counter = 1
-    while any(os.path.lexists(f"{target}{suffix}") for suffix in ("", "-wal", "-shm")):
-        counter += 1
-        target = db_path.with_name(f"{base}.{counter}")
-    try:
-        # The WAL and shm first: a database renamed without them would lose the WAL's commits.
-        for suffix in ("-wal", "-shm", ""):
-            source = Path(f"{db_path}{suffix}")
-            try:
-                os.rename(source, f"{target}{suffix}")
-            except FileNotFoundError:
-                if not suffix:
-                    raise
-    except OSError as exc:
-        raise StoreError(f"{db_path}: cannot move the state store aside: {exc}") from exc
-    return target
-
-
-def _quick_check(connection: sqlite3.Connection, path: Path) -> None:
-    """Refuse a damaged file before the migration (or anything else) writes to it."""
-    rows = connection.execute("PRAGMA quick_check").fetchall()
-    # One row per problem, or a first row of several lines under a "*** in database main ***"
-    # heading: one line per problem either way.
-    problems = [
-        line
-        for row in rows
-        for line in str(row[0]).splitlines()
-        if line.strip() and not line.startswith("***")
-    ]
-    if problems != ["ok"]:
-        quoted = "; ".join(problems[:QUICK_CHECK_PROBLEMS])
-        more = len(problems) - QUICK_CHECK_PROBLEMS
-        if more > 0:
-            quoted += f"; and {more} more"
-        raise StoreCorrupt(str(path), f"PRAGMA quick_check: {quoted}")
-
-
-def _translate(exc: sqlite3.Error, path: Path, what: str) -> StoreError:
-    """The store error for a SQLite error: passing, corrupt, or a refusal."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
-    if primary in _CORRUPT_CODES:
-        return StoreCorrupt(str(path), str(exc))
-    if primary in _PASSING_CODES:
-        why = f"{exc} (another process holds its lock)" if primary in (5, 6) else str(exc)
-        return StoreUnavailable(f"{path}: {what}: {why}")
-    return StoreError(f"{path}: {what}: {exc}")
 
 
 def _migrate(connection: sqlite3.Connection, path: Path) -> None:

@@ -39,6 +39,7 @@ IO_MODULES = {
     "fcntl",
     "supervisord_lite.runtime",
     "supervisord_lite.store",
+    "supervisord_lite.store_file",
 }
 
 

@@ -22,7 +22,8 @@ import pytest
 
 from supervisord_lite import store as store_module
 from supervisord_lite.errors import RecordsUnwritten, StoreCorrupt, StoreError, StoreUnavailable
-from supervisord_lite.store import MIGRATIONS, SCHEMA_VERSION, Store, move_aside
+from supervisord_lite.store import MIGRATIONS, SCHEMA_VERSION, Store
+from supervisord_lite.store_file import move_aside
 from supervisord_lite.store_records import (
     EventRecorded,
     HistoryEntry,

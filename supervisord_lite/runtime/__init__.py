@@ -44,7 +44,8 @@ from supervisord_lite.runtime.recovery import recover
 from supervisord_lite.runtime.sdnotify import Notifier
 from supervisord_lite.runtime.storewriter import StoreWriter
 from supervisord_lite.runtime.supervisor import Supervisor
-from supervisord_lite.store import Store, make_folder, move_aside
+from supervisord_lite.store import Store
+from supervisord_lite.store_file import make_folder, move_aside
 
 if TYPE_CHECKING:
     import socket
