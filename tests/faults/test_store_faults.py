@@ -29,7 +29,14 @@ from supervisord_lite.runtime.storewriter import StoreWriter, StoreWriterStatist
 from supervisord_lite.store import Store
 from supervisord_lite.store_records import EventRecorded, Outcome, RunEnded
 from svctl import Client, CommandFailed, Timeout
-from tests.daemon_harness import ROOT, TOKEN_VAR, start_daemon, stop_daemon, write_config
+from tests.daemon_harness import (
+    ROOT,
+    TOKEN_VAR,
+    Daemon,
+    start_daemon,
+    stop_daemon,
+    write_config,
+)
 from tests.test_store import corrupt, filled_database, holding_lock
 
 if TYPE_CHECKING:
@@ -235,6 +242,21 @@ async def test_a_refused_record_is_counted_and_the_others_land_in_order(tmp_path
 # -- the daemon ------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def serving_web(config: Path) -> Iterator[tuple[Daemon, Client]]:
+    """A daemon on ``config`` with ``web`` running and every record so far on disk, and a
+    client; whatever is left of it is SIGKILLed after the block (a test that checks a graceful
+    exit stops it itself)."""
+    daemon = start_daemon(config)
+    try:
+        with Client(daemon.socket, timeout=20) as client:
+            client.wait("web", state="RUNNING", timeout=10)
+            client.history("web")  # answered once everything queued is on disk
+            yield daemon, client
+    finally:
+        stop_daemon(daemon, grace=0)
+
+
 def test_the_daemon_survives_a_full_disk_under_its_store(tmp_path: Path) -> None:
     with small_tmpfs(tmp_path / "full", "4m") as full:
         config = write_config(tmp_path, PROGRAMS)
@@ -242,26 +264,22 @@ def test_the_daemon_survives_a_full_disk_under_its_store(tmp_path: Path) -> None
             'state_db = "state/supervisor.db"', f'state_db = "{full}/supervisor.db"'
         )
         config.write_text(text)
-        daemon = start_daemon(config)
-        try:
-            with Client(daemon.socket, timeout=20) as client:
-                client.wait("web", state="RUNNING", timeout=10)
-                client.history("web")  # everything so far is on disk
-                filler = fill(full)
-                for _ in range(3):
-                    client.restart("web")
-                health = store_health(daemon.socket)
-                assert health.pending > 0
-                assert health.failing
-                assert "database or disk is full" in health.error
-                assert health.error_at is not None
-                with pytest.raises(CommandFailed, match="held back") as info:
-                    client.history("web")
-                assert not isinstance(info.value, Timeout)
+        with serving_web(config) as (daemon, client):
+            filler = fill(full)
+            for _ in range(3):
+                client.restart("web")
+            wait_for(lambda: store_health(daemon.socket).failing, "a failed write")
+            health = store_health(daemon.socket)
+            assert health.pending > 0
+            assert "database or disk is full" in health.error
+            assert health.error_at is not None
+            with pytest.raises(CommandFailed, match="held back") as info:
+                client.history("web")
+            assert not isinstance(info.value, Timeout)
 
-                filler.unlink()
-                wait_for(lambda: store_health(daemon.socket).pending == 0, "the backlog to land")
-                kinds = [e.kind for e in client.history("web", limit=100)]
+            filler.unlink()
+            wait_for(lambda: store_health(daemon.socket).pending == 0, "the backlog to land")
+            kinds = [e.kind for e in client.history("web", limit=100)]
             assert kinds.count("spawned") == 4
             assert kinds[-1] == "spawned"
             health = store_health(daemon.socket)
@@ -269,55 +287,42 @@ def test_the_daemon_survives_a_full_disk_under_its_store(tmp_path: Path) -> None
             assert health.dropped == health.refused == 0
             stop_daemon(daemon)
             assert daemon.process.returncode == 0
-        finally:
-            stop_daemon(daemon, grace=0)
 
 
 def test_a_held_lock_shows_in_status_and_history_answers_with_an_error(tmp_path: Path) -> None:
     config = write_config(tmp_path, PROGRAMS)
-    db = tmp_path / "state" / "supervisor.db"
-    daemon = start_daemon(config)
-    try:
-        with Client(daemon.socket, timeout=20) as client:
-            client.wait("web", state="RUNNING", timeout=10)
-            client.history("web")
-            with holding_lock(db):
-                client.restart("web")
-                wait_for(lambda: store_health(daemon.socket).failing, "a failed write")
-                health = store_health(daemon.socket)
-                assert health.pending > 0
-                assert "another process holds its lock" in health.error
-                # Within the client's own timeout: an answer, not a wait on the lock.
-                with (
-                    Client(daemon.socket, timeout=8) as hurried,
-                    pytest.raises(CommandFailed, match="held back") as info,
-                ):
-                    hurried.history("web")
-                assert not isinstance(info.value, Timeout)
-                assert "lock" in str(info.value)
-            wait_for(lambda: store_health(daemon.socket).pending == 0, "the backlog to land")
-            kinds = [e.kind for e in client.history("web", limit=100)]
+    with serving_web(config) as (daemon, client):
+        with holding_lock(tmp_path / "state" / "supervisor.db"):
+            client.restart("web")
+            wait_for(lambda: store_health(daemon.socket).failing, "a failed write")
+            health = store_health(daemon.socket)
+            assert health.pending > 0
+            assert "another process holds its lock" in health.error
+            # Within the client's own timeout: an answer, not a wait on the lock.
+            with (
+                Client(daemon.socket, timeout=8) as hurried,
+                pytest.raises(CommandFailed, match="held back") as info,
+            ):
+                hurried.history("web")
+            assert not isinstance(info.value, Timeout)
+            assert "lock" in str(info.value)
+        wait_for(lambda: store_health(daemon.socket).pending == 0, "the backlog to land")
+        kinds = [e.kind for e in client.history("web", limit=100)]
         assert kinds.count("spawned") == 2
         assert kinds[-1] == "spawned"
-    finally:
         stop_daemon(daemon)
-    assert daemon.process.returncode == 0
-    assert "exited cleanly" in daemon.log()
+        assert daemon.process.returncode == 0
+        assert "exited cleanly" in daemon.log()
 
 
 def test_records_unwritten_by_shutdown_make_the_exit_an_error(tmp_path: Path) -> None:
     config = write_config(tmp_path, PROGRAMS)
-    db = tmp_path / "state" / "supervisor.db"
-    daemon = start_daemon(config)
-    try:
-        with Client(daemon.socket, timeout=20) as client:
-            client.wait("web", state="RUNNING", timeout=10)
-            client.history("web")
-            with holding_lock(db):
-                client.restart("web")
-                stop_daemon(daemon)
-    finally:
-        stop_daemon(daemon, grace=0)
+    with (
+        serving_web(config) as (daemon, client),
+        holding_lock(tmp_path / "state" / "supervisor.db"),
+    ):
+        client.restart("web")
+        stop_daemon(daemon)
     log = daemon.log()
     assert daemon.process.returncode == 5, log
     assert "state store records could not be written" in log
@@ -329,26 +334,14 @@ def test_records_unwritten_by_shutdown_make_the_exit_an_error(tmp_path: Path) ->
 def test_kill_9_while_records_are_held_back_leaves_a_sound_database(tmp_path: Path) -> None:
     config = write_config(tmp_path, PROGRAMS)
     db = tmp_path / "state" / "supervisor.db"
-    daemon = start_daemon(config)
-    second = None
-    try:
-        with Client(daemon.socket, timeout=20) as client:
-            client.wait("web", state="RUNNING", timeout=10)
-            client.history("web")
-            with holding_lock(db):
-                client.restart("web")
-                wait_for(lambda: store_health(daemon.socket).pending > 0, "a held-back record")
-                daemon.process.send_signal(signal.SIGKILL)
-                daemon.process.wait(timeout=10)
-        assert integrity_of(db) == "ok"
-        second = start_daemon(config)
-        with Client(second.socket, timeout=20) as client:
-            client.wait("web", state="RUNNING", timeout=10)
-            assert "lost" in [e.kind for e in client.history("web", limit=100)]
-    finally:
-        stop_daemon(daemon, grace=0)
-        if second is not None:
-            stop_daemon(second)
+    with serving_web(config) as (daemon, client), holding_lock(db):
+        client.restart("web")
+        wait_for(lambda: store_health(daemon.socket).pending > 0, "a held-back record")
+        daemon.process.send_signal(signal.SIGKILL)
+        daemon.process.wait(timeout=10)
+    assert integrity_of(db) == "ok"
+    with serving_web(config) as (_, client):
+        assert "lost" in [e.kind for e in client.history("web", limit=100)]
 
 
 def integrity_of(db: Path) -> str:
