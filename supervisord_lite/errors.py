@@ -10,8 +10,8 @@ process)::
     ├── ConfigError                  code="config_invalid"    exit 2   (.problems: every problem)
     ├── StoreError                   code="store_failed"      exit 1
     │   ├── StoreUnavailable         code="store_unavailable"          (locked, disk full: retried)
-    │   ├── StoreCorrupt             code="store_corrupt"     exit 6   (.path: the database file)
-    │   └── RecordsUnwritten         code="store_unwritten"   exit 5   (.count: records not on disk)
+    │   ├── StoreCorrupt             code="store_corrupt"     exit 7   (.path: the database file)
+    │   └── RecordsUnwritten         code="store_unwritten"   exit 6   (.count: records not on disk)
     ├── SpawnError                   code="spawn_failed"      exit 1
     ├── LogPathError                 code="log_path_refused"  exit 2
     ├── LifecycleError               code="internal"          exit 1   (a bug: see lifecycle)
@@ -182,7 +182,7 @@ class StoreCorrupt(StoreError):
     """
 
     code = "store_corrupt"
-    exit_code = 6
+    exit_code = 7
 
     def __init__(self, path: str, problem: str) -> None:
         self.path = path
@@ -198,7 +198,7 @@ class RecordsUnwritten(StoreError):
     up while running): the history on disk misses ``count`` of them."""
 
     code = "store_unwritten"
-    exit_code = 5
+    exit_code = 6
 
     def __init__(self, count: int, reason: str) -> None:
         self.count = count

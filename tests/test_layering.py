@@ -133,7 +133,11 @@ PARTS: dict[str, tuple[str, ...]] = {
         "supervisord_lite/reloadplan.py",
         "supervisord_lite/signames.py",
     ),
-    "store": ("supervisord_lite/store_records.py", "supervisord_lite/store.py"),
+    "store": (
+        "supervisord_lite/store_records.py",
+        "supervisord_lite/store.py",
+        "supervisord_lite/store_file.py",
+    ),
     "runtime": ("supervisord_lite/runtime/",),
     "convert": ("supervisord_lite/convert/",),
     "daemon entry": ("supervisord_lite/cli.py", "supervisord_lite/__main__.py"),

@@ -635,7 +635,7 @@ def test_a_corrupt_database_is_refused_when_opened_and_left_untouched(
     assert "--reset-store" in message
     assert "\n" not in message
     assert info.value.path == str(db_path)
-    assert info.value.exit_code == 6
+    assert info.value.exit_code == 7
     assert db_path.read_bytes() == before
     assert not Path(f"{db_path}-wal").exists()
 

@@ -7,7 +7,7 @@ predecessor left are closed as lost), the control socket is bound, programs are 
 then does systemd hear READY=1. Shutdown runs the other way: programs stop in priority order, the
 control server and the program tasks end, and the store writer drains last, so every stop is on
 disk before the daemon exits; records it could not write by then make the exit an error
-(``RecordsUnwritten``, exit 5), never a clean one.
+(``RecordsUnwritten``, exit 6), never a clean one.
 """
 
 from __future__ import annotations

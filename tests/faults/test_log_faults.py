@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 from supervisord_lite.protocol import messages as m
 from svctl import Client
 from tests.daemon_harness import running, start_daemon, stop_daemon, write_config
+from tests.faults.tmpfs import fill, small_tmpfs
 from tests.runtime.test_logs_daemon import (
     RawClient,
     counter,
@@ -71,34 +71,6 @@ def grows(path: Path, beyond: int = 0) -> Callable[[], bool]:
 
 
 # -- a full filesystem -----------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    where.mkdir(mode=0o755)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-def fill(folder: Path) -> Path:
-    filler = folder / "filler"
-    with filler.open("wb") as f, contextlib.suppress(OSError):
-        while True:
-            f.write(b"\0" * 65536)
-            f.flush()
-    return filler
 
 
 def test_a_full_filesystem_is_survived_counted_and_recovered_from(folder: Path) -> None:

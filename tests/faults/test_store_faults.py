@@ -37,6 +37,7 @@ from tests.daemon_harness import (
     stop_daemon,
     write_config,
 )
+from tests.faults.tmpfs import fill, small_tmpfs
 from tests.test_store import corrupt, filled_database, holding_lock
 
 if TYPE_CHECKING:
@@ -52,39 +53,6 @@ stop_timeout = 5
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
-    """A tmpfs of ``size`` mounted at ``where`` for the block, unmounted by path after it."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    where.mkdir(mode=0o700)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-def fill(folder: Path) -> Path:
-    """Fill the file system under ``folder`` to its last page; the filler file."""
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        with contextlib.suppress(OSError):
-            while True:
-                os.write(fd, b"\0" * 4096)
-    finally:
-        os.close(fd)
-    return filler
 
 
 def note(i: int, size: int = 512) -> EventRecorded:
@@ -324,7 +292,7 @@ def test_records_unwritten_by_shutdown_make_the_exit_an_error(tmp_path: Path) ->
         client.restart("web")
         stop_daemon(daemon)
     log = daemon.log()
-    assert daemon.process.returncode == 5, log
+    assert daemon.process.returncode == 6, log
     assert "state store records could not be written" in log
     assert "another process holds its lock" in log
     assert "exited cleanly" not in log
@@ -371,7 +339,7 @@ def test_a_corrupt_store_stops_the_daemon_until_reset_store_moves_it_aside(
         cwd=tmp_path,
         check=False,
     )
-    assert refused.returncode == 6, refused.stderr
+    assert refused.returncode == 7, refused.stderr
     last = refused.stderr.strip().splitlines()[-1]
     assert last.startswith(f"supervisord-lite: {db}: the state store is corrupt (")
     assert "--reset-store" in last
