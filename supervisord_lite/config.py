@@ -71,6 +71,14 @@ class Backoff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     factor: Annotated[float, Meta(ge=1)] = 2.0
     max: PositiveFloat = 30.0
     floor: NonNegativeFloat = 1.0
+    reset_after: NonNegativeFloat = 30.0
+
+
+class StartLimit(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """At most ``burst`` restarts after failures within ``interval`` seconds, then FATAL."""
+
+    burst: NonNegativeInt = 5
+    interval: PositiveFloat = 60.0
 
 
 INHERIT: Final = "inherit"
@@ -118,6 +126,7 @@ class ProgramConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     memory_max: Annotated[int, Meta(ge=4096)] | None = None
     pids_max: Annotated[int, Meta(ge=1)] | None = None
     cpu_max: Annotated[float, Meta(gt=0)] | None = None
+    start_limit: StartLimit = StartLimit()
 
     def resource_limits(self) -> dict[str, str]:
         """The cgroup v2 interface files and values this program's limits ask for."""
@@ -319,6 +328,7 @@ def _program(
             "env": _env,
             "stop_signal": _signal,
             "backoff": _backoff,
+            "start_limit": _start_limit,
             "log": log,
             "cwd": cwd,
             "env_file": env_file,
@@ -501,3 +511,9 @@ def _convert(
 
 def _resolve(base: str, path: str) -> str:
     return os.path.normpath(os.path.join(base, path))
+
+
+def _start_limit(raw: object, where: str, problems: list[Problem]) -> object:
+    before = len(problems)
+    values = _table(raw, StartLimit, where, problems)
+    return _INVALID if len(problems) > before else StartLimit(**values)

@@ -41,15 +41,18 @@ from supervisord_lite.lifecycle import (
     SpawnFailed,
     State,
     StopPhase,
+    Verdict,
     Want,
     WantDown,
     WantUp,
+    judge,
     step,
 )
 from supervisord_lite.lifecycle import effects as effects_module
 from supervisord_lite.lifecycle import events as events_module
 from supervisord_lite.lifecycle import states as states_module
 from supervisord_lite.lifecycle import table as table_module
+from supervisord_lite.lifecycle import verdicts as verdicts_module
 
 STOPPED, STARTING, RUNNING = State.STOPPED, State.STARTING, State.RUNNING
 BACKOFF, STOPPING, EXITED, FATAL = State.BACKOFF, State.STOPPING, State.EXITED, State.FATAL
@@ -150,7 +153,7 @@ SCENARIOS = [
         id="crash during start: backoff 1, 2, 4, then FATAL until wanted up again",
     ),
     pytest.param(
-        Policy(start_seconds=0),
+        Policy(start_seconds=0, backoff_reset=0),
         [
             (0, WantUp(), STARTING, [pub(STOPPED, STARTING), Spawn()]),
             (0, spawned(1), RUNNING, [up(1), pub(STARTING, RUNNING)]),
@@ -257,7 +260,7 @@ SCENARIOS = [
         id="stop: KILL ignored, kill_failed, stays STOPPING until the late exit",
     ),
     pytest.param(
-        P,
+        Policy(backoff_reset=5),
         [
             *RUN,
             (
@@ -520,7 +523,8 @@ def test_exit_after_running_follows_autorestart(
     outcome: Outcome,
     restarts: bool,
 ) -> None:
-    policy = Policy(autorestart=autorestart, exit_codes=exit_codes)  # type: ignore[arg-type]
+    # The run lives 10 s, longer than backoff_reset: a new run starts at once.
+    policy = Policy(autorestart=autorestart, exit_codes=exit_codes, backoff_reset=5)  # type: ignore[arg-type]
     effects: list[Effect] = [Record(RecordKind.EXITED, outcome, status, run_id=1)]
     if restarts:
         state = STARTING
@@ -573,7 +577,9 @@ def test_snapshot_tracks_the_run() -> None:
 
 
 def test_the_death_tally_is_bounded() -> None:
-    policy = Policy(start_seconds=0, spawn_floor=0, autorestart="always")
+    policy = Policy(
+        start_seconds=0, spawn_floor=0, autorestart="always", backoff_reset=0, start_limit_burst=0
+    )
     snap = Snapshot()
     snap, _ = step(policy, snap, WantUp(), now=0)
     for run in range(1, DEATH_TALLY + 51):
@@ -600,11 +606,200 @@ def test_backoff_is_capped_even_for_huge_retry_counts() -> None:
     assert policy.backoff(10_000) == 30
 
 
+# Crash loops: backoff across runs, reset by a stable run, ended by the start limit
+
+Wait: TypeAlias = float | str
+
+
+def crash_loop(policy: Policy, lives: list[float], status: ExitStatus = EXIT3) -> list[Wait]:
+    """Start once, then let every run reach RUNNING (start_seconds 1) and exit with ``status``
+    after its life; each run's wait before the next spawn, or "FATAL"."""
+    snap, _ = step(policy, Snapshot(), WantUp(), now=0)
+    now = 0.0
+    waits: list[Wait] = []
+    for run, life in enumerate(lives, 1):
+        if snap.state is BACKOFF:
+            assert snap.deadline is not None
+            now = snap.deadline
+            snap, _ = step(policy, snap, DeadlineReached(), now=now)
+        assert snap.state is STARTING
+        snap, _ = step(policy, snap, spawned(run), now=now)
+        snap, _ = step(policy, snap, DeadlineReached(), now=now + 1)
+        assert snap.state is RUNNING
+        now += life
+        snap, effects = step(policy, snap, Exited(status), now=now)
+        if snap.state is FATAL:
+            assert Record(RecordKind.FATAL, reason=snap.message) in effects
+            waits.append(f"FATAL: {snap.message}")
+            break
+        assert snap.deadline is not None or snap.state is STARTING
+        waits.append(snap.deadline - now if snap.deadline is not None else 0.0)
+    return waits
+
+
+LIMIT_3 = "FATAL: start limit reached: 4 failures within 60 s (start_limit.burst = 3)"
+
+
+@pytest.mark.parametrize(
+    ("policy", "lives", "status", "waits"),
+    [
+        pytest.param(
+            Policy(start_limit_burst=0),
+            [2.0] * 7,
+            EXIT3,
+            [1, 2, 4, 8, 16, 30, 30],
+            id="crashes in a row back off up to max",
+        ),
+        pytest.param(
+            Policy(start_limit_burst=3), [2.0] * 5, EXIT3, [1, 2, 4, LIMIT_3], id="start limit"
+        ),
+        pytest.param(
+            Policy(start_limit_burst=3, start_limit_interval=5),
+            [2.0] * 6,
+            EXIT3,
+            [1, 2, 4, 8, 16, 30],
+            id="failures spaced wider than the interval never reach the limit",
+        ),
+        pytest.param(
+            Policy(backoff_reset=5, start_limit_burst=0),
+            [2.0, 2.0, 10.0, 2.0, 2.0],
+            EXIT3,
+            [1, 2, 0, 1, 2],
+            id="a stable run resets the backoff; the crash after it restarts at once",
+        ),
+        pytest.param(
+            Policy(autorestart="always", start_limit_burst=2),
+            [2.0] * 6,
+            EXIT0,
+            [0] * 6,
+            id="expected exits are no crashes and no failures",
+        ),
+        pytest.param(
+            Policy(backoff_reset=0, start_limit_burst=0),
+            [2.0] * 4,
+            ExitStatus(signal="SEGV"),
+            [0] * 4,
+            id="backoff_reset 0: only the spawn floor spaces restarts",
+        ),
+    ],
+)
+def test_crash_loop(
+    policy: Policy, lives: list[float], status: ExitStatus, waits: list[Wait]
+) -> None:
+    assert crash_loop(policy, lives, status) == waits
+
+
+def test_failed_starts_count_against_the_start_limit() -> None:
+    policy = Policy(start_retries=10, start_limit_burst=2, backoff_initial=0.5, backoff_max=0.5)
+    snap, _ = step(policy, Snapshot(), WantUp(), now=0)
+    now = 0.0
+    for run in (1, 2):
+        snap, _ = step(policy, snap, spawned(run), now=now)
+        snap, _ = step(policy, snap, Exited(EXIT3), now=now + 0.5)
+        assert snap.state is BACKOFF
+        now = snap.deadline or 0.0
+        snap, _ = step(policy, snap, DeadlineReached(), now=now)
+    snap, _ = step(policy, snap, spawned(3), now=now)
+    snap, _ = step(policy, snap, Exited(EXIT3), now=now + 0.5)
+    assert snap.state is FATAL
+    assert snap.message == "start limit reached: 3 failures within 60 s (start_limit.burst = 2)"
+    # An operator's start is a fresh series: nothing counted any more.
+    fresh, _ = step(policy, snap, WantUp(), now=now + 1)
+    assert (fresh.state, fresh.retries, fresh.crashes, fresh.failures) == (STARTING, 0, 0, ())
+
+
+# Verdicts on requests
+
+UP_, DOWN_ = Want.UP, Want.DOWN
+UNKILLABLE = Snapshot(
+    state=STOPPING,
+    want=Want.DOWN,
+    pgid=7,
+    stop_phase=StopPhase.UNKILLABLE,
+    message="could not kill",
+)
+STARTED_AGAIN = "started again before it stopped"
+
+
+@pytest.mark.parametrize(
+    ("goal", "entered", "snap", "verdict"),
+    [
+        (UP_, [RUNNING], Snapshot(state=RUNNING, want=UP_), (True, RUNNING, "running")),
+        (UP_, [STARTING], Snapshot(state=STARTING, want=UP_), None),
+        (UP_, [BACKOFF], Snapshot(state=BACKOFF, want=UP_), None),
+        (UP_, [STOPPING], Snapshot(state=STOPPING, want=UP_), None),
+        (UP_, [STOPPING], Snapshot(state=STOPPING, want=DOWN_), None),
+        (UP_, [], Snapshot(state=STARTING, want=UP_), None),
+        (
+            UP_,
+            [FATAL],
+            Snapshot(state=FATAL, want=UP_, message="exited too quickly (3 retries)"),
+            (False, FATAL, "exited too quickly (3 retries)"),
+        ),
+        (UP_, [EXITED], Snapshot(state=EXITED, last_exit=EXIT0), (True, EXITED, "exit 0")),
+        (UP_, [EXITED], Snapshot(state=EXITED, last_exit=EXIT3), (False, EXITED, "exit 3")),
+        (
+            UP_,
+            [STOPPED],
+            Snapshot(state=STOPPED, want=DOWN_),
+            (False, STOPPED, "stopped before it was running"),
+        ),
+        (UP_, [STOPPED, STARTING], Snapshot(state=STARTING, want=UP_), None),
+        (
+            UP_,
+            [RUNNING, EXITED, STARTING],
+            Snapshot(state=STARTING, want=UP_, last_exit=EXIT3),
+            (True, RUNNING, "running"),
+        ),
+        (UP_, [], UNKILLABLE, (False, STOPPING, "could not kill")),
+        (DOWN_, [STOPPED], Snapshot(), (True, STOPPED, "stopped")),
+        (
+            DOWN_,
+            [STOPPED, STARTING],
+            Snapshot(state=STARTING, want=UP_),
+            (True, STOPPED, "stopped"),
+        ),
+        (DOWN_, [STOPPING], Snapshot(state=STOPPING, want=DOWN_), None),
+        (DOWN_, [], Snapshot(state=STOPPING, want=DOWN_, stop_phase=StopPhase.KILLED), None),
+        (DOWN_, [STARTING], Snapshot(state=STARTING, want=UP_), (False, STARTING, STARTED_AGAIN)),
+        (DOWN_, [RUNNING], Snapshot(state=RUNNING, want=UP_), (False, RUNNING, STARTED_AGAIN)),
+        (DOWN_, [BACKOFF], Snapshot(state=BACKOFF, want=UP_), (False, BACKOFF, STARTED_AGAIN)),
+        (DOWN_, [EXITED], Snapshot(state=EXITED, want=UP_), (False, EXITED, STARTED_AGAIN)),
+        (DOWN_, [FATAL], Snapshot(state=FATAL, want=UP_), (False, FATAL, STARTED_AGAIN)),
+        (DOWN_, [], UNKILLABLE, (False, STOPPING, "could not kill")),
+    ],
+)
+def test_verdict(
+    goal: Want, entered: list[State], snap: Snapshot, verdict: tuple[bool, State, str] | None
+) -> None:
+    expected = (
+        None if verdict is None else Verdict(ok=verdict[0], state=verdict[1], message=verdict[2])
+    )
+    assert judge(goal, entered, snap, P) == expected
+
+
+def test_a_verdict_hears_only_the_steps_from_its_request_on() -> None:
+    """A stop and then a start of an EXITED program: the stop's own step settles it, and the
+    start is not answered by the STOPPED the earlier stop caused."""
+    policy = Policy(start_seconds=0)
+    snap = Snapshot(state=EXITED, want=Want.UP, last_exit=EXIT0)
+    stop = start = None
+    for now, event in [(0, WantDown()), (0, WantUp()), (0, spawned(1))]:
+        snap, effects = step(policy, snap, event, now=now)
+        entered = [e.new for e in effects if isinstance(e, Publish)]
+        if stop is None:
+            stop = judge(Want.DOWN, entered, snap, policy)
+            continue  # the start is sent after the stop's step
+        start = start or judge(Want.UP, entered, snap, policy)
+    assert stop == Verdict(ok=True, state=STOPPED, message="stopped")
+    assert start == Verdict(ok=True, state=RUNNING, message="running")
+
+
 # The table
 
 
 def test_the_package_exports_each_module_public_names_once() -> None:
-    modules = (states_module, events_module, effects_module, table_module)
+    modules = (states_module, events_module, effects_module, table_module, verdicts_module)
     names = [name for module in modules for name in module.__all__]
     assert sorted(lifecycle.__all__) == sorted(names)
     assert len(set(names)) == len(names)
@@ -664,6 +859,9 @@ policies = st.builds(
     backoff_factor=st.sampled_from([1.0, 2.0]),
     backoff_max=st.sampled_from([0.5, 30.0]),
     spawn_floor=st.sampled_from([0.0, 1.0]),
+    backoff_reset=st.sampled_from([0.0, 2.0, 30.0]),
+    start_limit_burst=st.sampled_from([0, 1, 5]),
+    start_limit_interval=st.sampled_from([1.0, 60.0]),
     stop_timeout=st.sampled_from([0.0, 1.0, 10.0]),
     kill_timeout=st.sampled_from([0.0, 5.0]),
 )

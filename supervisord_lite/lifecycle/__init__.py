@@ -47,6 +47,7 @@ from supervisord_lite.lifecycle.table import (
     Ignore,
     step,
 )
+from supervisord_lite.lifecycle.verdicts import Verdict, judge
 
 __all__ = [
     "DEATH_TALLY",
@@ -79,8 +80,10 @@ __all__ = [
     "Spawned",
     "State",
     "StopPhase",
+    "Verdict",
     "Want",
     "WantDown",
     "WantUp",
+    "judge",
     "step",
 ]

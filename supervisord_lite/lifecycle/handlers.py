@@ -72,6 +72,30 @@ def _spawn_or_wait(
     return spawning, (*effects, Spawn()), via
 
 
+def _fatal(
+    snap: Snapshot, message: str, effects: tuple[Effect, ...], via: tuple[State, ...]
+) -> Result:
+    """Give up: FATAL, recorded with why, and nothing spawned until the operator asks."""
+    fatal = replace(snap, state=State.FATAL, deadline=None, message=message)
+    return fatal, (*effects, Record(RecordKind.FATAL, reason=message)), via
+
+
+def _count_failure(c: Context, snap: Snapshot) -> tuple[Snapshot, str]:
+    """Count a failure that asks for a restart against the start limit: the snapshot with the
+    failure tallied, and "" or, when the restart would pass the limit, why it is FATAL."""
+    p = c.policy
+    if p.start_limit_burst <= 0:
+        return snap, ""
+    recent = tuple(t for t in snap.failures if t > c.now - p.start_limit_interval)
+    if len(recent) >= p.start_limit_burst:
+        why = (
+            f"start limit reached: {len(recent) + 1} failures within "
+            f"{p.start_limit_interval:g} s (start_limit.burst = {p.start_limit_burst})"
+        )
+        return replace(snap, failures=recent), why
+    return replace(snap, failures=(*recent, c.now)[-p.start_limit_burst :]), ""
+
+
 def _failed_start(
     c: Context, snap: Snapshot, why: str, effects: tuple[Effect, ...], via: tuple[State, ...] = ()
 ) -> Result:
@@ -80,10 +104,38 @@ def _failed_start(
     retries = snap.retries + 1
     if retries > p.start_retries:
         message = f"{why} ({p.start_retries} retries)"
-        fatal = replace(snap, state=State.FATAL, retries=retries, deadline=None, message=message)
-        return fatal, (*effects, Record(RecordKind.FATAL, reason=message)), via
-    waiting = replace(snap, retries=retries, message=f"{why}, retry {retries} of {p.start_retries}")
+        return _fatal(replace(snap, retries=retries), message, effects, via)
+    counted, limited = _count_failure(c, replace(snap, retries=retries))
+    if limited:
+        return _fatal(counted, limited, effects, via)
+    waiting = replace(counted, message=f"{why}, retry {retries} of {p.start_retries}")
     return _spawn_or_wait(c, waiting, effects, (*via, State.BACKOFF), delay=p.backoff(retries))
+
+
+def _crashes(c: Context, snap: Snapshot, status: ExitStatus) -> int:
+    """The crashes in a row once the run that reached RUNNING ends with ``status``: none after
+    a run that lived ``backoff_reset`` seconds, one more after a failed exit sooner."""
+    p = c.policy
+    lived = c.now - snap.spawned_at if snap.spawned_at is not None else 0.0
+    if lived >= p.backoff_reset:
+        return 0
+    return snap.crashes + (0 if p.expects(status) else 1)
+
+
+def _restart_exited(
+    c: Context, exited: Snapshot, status: ExitStatus, records: tuple[Effect, ...]
+) -> Result:
+    """The restart of an EXITED program ``autorestart`` asked for: at once (the spawn floor
+    aside) after an expected exit, after ``backoff(crashes)`` after a crash, FATAL past the
+    start limit."""
+    p = c.policy
+    if p.expects(status):
+        return _spawn_or_wait(c, exited, records, (State.EXITED,))
+    counted, limited = _count_failure(c, exited)
+    if limited:
+        return _fatal(counted, limited, records, (State.EXITED,))
+    delay = p.backoff(counted.crashes) if counted.crashes else 0.0
+    return _spawn_or_wait(c, counted, records, (State.EXITED,), delay=delay)
 
 
 def _begin_stop(c: Context, snap: Snapshot) -> Result:
@@ -134,9 +186,11 @@ def _end(c: Context, snap: Snapshot, status: ExitStatus) -> Result:
         return _spawn_or_wait(c, over, records, (State.STOPPED,), floor=False)
     if cause is State.STARTING:
         return _failed_start(c, over, "exited too quickly", records)
-    exited = replace(over, state=State.EXITED, message=status.describe())
+    exited = replace(
+        over, state=State.EXITED, message=status.describe(), crashes=_crashes(c, snap, status)
+    )
     if p.restarts_after(status):
-        return _spawn_or_wait(c, exited, records, (State.EXITED,))
+        return _restart_exited(c, exited, status, records)
     return exited, records, ()
 
 
@@ -146,7 +200,12 @@ def _running(snap: Snapshot) -> Snapshot:
 
 def start(c: Context, snap: Snapshot, _: object) -> Result:
     """The operator wants it up: a new series of start attempts, retries from 0, at once."""
-    return _spawn_or_wait(c, replace(snap, want=Want.UP, retries=0, message=""), floor=False)
+    return _spawn_or_wait(c, _fresh(replace(snap, want=Want.UP)), floor=False)
+
+
+def _fresh(snap: Snapshot) -> Snapshot:
+    """A new series of starts: no failed start, crash or failure counted any more."""
+    return replace(snap, retries=0, crashes=0, failures=(), message="")
 
 
 def launch(c: Context, snap: Snapshot, _: object) -> Result:
@@ -173,7 +232,7 @@ def up_later(c: Context, snap: Snapshot, _: object) -> Result:
     """A stop is under way: spawn again once it is over, as a fresh series."""
     if snap.want is Want.UP:
         return _same(snap)
-    return _same(replace(snap, want=Want.UP, retries=0, message=""))
+    return _same(_fresh(replace(snap, want=Want.UP)))
 
 
 def down_later(c: Context, snap: Snapshot, _: object) -> Result:

@@ -72,7 +72,12 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
 
     ``spawn_floor`` is the minimum spacing between two spawns, whatever caused them, so a
     program that dies at once can never make the supervisor busy-loop. A failed start waits
-    ``backoff_initial * backoff_factor ** (retries - 1)`` seconds, at most ``backoff_max``.
+    ``backoff_initial * backoff_factor ** (retries - 1)`` seconds, at most ``backoff_max``; so
+    does the restart after the n-th crash in a row, a crash being a failed exit (see
+    ``expects``) of a run that reached RUNNING but lived less than ``backoff_reset`` seconds
+    (0: no run is a crash). ``start_limit_burst`` restarts after failures (failed starts and
+    failed exits) within ``start_limit_interval`` seconds are allowed; the failure that would
+    need one more makes the program FATAL (0: no limit).
     """
 
     autorestart: Literal["always", "on-failure", "never"] = "on-failure"
@@ -86,6 +91,9 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
     stop_signal: str = "TERM"
     stop_timeout: float = 10.0
     kill_timeout: float = 5.0
+    backoff_reset: float = 30.0
+    start_limit_burst: int = 5
+    start_limit_interval: float = 60.0
 
     def expects(self, status: ExitStatus) -> bool:
         """Whether an exit was expected: its code is in ``exit_codes`` (a signal never is)."""
@@ -115,6 +123,10 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     is in flight and its answer has not come yet.
 
     - ``retries``: consecutive failed starts; reaching RUNNING or a fresh ``WantUp`` clears it.
+    - ``crashes``: consecutive crashes (see ``Policy``); a run that lived ``backoff_reset``
+      seconds or a fresh ``WantUp`` clears it.
+    - ``failures``: when the recent failures that were followed by a restart happened, at most
+      ``start_limit_burst`` of them; a fresh ``WantUp`` clears it.
     - ``last_spawn_at``: when the last ``Spawn`` was emitted; the spawn floor counts from it.
     - ``deadline``: the one timer (monotonic seconds), mirrored by SetDeadline/ClearDeadline.
     - ``leader_exit``: the leader was reaped, but other members of its group are still alive.
@@ -140,3 +152,5 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     deaths: tuple[Death, ...] = ()
     restart_pending: bool = False
     message: str = ""
+    crashes: int = 0
+    failures: tuple[float, ...] = ()
