@@ -1,164 +1,173 @@
 """ProgramRunner: one program's life, carried out.
 
-The runner owns one inbox. Everything that happens to the program (an operator's request, the
-leader's exit, the group emptying, the deadline) arrives there as a lifecycle event, is fed to the
-pure ``lifecycle.step`` with the monotonic time, and the effects that come back are carried out
-here: spawn, signal the group, record, publish. The deadline is not a timer task: it is the
-timeout of the inbox wait, so a program with nothing to do costs nothing.
+Everything that happens to a program (an operator's request, the leader's exit, the group
+emptying, its deadline) reaches ``send`` as a lifecycle event and is stepped at once:
+``lifecycle.step`` is pure and fast, so there is no inbox and no task parked on one. The effects
+that come back are carried out right there (signal the group, record, publish, arm the timer on
+the daemon's ``Deadlines``), except a spawn, which awaits and so runs as a task in the daemon's
+shared nursery; its answer comes back through ``send`` like any other event. Events are stepped
+in the order they are sent; one sent while a step is under way is stepped right after it.
+
+So a program with nothing happening to it costs the daemon no task and no nursery: its runner,
+its snapshot and its log streams are all there is. Its run's end is watched by an ``ExitWatch``
+(exitwatch.py) through the daemon's ``FdWatch``, without a task either.
+
+Whoever waits for an outcome registers a watcher before sending its event, and hears every step
+from that event on: the states entered and the snapshot after (the Supervisor's requests hand
+them to ``lifecycle.judge``). A state entered for an event sent earlier is never heard.
 """
 
 from __future__ import annotations
 
-import os
-import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import trio
 
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.errors import LogPathError, SpawnError
-from supervisord_lite.protocol.messages import ProgramStatus, StateChanged
+from supervisord_lite.protocol.messages import ProgramStatus
 from supervisord_lite.runtime import process_groups as groups
 from supervisord_lite.runtime.daemonlog import log
-from supervisord_lite.runtime.logs.fanout import LogFanOut
+from supervisord_lite.runtime.exitwatch import ExitWatch
 from supervisord_lite.runtime.logs.streams import ProgramLogs
+from supervisord_lite.runtime.reports import describe_transition, state_changed, store_op
 from supervisord_lite.runtime.spawn import spawn
-from supervisord_lite.runtime.translate import (
-    describe_transition,
-    exit_status,
-    policy_for,
-    state_changed,
-    store_op,
-)
 from supervisord_lite.store_records import EventRecorded
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from supervisord_lite.config import ProgramConfig
-    from supervisord_lite.runtime.containment import Containment, RunScope
-    from supervisord_lite.runtime.deadlines import Deadlines
-    from supervisord_lite.runtime.fanout import FanOut
-    from supervisord_lite.runtime.fdwatch import FdWatch
+    from supervisord_lite.runtime.containment import RunScope
     from supervisord_lite.runtime.logs.pump import RunLogs
-    from supervisord_lite.runtime.storewriter import StoreWriter
+    from supervisord_lite.runtime.services import RunnerServices
 
-#: How many recent state transitions a runner keeps for callers waiting on an outcome.
-TRANSITION_LOG = 256
-
-
-class _Retire:
-    """Inbox sentinel: the runner's task ends (the program must already be down)."""
+Watcher: TypeAlias = "Callable[[tuple[lc.State, ...], lc.Snapshot], bool]"
+"""Hears each step: the states it entered, in order, and the snapshot after it; answers True
+once it has heard enough, and is then dropped."""
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """A state the program entered; ``seq`` orders them for waiters."""
-
-    seq: int
-    state: lc.State
-    snapshot: lc.Snapshot
+def policy_for(program: ProgramConfig) -> lc.Policy:
+    """The parts of a program's config the lifecycle decides with."""
+    return lc.Policy(
+        autorestart=program.autorestart,
+        exit_codes=program.exit_codes,
+        start_seconds=program.start_seconds,
+        start_retries=program.start_retries,
+        backoff_initial=program.backoff.initial,
+        backoff_factor=program.backoff.factor,
+        backoff_max=program.backoff.max,
+        spawn_floor=program.backoff.floor,
+        stop_signal=program.stop_signal,
+        stop_timeout=program.stop_timeout,
+        kill_timeout=program.kill_timeout,
+        backoff_reset=program.backoff.reset_after,
+        start_limit_burst=program.start_limit.burst,
+        start_limit_interval=program.start_limit.interval,
+    )
 
 
 class ProgramRunner:
     """Runs one program through its lifecycle; see the module docstring."""
 
-    def __init__(
-        self,
-        program: ProgramConfig,
-        *,
-        default_cwd: str,
-        store: StoreWriter,
-        events: FanOut[StateChanged],
-        containment: Containment,
-        wall_clock: Callable[[], float] = time.time,
-        log_fanout: LogFanOut | None = None,
-        readiness: FdWatch | None = None,
-        deadlines: Deadlines | None = None,
-        spawn_slots: trio.CapacityLimiter | None = None,
-    ) -> None:
+    __slots__ = (
+        "_closed",
+        "_exit",
+        "_finished",
+        "_queue",
+        "_retired",
+        "_scope",
+        "_services",
+        "_spawning",
+        "_tasks",
+        "_watchers",
+        "logs",
+        "policy",
+        "program",
+        "snapshot",
+        "spawns",
+    )
+
+    def __init__(self, program: ProgramConfig, services: RunnerServices) -> None:
         self.program = program
         self.policy = policy_for(program)
         self.snapshot = lc.Snapshot()
+        #: How many runs were spawned (``status`` shows the restarts).
         self.spawns = 0
-        self._default_cwd = default_cwd
-        self._store = store
-        self._events = events
-        self._wall = wall_clock
-        # A runner is mostly idle, and a daemon has thousands: its inbox is a plain list, its
-        # task parks on it by hand, and other wakeups are made only when somebody waits (about
-        # 3 KiB less than a memory channel and events).
-        self._inbox: list[lc.Event | _Retire] = []
-        self._receiver: trio.lowlevel.Task | None = None
-        self._transitions: list[Transition] = []
-        self._seq = 0
-        self._changed: trio.Event | None = None
-        self._containment = containment
-        # Precise timers when the daemon has a Deadlines service; trio's own otherwise.
-        self._deadlines = deadlines
-        self._spawn_slots = spawn_slots
-        self._armed: float | None = None
-        self._scope: RunScope | None = None
-        self._nursery: trio.Nursery | None = None
-        self._done = False
-        self._finished: trio.Event | None = None
         #: The program's output: pipes, queues, log files, followers and their counters.
-        self.logs = ProgramLogs(
-            program, log_fanout if log_fanout is not None else LogFanOut(), readiness
-        )
-        #: Watches the leader's pidfd (shared with the log pipes).
-        self._readiness = self.logs.readiness
-        self._exit_fd = -1
-        self._exiting: tuple[trio.Process, RunScope, RunLogs] | None = None
+        self.logs = ProgramLogs(program, services.log_fanout, services.fdwatch)
+        self._services = services
+        # Everything below exists only while something happens to the program.
+        self._scope: RunScope | None = None
+        self._exit: ExitWatch | None = None
+        self._queue: list[lc.Event] | None = None
+        self._watchers: list[Watcher] | None = None
+        self._tasks: set[trio.CancelScope] | None = None
+        self._spawning: trio.Event | None = None
+        self._finished: trio.Event | None = None
+        self._retired = False
+        self._closed = False
 
     @property
     def name(self) -> str:
         return self.program.name
 
     @property
-    def seq(self) -> int:
-        """The number of the latest transition; waiters start from it."""
-        return self._seq
-
-    @property
     def finished(self) -> trio.Event:
-        """Set once the runner's task has ended (its logs drained to their files)."""
+        """Set once the runner retired and its logs drained to their files."""
         if self._finished is None:
             self._finished = trio.Event()
-            if self._done:
+            if self._closed:
                 self._finished.set()
         return self._finished
 
     # -- inputs -------------------------------------------------------------------------------
 
     def send(self, event: lc.Event) -> None:
-        """Queue an event for the runner; never blocks."""
-        self._deliver(event)
+        """Step the lifecycle with ``event`` and carry out what it says; never blocks.
+
+        Raises:
+            LifecycleError: the runtime broke the event contract (a bug; see lifecycle).
+        """
+        if self._queue is not None:  # called back by an effect of the step under way
+            self._queue.append(event)
+            return
+        self._queue = queue = [event]
+        try:
+            while queue:
+                self._step(queue.pop(0))
+        finally:
+            self._queue = None
+
+    def watch(self, watcher: Watcher) -> None:
+        """Tell ``watcher`` every step from now on, until it answers True or is unwatched."""
+        if self._watchers is None:
+            self._watchers = []
+        self._watchers.append(watcher)
+
+    def unwatch(self, watcher: Watcher) -> None:
+        if self._watchers is not None and watcher in self._watchers:
+            self._watchers.remove(watcher)
+            if not self._watchers:
+                self._watchers = None
+
+    async def wait_spawned(self) -> None:
+        """Return once no spawn is in flight (at once when none is)."""
+        while self._spawning is not None:
+            await self._spawning.wait()
 
     def retire(self) -> None:
-        """End the runner's task once the events queued before this one are handled."""
-        self._deliver(_Retire())
-
-    def _deliver(self, item: lc.Event | _Retire) -> None:
-        self._inbox.append(item)
-        if self._receiver is not None:
-            trio.lowlevel.reschedule(self._receiver)
-            self._receiver = None
-
-    # -- waiting ------------------------------------------------------------------------------
-
-    async def wait_changed(self, after_seq: int) -> list[Transition]:
-        """The transitions after ``after_seq``, waiting for the first one if there is none yet.
-
-        Returns an empty list when the snapshot changed without a state change (the stop phase
-        moved on, for instance), so a waiter can look at ``snapshot`` again.
-        """
-        if self._seq <= after_seq:
-            if self._changed is None:
-                self._changed = trio.Event()
-            await self._changed.wait()
-        return [t for t in self._transitions if t.seq > after_seq]
+        """Stop watching the run and drain the logs to their files, in a task; ``finished``
+        is set once that is done. The program must be down, or the daemon going away."""
+        if self._retired:
+            return
+        self._retired = True
+        if self._exit is not None:
+            self._exit.cancel()
+            self._exit = None
+        for scope in self._tasks or ():
+            scope.cancel()
+        self._services.nursery.start_soon(self._close, name=f"retire {self.name}")
 
     # -- status -------------------------------------------------------------------------------
 
@@ -167,7 +176,7 @@ class ProgramRunner:
         started_at = uptime = None
         if snap.spawned_at is not None and snap.pid is not None:
             uptime = max(0.0, trio.current_time() - snap.spawned_at)
-            started_at = self._wall() - uptime
+            started_at = self._services.wall_clock() - uptime
         last = snap.last_exit
         return ProgramStatus(
             name=self.name,
@@ -181,130 +190,92 @@ class ProgramRunner:
             message=snap.message,
             restarts=max(0, self.spawns - 1),
             logs=self.logs.statistics() if stats else (),
-            containment=self._containment.mechanism,
+            containment=self._services.containment.mechanism,
         )
 
-    # -- the task -----------------------------------------------------------------------------
+    # -- one step -----------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Handle events until retired; the program's watcher tasks live in here too."""
-        try:
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                try:
-                    await self._loop()
-                finally:
-                    self._forget_exit()  # its callback would start a task in this nursery
-                    # The log writers live in this nursery: drain them (bounded) before it ends.
-                    with trio.CancelScope(shield=True):
-                        await self.logs.aclose()
-                nursery.cancel_scope.cancel()
-        finally:
-            self._done = True
-            if self._finished is not None:
-                self._finished.set()
-
-    async def _loop(self) -> None:
-        while True:
-            deadline = self.snapshot.deadline
-            event: lc.Event | _Retire
-            if deadline is not None and self._deadlines is not None:
-                if deadline != self._armed:
+    def _step(self, event: lc.Event) -> None:
+        before = self.snapshot
+        after, effects = lc.step(self.policy, before, event, now=trio.current_time())
+        self.snapshot = after
+        if after.pgid is None:
+            self._scope = None  # the run is over (or not tracked yet): nothing to signal
+        entered: list[lc.State] = []
+        for effect in effects:
+            match effect:
+                case lc.Record():
+                    self._record(effect, before, after)
+                case lc.Publish(old=old, new=new):
+                    entered.append(new)
+                    self._publish(old, new, after)
+                case lc.SetDeadline(at=at):
                     # A superseded timer still fires; the lifecycle ignores it as stale.
-                    self._armed = deadline
-                    self._deadlines.at(deadline, self._deadline_passed)
-                event = await self._receive()
-            elif deadline is None:
-                event = await self._receive()
-            else:
-                event = lc.DeadlineReached()
-                with trio.move_on_at(deadline):
-                    event = await self._receive()
-            if isinstance(event, _Retire):
-                return
-            await self._feed(event)
+                    self._services.deadlines.at(at, self._deadline_passed)
+                case lc.ClearDeadline():
+                    pass
+                case lc.SignalGroup(signal=signame):
+                    if self._scope is not None:
+                        self._scope.signal(signame)
+                case lc.Spawn():
+                    self._spawning = trio.Event()
+                    self._services.nursery.start_soon(self._spawn, name=f"spawn {self.name}")
+        if self._watchers is not None:
+            heard = tuple(entered)
+            self._watchers = [w for w in self._watchers if not w(heard, after)] or None
 
     def _deadline_passed(self) -> None:
         self.send(lc.DeadlineReached())
 
-    async def _receive(self) -> lc.Event | _Retire:
-        """The next event of the inbox, waiting for one; a passed deadline comes first."""
-        await trio.lowlevel.checkpoint_if_cancelled()
-        if self._inbox:
-            await trio.lowlevel.cancel_shielded_checkpoint()
-        else:
-            self._receiver = trio.lowlevel.current_task()
-            await trio.lowlevel.wait_task_rescheduled(self._abort_receive)
-        return self._inbox.pop(0)
+    def _record(self, record: lc.Record, before: lc.Snapshot, after: lc.Snapshot) -> None:
+        at = self._services.wall_clock()
+        op = store_op(self.name, record, before, after, at=at, start_time=groups.start_time)
+        self._services.store.submit(op)
 
-    def _abort_receive(self, _: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
-        self._receiver = None
-        return trio.lowlevel.Abort.SUCCEEDED
+    def _publish(self, old: lc.State, new: lc.State, snap: lc.Snapshot) -> None:
+        log.info("%s: %s", self.name, describe_transition(old, new, snap))
+        at = self._services.wall_clock()
+        self._services.events.publish(state_changed(self.name, old, new, snap, at=at))
 
-    async def _feed(self, event: lc.Event) -> None:
-        pending: list[lc.Event] = [event]
-        while pending:
-            before = self.snapshot
-            after, effects = lc.step(self.policy, before, pending.pop(0), now=trio.current_time())
-            self.snapshot = after
-            for effect in effects:
-                follow_up = await self._apply(effect, before, after)
-                if follow_up is not None:
-                    pending.append(follow_up)
-            if after != before and self._changed is not None:
-                self._changed.set()
-                self._changed = None
+    # -- effects that await -------------------------------------------------------------------
 
-    async def _apply(
-        self, effect: lc.Effect, before: lc.Snapshot, after: lc.Snapshot
-    ) -> lc.Event | None:
-        match effect:
-            case lc.Spawn():
-                return await self._spawn()
-            case lc.SignalGroup(signal=signame):
-                if self._scope is not None:
-                    self._scope.signal(signame)
-            case lc.Record():
-                self._record(effect, before, after)
-            case lc.Publish(old=old, new=new):
-                self._publish(old, new, after)
-            case lc.SetDeadline() | lc.ClearDeadline():
-                pass  # the inbox wait in _loop reads snapshot.deadline
-        return None
-
-    async def _spawn(self) -> lc.Event:
-        """Spawn a run, in one of the daemon's spawn slots when it has them.
+    async def _spawn(self) -> None:
+        """Spawn a run in one of the daemon's spawn slots; the answer is the next event.
 
         A thousand programs starting at once would otherwise each hold their pipes, child
         environment and argv while queueing for trio's spawn threads; freed together, those
         leave the heap fragmented (about 12 KiB per program that stays resident). A spawn is
         CPU-bound in the daemon, so a few at a time start them as fast.
         """
-        if self._spawn_slots is None:
-            return await self._spawn_now()
-        async with self._spawn_slots:
-            return await self._spawn_now()
+        try:
+            async with self._services.spawn_slots:
+                answer = await self._spawn_now()
+            self.send(answer)
+        finally:
+            spawning, self._spawning = self._spawning, None
+            if spawning is not None:
+                spawning.set()
 
     async def _spawn_now(self) -> lc.Event:
-        run_id = self._store.store.allocate_run_id()
-        reaper = self._containment.reaper
+        services = self._services
+        containment = services.containment
+        run_id = services.store.store.allocate_run_id()
         logs: RunLogs | None = None
         cgroup = None
         try:
             logs = self.logs.open_run()
-            cgroup = self._containment.cgroup_for(self.program, run_id)
-            with reaper.spawning():
+            cgroup = containment.cgroup_for(self.program, run_id)
+            with containment.reaper.spawning():
                 process = await spawn(
                     self.program,
-                    cwd=self._default_cwd,
+                    cwd=services.base_dir,
                     stdout=logs.stdout,
                     stderr=logs.stderr,
-                    marker=self._containment.marker(run_id),
+                    marker=containment.marker(run_id),
                     cgroup=cgroup,
                 )
-                reaper.manage(process.pid)
-            assert self._nursery is not None
-            self.logs.start_run(logs, self._nursery)  # before the finally drops unused pipes
+                containment.reaper.manage(process.pid)
+            self.logs.start_run(logs, services.nursery)  # before the finally drops unused pipes
         except (SpawnError, LogPathError) as exc:
             if cgroup is not None:
                 cgroup.remove()
@@ -314,105 +285,53 @@ class ProgramRunner:
             if logs is not None:
                 logs.close_child_ends()  # the child has them; EOF must not wait for us
         self.spawns += 1
-        scope = self._containment.scope(process.pid, run_id, cgroup)
-        self._scope = scope
-        self._watch_exit(process, scope, logs)
+        self._scope = scope = containment.scope(process.pid, run_id, cgroup)
+        self._exit = ExitWatch(process, scope, logs, self, services.fdwatch)
+        self._exit.start(services.nursery)
         return lc.Spawned(pid=process.pid, pgid=process.pid, run_id=run_id)
 
-    def _watch_exit(self, process: trio.Process, scope: RunScope, logs: RunLogs) -> None:
-        """Start ``_watch`` once the leader has exited.
+    def start_task(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """Run ``fn`` in the shared nursery, cancelled if the runner retires first."""
+        self._services.nursery.start_soon(self._cancellable, fn, name=f"watch {self.name}")
 
-        The leader's pidfd is watched by ``FdWatch`` rather than by a task of its own, so a
-        running program has no task waiting for it.
-        """
-        nursery = self._nursery
-        assert nursery is not None
-        try:
-            pidfd = os.pidfd_open(process.pid)
-        except OSError:  # no pidfd on this kernel, or out of descriptors: a task waits instead
-            nursery.start_soon(self._watch, process, scope, logs)
-            return
-        self._exit_fd = pidfd
-        self._exiting = (process, scope, logs)
-        self._readiness.add(pidfd, self._exited, nursery)
+    async def _cancellable(self, fn: Callable[[], Awaitable[None]]) -> None:
+        with trio.CancelScope() as scope:
+            if self._retired:
+                return
+            if self._tasks is None:
+                self._tasks = set()
+            tasks = self._tasks
+            tasks.add(scope)
+            try:
+                await fn()
+            finally:
+                tasks.discard(scope)
+                if not tasks and self._tasks is tasks:
+                    self._tasks = None
 
-    def _exited(self) -> None:
-        """The leader's pidfd is readable. In the usual exit (its output already in the files,
-        no other process of the run left) the run is settled right here, so the exit reaches
-        the runner one scheduling round after the kernel reported it; otherwise a ``_watch``
-        task waits for what is still in flight."""
-        run = self._exiting
-        assert run is not None
-        assert self._nursery is not None
-        self._forget_exit()
-        process, scope, logs = run
-        returncode = process.poll()
-        if returncode is not None and logs.drained() and not scope.alive():
-            self._reaped(process, scope)
-            self.send(lc.Exited(status=exit_status(returncode), group_alive=False))
-            self._run_over(scope, logs)
-            return
-        self._nursery.start_soon(self._watch, *run)
-
-    def _forget_exit(self) -> None:
-        if self._exit_fd >= 0:
-            self._readiness.remove(self._exit_fd)
-            os.close(self._exit_fd)
-            self._exit_fd = -1
-            self._exiting = None
-
-    async def _watch(self, process: trio.Process, scope: RunScope, logs: RunLogs) -> None:
-        """Reap the leader (it has exited, or is waited for here), then wait for the rest of
-        the run.
-
-        What the leader wrote before it died is in its log file before its exit is recorded
-        and published (bounded: see ``RunLogs.drain``).
-        """
-        returncode = await process.wait()
-        self._reaped(process, scope)
-        await logs.drain()
-        alive = scope.alive()
-        self.send(lc.Exited(status=exit_status(returncode), group_alive=alive))
-        if alive:
-            await scope.wait_empty()
-            self.send(lc.GroupEmpty())
-        self._run_over(scope, logs)
-
-    def _reaped(self, process: trio.Process, scope: RunScope) -> None:
+    def reaped(self, process: trio.Process, scope: RunScope) -> None:
         """The leader is reaped: forget it, and record what the OOM killer took."""
-        self._containment.reaper.release(process.pid)
+        self._exit = None
+        self._services.containment.reaper.release(process.pid)
         if scope.cgroup is not None and (oom := scope.cgroup.oom_kills()):
-            self._store.submit(
+            self._services.store.submit(
                 EventRecorded(
                     program=self.name,
                     kind="oom_killed",
-                    at=self._wall(),
+                    at=self._services.wall_clock(),
                     pid=process.pid,
                     pgid=process.pid,
                     reason=f"{oom} process(es) killed by the kernel's OOM killer",
                 )
             )
 
-    @staticmethod
-    def _run_over(scope: RunScope, logs: RunLogs) -> None:
-        """No process of the run is left: read its pipes to their end (briefly), drop its
-        cgroup."""
-        logs.linger()
-        scope.release()
-
-    # -- effects that leave the process -------------------------------------------------------
-
-    def _record(self, record: lc.Record, before: lc.Snapshot, after: lc.Snapshot) -> None:
-        self._store.submit(
-            store_op(
-                self.name, record, before, after, at=self._wall(), start_time=groups.start_time
-            )
-        )
-
-    def _publish(self, old: lc.State, new: lc.State, snap: lc.Snapshot) -> None:
-        self._seq += 1
-        self._transitions.append(Transition(self._seq, new, snap))
-        if len(self._transitions) > TRANSITION_LOG:
-            del self._transitions[0]
-        log.info("%s: %s", self.name, describe_transition(old, new, snap))
-        self._events.publish(state_changed(self.name, old, new, snap, at=self._wall()))
+    async def _close(self) -> None:
+        """Retired: drain the log queues to their files (bounded), after a spawn in flight."""
+        try:
+            with trio.CancelScope(shield=True):
+                await self.wait_spawned()
+                await self.logs.aclose()
+        finally:
+            self._closed = True
+            if self._finished is not None:
+                self._finished.set()

@@ -1,11 +1,9 @@
-"""How the runner's inputs and the lifecycle's decisions translate to the rest of the daemon:
-a program's config to the lifecycle's policy, a return code to an exit status, a record to a
-store operation, a transition to a wire event and a log line. Pure functions; the runner
-carries them out."""
+"""What a lifecycle step reports to the rest of the daemon: a ``Record`` as the store operation
+that writes it, a transition as the event subscribers get and as the daemon's log line. Pure
+functions; the runner hands their results on."""
 
 from __future__ import annotations
 
-import signal
 from typing import TYPE_CHECKING
 
 from supervisord_lite import lifecycle as lc
@@ -14,36 +12,6 @@ from supervisord_lite.store_records import EventRecorded, RunEnded, RunStarted, 
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from supervisord_lite.config import ProgramConfig
-
-
-def policy_for(program: ProgramConfig) -> lc.Policy:
-    """The parts of a program's config the lifecycle decides with."""
-    return lc.Policy(
-        autorestart=program.autorestart,
-        exit_codes=program.exit_codes,
-        start_seconds=program.start_seconds,
-        start_retries=program.start_retries,
-        backoff_initial=program.backoff.initial,
-        backoff_factor=program.backoff.factor,
-        backoff_max=program.backoff.max,
-        spawn_floor=program.backoff.floor,
-        stop_signal=program.stop_signal,
-        stop_timeout=program.stop_timeout,
-        kill_timeout=program.kill_timeout,
-    )
-
-
-def exit_status(returncode: int) -> lc.ExitStatus:
-    """subprocess' return code (negative for a signal) as an ExitStatus."""
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name.removeprefix("SIG")
-        except ValueError:
-            name = str(-returncode)
-        return lc.ExitStatus(signal=name)
-    return lc.ExitStatus(code=returncode)
 
 
 def store_op(

@@ -1,8 +1,8 @@
 """Supervisor: owns the ProgramRunners, applies the config and reloads, shuts down in order.
 
-Requests never reach into a runner's state: they send it an event and then watch its
-transitions until the program reached the goal or clearly failed to. Priority orders the work:
-higher priorities are started first and stopped last.
+Requests never reach into a runner's state: they send it an event and hear the steps from that
+event on, until ``lifecycle.judge`` says the program reached the goal or clearly failed to.
+Priority orders the work: higher priorities are started first and stopped last.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import itertools
 import time
-from enum import Enum
 from typing import TYPE_CHECKING, TypeVar
 
 import trio
@@ -29,6 +28,7 @@ from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.fdwatch import FdWatch
 from supervisord_lite.runtime.logs.fanout import LogFanOut
 from supervisord_lite.runtime.program import ProgramRunner
+from supervisord_lite.runtime.services import RunnerServices
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -45,28 +45,23 @@ T = TypeVar("T")
 SPAWN_SLOTS = 4
 
 
-class Goal(Enum):
-    UP = "up"
-    DOWN = "down"
+class _Request:
+    """A start, stop or restart waiting for its verdict: a watcher of its runner."""
 
+    __slots__ = ("done", "goal", "policy", "verdict")
 
-def _verdict(
-    goal: Goal, state: lc.State, snap: lc.Snapshot, policy: lc.Policy
-) -> tuple[bool, str] | None:
-    """Whether entering ``state`` settles a start/stop/restart request: (ok, message), or None."""
-    if goal is Goal.DOWN:
-        return (True, "stopped") if state is lc.State.STOPPED else None
-    if state is lc.State.RUNNING:
-        return True, "running"
-    if state is lc.State.FATAL:
-        return False, snap.message or "fatal"
-    if state is lc.State.EXITED and snap.last_exit is not None:
-        return policy.expects(snap.last_exit), snap.last_exit.describe()
-    if state is lc.State.STOPPED and snap.want is lc.Want.DOWN:
-        # A restart passes through STOPPED on its way up; only a stop asked for meanwhile
-        # settles the request.
-        return False, "stopped before it was running"
-    return None
+    def __init__(self, goal: lc.Want, policy: lc.Policy) -> None:
+        self.goal = goal
+        self.policy = policy
+        self.verdict: lc.Verdict | None = None
+        self.done = trio.Event()
+
+    def __call__(self, entered: tuple[lc.State, ...], snap: lc.Snapshot) -> bool:
+        self.verdict = lc.judge(self.goal, entered, snap, self.policy)
+        if self.verdict is None:
+            return False
+        self.done.set()
+        return True
 
 
 class Supervisor:
@@ -80,43 +75,38 @@ class Supervisor:
         events: FanOut[StateChanged],
         containment: Containment,
         nursery: trio.Nursery,
-        deadlines: Deadlines | None = None,
+        deadlines: Deadlines,
     ) -> None:
         self.config = config
-        self.deadlines = deadlines
         self.store = store
         self.events = events
         self.runners: dict[str, ProgramRunner] = {}
         self.containment = containment
         self.shutting_down = False
         self.started_at = time.time()
-        self._nursery = nursery
         self._reload_lock = trio.Lock()
         #: Every program's output, for log followers (it outlives runners replaced by reloads).
         self.log_fanout = LogFanOut()
-        #: Watches every program's pipes and pidfd from one task (running while there are any).
-        self.readiness = FdWatch(nursery)
-        #: How many spawns run at once (see ``ProgramRunner._spawn``).
-        self.spawn_slots = trio.CapacityLimiter(SPAWN_SLOTS)
+        #: What every runner borrows: the nursery for its few tasks, the watchers, the timers.
+        self.services = RunnerServices(
+            nursery=nursery,
+            base_dir=config.base_dir,
+            store=store,
+            events=events,
+            containment=containment,
+            log_fanout=self.log_fanout,
+            fdwatch=FdWatch(nursery),
+            deadlines=deadlines,
+            spawn_slots=trio.CapacityLimiter(SPAWN_SLOTS),
+        )
         for program in config.programs.values():
             self._add(program)
 
     # -- runners ------------------------------------------------------------------------------
 
     def _add(self, program: ProgramConfig) -> ProgramRunner:
-        runner = ProgramRunner(
-            program,
-            default_cwd=self.config.base_dir,
-            store=self.store,
-            events=self.events,
-            containment=self.containment,
-            log_fanout=self.log_fanout,
-            readiness=self.readiness,
-            deadlines=self.deadlines,
-            spawn_slots=self.spawn_slots,
-        )
+        runner = ProgramRunner(program, self.services)
         self.runners[program.name] = runner
-        self._nursery.start_soon(runner.run, name=f"program {program.name}")
         return runner
 
     def lookup(self, names: Iterable[str], *, every: bool = False) -> list[ProgramRunner]:
@@ -156,15 +146,10 @@ class Supervisor:
         each was spawned (or failed to be), so READY=1 means the programs are launched."""
         autostart = [r for r in self.runners.values() if r.program.autostart]
         for group in self._by_priority(autostart, descending=True):
-            # WantUp always moves a stopped program (to STARTING, or BACKOFF when a spawn
-            # fails): any transition after this point means it was launched, however briefly
-            # it then stayed in that state.
-            marks = {runner: runner.seq for runner in group}
             for runner in group:
                 runner.send(lc.WantUp())
-            for runner, seq in marks.items():
-                while runner.seq == seq:
-                    await runner.wait_changed(seq)
+            for runner in group:
+                await runner.wait_spawned()
 
     async def start(
         self, names: Sequence[str], *, every: bool = False, wait: bool = True
@@ -191,12 +176,19 @@ class Supervisor:
         runners = self.lookup(names)
 
         async def one(runner: ProgramRunner) -> ActionResult:
-            seq = runner.seq
-            while runner.snapshot.state is not state:
-                transitions = await runner.wait_changed(seq)
-                if any(t.state is state for t in transitions):
-                    break
-                seq = transitions[-1].seq if transitions else seq
+            if runner.snapshot.state is not state:
+                reached = trio.Event()
+
+                def watcher(entered: tuple[lc.State, ...], snap: lc.Snapshot) -> bool:
+                    if state in entered or snap.state is state:
+                        reached.set()
+                    return reached.is_set()
+
+                runner.watch(watcher)
+                try:
+                    await reached.wait()
+                finally:
+                    runner.unwatch(watcher)
             return ActionResult(name=runner.name, ok=True, state=state)
 
         return tuple(await _gather([functools.partial(one, r) for r in runners]))
@@ -219,49 +211,37 @@ class Supervisor:
         if runner.snapshot.state is lc.State.RUNNING:
             runner.send(lc.WantUp())
             return self._result(runner, ok=True, message="already running")
-        seq = runner.seq
-        runner.send(lc.WantUp())
-        return (
-            await self._settle(runner, seq, Goal.UP)
-            if wait
-            else self._result(runner, True, "starting")
-        )
+        return await self._request(runner, lc.WantUp(), lc.Want.UP, wait, "starting")
 
     async def _stop_one(self, runner: ProgramRunner, wait: bool) -> ActionResult:
         if runner.snapshot.state is lc.State.STOPPED:
             runner.send(lc.WantDown())
             return self._result(runner, ok=True, message="already stopped")
-        seq = runner.seq
-        runner.send(lc.WantDown())
-        return (
-            await self._settle(runner, seq, Goal.DOWN)
-            if wait
-            else self._result(runner, True, "stopping")
-        )
+        return await self._request(runner, lc.WantDown(), lc.Want.DOWN, wait, "stopping")
 
     async def _restart_one(self, runner: ProgramRunner, wait: bool) -> ActionResult:
-        seq = runner.seq
-        runner.send(lc.Restart())
-        return (
-            await self._settle(runner, seq, Goal.UP)
-            if wait
-            else self._result(runner, True, "restarting")
-        )
+        return await self._request(runner, lc.Restart(), lc.Want.UP, wait, "restarting")
 
-    async def _settle(self, runner: ProgramRunner, seq: int, goal: Goal) -> ActionResult:
-        """Watch the runner's transitions after ``seq`` until one settles the goal."""
-        while True:
-            transitions = await runner.wait_changed(seq)
-            for t in transitions:
-                seq = t.seq
-                verdict = _verdict(goal, t.state, t.snapshot, runner.policy)
-                if verdict is not None:
-                    ok, message = verdict
-                    return ActionResult(name=runner.name, ok=ok, state=t.state, message=message)
-            if goal is Goal.DOWN and runner.snapshot.stop_phase is lc.StopPhase.UNKILLABLE:
-                return self._result(
-                    runner, ok=False, message=runner.snapshot.message or "could not kill"
-                )
+    async def _request(
+        self, runner: ProgramRunner, event: lc.Event, goal: lc.Want, wait: bool, under_way: str
+    ) -> ActionResult:
+        """Send ``event``; with ``wait``, hear the steps from it on until one settles ``goal``
+        (``lifecycle.judge``), else answer ``under_way`` at once."""
+        if not wait:
+            runner.send(event)
+            return self._result(runner, ok=True, message=under_way)
+        request = _Request(goal, runner.policy)
+        runner.watch(request)
+        try:
+            runner.send(event)
+            await request.done.wait()
+        finally:
+            runner.unwatch(request)
+        verdict = request.verdict
+        assert verdict is not None
+        return ActionResult(
+            name=runner.name, ok=verdict.ok, state=verdict.state, message=verdict.message
+        )
 
     def _result(self, runner: ProgramRunner, ok: bool, message: str = "") -> ActionResult:
         return ActionResult(name=runner.name, ok=ok, state=runner.snapshot.state, message=message)

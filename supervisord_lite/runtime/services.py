@@ -1,0 +1,42 @@
+"""What every program runner of a daemon shares, in one bundle the Supervisor builds once.
+
+A runner holds no task, nursery, timer or watcher of its own: it borrows these. ``nursery`` is
+where a runner starts the few tasks that must await (a spawn, the end of a run that outlives its
+leader, draining its logs when it retires); ``fdwatch`` watches every pipe and pidfd of the
+daemon from one task; ``deadlines`` runs every program's timer on one timerfd.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import trio
+
+    from supervisord_lite.protocol.messages import StateChanged
+    from supervisord_lite.runtime.containment import Containment
+    from supervisord_lite.runtime.deadlines import Deadlines
+    from supervisord_lite.runtime.fanout import FanOut, LogFanOut
+    from supervisord_lite.runtime.fdwatch import FdWatch
+    from supervisord_lite.runtime.storewriter import StoreWriter
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerServices:
+    """See the module docstring. ``base_dir`` is the working folder of a program that names
+    none (the config file's folder); ``spawn_slots`` bounds the spawns in flight at once."""
+
+    nursery: trio.Nursery
+    base_dir: str
+    store: StoreWriter
+    events: FanOut[StateChanged]
+    containment: Containment
+    log_fanout: LogFanOut
+    fdwatch: FdWatch
+    deadlines: Deadlines
+    spawn_slots: trio.CapacityLimiter
+    wall_clock: Callable[[], float] = field(default=time.time)

@@ -1,0 +1,114 @@
+"""A real ``Supervisor`` inside the test's own trio run: real processes, a real SQLite store, the
+daemon's own services (store writer, timerfd deadlines, fd watcher, reaper), and no daemon
+subprocess or socket in between.
+
+Teardown stops every program the way a shutdown does (bounded), then SIGKILLs every process that
+still carries one of this store's run markers in its environment (``SUPERVISORD_LITE_RUN``), so
+a test leaves nothing running whatever happened, and nothing is ever killed by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import trio
+
+from supervisord_lite.config import load_path
+from supervisord_lite.runtime.containment import RUN_MARKER, Containment, store_id
+from supervisord_lite.runtime.deadlines import Deadlines
+from supervisord_lite.runtime.fanout import FanOut
+from supervisord_lite.runtime.reaper import Reaper
+from supervisord_lite.runtime.storewriter import StoreWriter
+from supervisord_lite.runtime.supervisor import Supervisor
+from supervisord_lite.store import Store
+from tests.daemon_harness import write_config
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from supervisord_lite.protocol.messages import StateChanged
+
+#: How long teardown lets the programs stop before it SIGKILLs what is left.
+STOP_GRACE = 15.0
+
+
+def marked_pids(marker_prefix: str) -> list[int]:
+    """Every live process whose run marker starts with ``marker_prefix``."""
+    needle = f"{RUN_MARKER}={marker_prefix}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue  # gone, a zombie, or not ours to read
+        if any(item.startswith(needle) for item in environ.split(b"\0")):
+            found.append(int(entry.name))
+    return found
+
+
+def kill_marked(marker_prefix: str, *, within: float = 10.0) -> None:
+    """SIGKILL every process carrying the marker until none is left."""
+    deadline = time.monotonic() + within
+    while pids := marked_pids(marker_prefix):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"processes of the test survive SIGKILL: {pids}")
+        time.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def supervising(
+    folder: Path, programs: str, *, boot: bool = True, daemon_extra: str = ""
+) -> AsyncIterator[Supervisor]:
+    """A Supervisor over ``programs`` (TOML ``[programs.*]`` tables) in ``folder``; ``boot``
+    starts the autostart programs first."""
+    config = load_path(str(write_config(folder, programs, daemon_extra)))
+    store = Store.open(config.daemon.state_db, keep_runs=config.daemon.history_runs)
+    sid = store_id(config.daemon.state_db)
+    containment = Containment(Reaper(), None, sid)
+    writer = StoreWriter(store)
+    deadlines = Deadlines()
+    events: FanOut[StateChanged] = FanOut()
+    try:
+        async with trio.open_nursery() as services:
+            services.start_soon(writer.run)
+            services.start_soon(containment.reaper.run)
+            services.start_soon(deadlines.run)
+            async with trio.open_nursery() as nursery:
+                supervisor = Supervisor(
+                    config,
+                    store=writer,
+                    events=events,
+                    containment=containment,
+                    nursery=nursery,
+                    deadlines=deadlines,
+                )
+                try:
+                    if boot:
+                        await supervisor.boot()
+                    yield supervisor
+                finally:
+                    with trio.CancelScope(shield=True):
+                        with trio.move_on_after(STOP_GRACE) as stopping:
+                            await supervisor.stop_all()
+                        if stopping.cancelled_caught:
+                            await supervisor.kill_survivors()
+                        with trio.move_on_after(STOP_GRACE):
+                            await supervisor.wait_retired()
+                    supervisor.log_fanout.close()
+                    events.close()
+                    nursery.cancel_scope.cancel()
+            writer.close()
+            services.cancel_scope.cancel()
+    finally:
+        kill_marked(f"{sid}:")
+        store.close()
