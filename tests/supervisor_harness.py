@@ -21,7 +21,7 @@ import trio
 from supervisord_lite.config import load_path
 from supervisord_lite.runtime.containment import RUN_MARKER, Containment, store_id
 from supervisord_lite.runtime.deadlines import Deadlines
-from supervisord_lite.runtime.fanout import FanOut
+from supervisord_lite.runtime.fanout import FanOut, LogPiece
 from supervisord_lite.runtime.reaper import Reaper
 from supervisord_lite.runtime.storewriter import StoreWriter
 from supervisord_lite.runtime.supervisor import Supervisor
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from supervisord_lite.protocol.messages import StateChanged
+    from supervisord_lite.runtime.fanout import LogFollower
 
 #: How long teardown lets the programs stop before it SIGKILLs what is left.
 STOP_GRACE = 15.0
@@ -63,6 +64,15 @@ def kill_marked(marker_prefix: str, *, within: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"processes of the test survive SIGKILL: {pids}")
         time.sleep(0.01)
+
+
+async def wait_output(follower: LogFollower, text: bytes) -> None:
+    """Wait (bounded) until the followed output has contained ``text`` (a program that says it
+    trapped its signals, say)."""
+    seen = b""
+    with trio.fail_after(20):
+        while text not in seen:
+            seen += b"".join(p.data for p in await follower.receive() if isinstance(p, LogPiece))
 
 
 @contextlib.asynccontextmanager
