@@ -1,4 +1,4 @@
-"""Replies tell the truth under concurrent requests (docs/reliability.md, "Replies").
+"""Replies tell the truth under concurrent requests.
 
 Fifty clients send start, stop and restart to one program at once, round after round, to an
 in-process supervisor running a real process. The test records the order in which the requests
