@@ -85,10 +85,17 @@ def test_numbers_are_shown_as_written() -> None:
 
 
 @pytest.mark.parametrize(
-    "cls", [config.DaemonConfig, config.ProgramConfig, config.LogConfig, config.Backoff]
+    "cls",
+    [
+        config.DaemonConfig,
+        config.ProgramConfig,
+        config.LogConfig,
+        config.Backoff,
+        config.StartLimit,
+    ],
 )
 def test_every_config_field_has_an_annotation_the_wording_understands(cls: type) -> None:
-    nested = (config.Backoff, config.LogConfig)
+    nested = (config.Backoff, config.LogConfig, config.StartLimit)
     for field in msgspec.structs.fields(cls):
         if field.type in nested:
             continue
@@ -97,11 +104,19 @@ def test_every_config_field_has_an_annotation_the_wording_understands(cls: type)
 
 def test_a_fitting_value_also_converts() -> None:
     # explain() and msgspec.convert agree on every default of every config field.
-    for cls in (config.DaemonConfig, config.ProgramConfig, config.LogConfig, config.Backoff):
+    structs = (
+        config.DaemonConfig,
+        config.ProgramConfig,
+        config.LogConfig,
+        config.Backoff,
+        config.StartLimit,
+    )
+    for cls in structs:
         for field in msgspec.structs.fields(cls):
             if field.default is msgspec.NODEFAULT or field.type in (
                 config.Backoff,
                 config.LogConfig,
+                config.StartLimit,
             ):
                 continue
             plain = msgspec.to_builtins(field.default)

@@ -26,6 +26,7 @@ from supervisord_lite.config import (
     DaemonConfig,
     LogConfig,
     ProgramConfig,
+    StartLimit,
     load,
     load_path,
 )
@@ -187,6 +188,7 @@ SECTIONS: dict[type[msgspec.Struct], str] = {
     DaemonConfig: "## `[daemon]`",
     ProgramConfig: "## `[programs.NAME]`",
     Backoff: "## `[programs.NAME.backoff]`",
+    StartLimit: "## `[programs.NAME.start_limit]`",
     LogConfig: "## `[programs.NAME.log]`",
 }
 OCTAL_FIELDS = frozenset({"socket_mode", "umask"})

@@ -32,7 +32,11 @@ said Ready, then RUNNING, and ``retries`` goes back to 0. An exit or a SpawnFail
 is a failed start whatever ``autorestart`` says: ``retries`` grows and BACKOFF waits
 ``Policy.backoff(retries)`` before the next spawn, until ``retries > start_retries`` makes it
 FATAL. Running: an exit from RUNNING is EXITED, and ``autorestart`` decides (``always``;
-``on-failure``, i.e. the exit was not expected; ``never``) whether a new run starts.
+``on-failure``, i.e. the exit was not expected; ``never``) whether a new run starts. A crash (an
+unexpected exit sooner than ``backoff_reset`` after the spawn) grows ``crashes``, and the new
+run waits ``Policy.backoff(crashes)``; a run that lived ``backoff_reset`` clears it. Every failure
+answered with a new run (a failed start, a crash) is counted against the start limit: one more
+than ``start_limit_burst`` within ``start_limit_interval`` makes the program FATAL instead.
 
 Stopping: WantDown and Restart send ``stop_signal`` to the group and arm ``stop_timeout``; that
 deadline sends SIGKILL and arms ``kill_timeout``; that one gives up (``kill_failed``) and waits,
