@@ -57,6 +57,9 @@ PROGRAM_FIELDS: Final[dict[str, Effect]] = {
     "backoff.factor": "hot",
     "backoff.max": "hot",
     "backoff.floor": "hot",
+    "backoff.reset_after": "hot",
+    "start_limit.burst": "hot",
+    "start_limit.interval": "hot",
     "stop_signal": "hot",
     "stop_timeout": "hot",
     "kill_timeout": "hot",
@@ -86,7 +89,7 @@ DAEMON_FIELDS: Final[dict[str, DaemonEffect]] = {
 ``allow_uids``, ``client_timeout`` and ``max_connections`` go to the control server
 (``ControlServer.apply``) and hold for what it does next."""
 
-_NESTED: Final = ("log", "backoff")
+_NESTED: Final = ("log", "backoff", "start_limit")
 _MASK: Final = "***"
 
 
