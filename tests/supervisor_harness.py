@@ -21,7 +21,8 @@ import trio
 from supervisord_lite.config import load_path
 from supervisord_lite.runtime.containment import RUN_MARKER, Containment, store_id
 from supervisord_lite.runtime.deadlines import Deadlines
-from supervisord_lite.runtime.fanout import FanOut, LogPiece
+from supervisord_lite.runtime.fanout import FanOut
+from supervisord_lite.runtime.logs.fanout import LogPiece
 from supervisord_lite.runtime.reaper import Reaper
 from supervisord_lite.runtime.storewriter import StoreWriter
 from supervisord_lite.runtime.supervisor import Supervisor
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from supervisord_lite.protocol.messages import StateChanged
-    from supervisord_lite.runtime.fanout import LogFollower
+    from supervisord_lite.runtime.logs.fanout import LogFollower
 
 #: How long teardown lets the programs stop before it SIGKILLs what is left.
 STOP_GRACE = 15.0

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from supervisord_lite.protocol.messages import StateChanged
     from supervisord_lite.runtime.containment import Containment
     from supervisord_lite.runtime.deadlines import Deadlines
-    from supervisord_lite.runtime.fanout import FanOut, LogFanOut
+    from supervisord_lite.runtime.fanout import FanOut
     from supervisord_lite.runtime.fdwatch import FdWatch
+    from supervisord_lite.runtime.logs.fanout import LogFanOut
     from supervisord_lite.runtime.storewriter import StoreWriter
 
 
