@@ -1,16 +1,16 @@
 """svctl: talk to a supervisord-lite daemon over its control socket.
 
-:class:`Client` blocks (``timeout=`` per call); :class:`AsyncClient` is its trio twin (cancel
-scopes instead of timeouts). Both speak through one sans-IO core, answer with the protocol's
-typed Structs, and raise the :class:`SvctlError` tree (each class has the ``exit_code`` the
-``svctl`` command uses)::
+:class:`Client` blocks; :class:`AsyncClient` is its twin for trio and asyncio (through anyio),
+generated from the same source. Both take ``timeout=`` per call, speak through one sans-IO
+core, answer with the types listed here (no protocol request ids in them), and raise the
+:class:`SvctlError` tree (each class has the ``exit_code`` the ``svctl`` command uses)::
 
     with svctl.Client() as client:
         for program in client.status():
             print(program.name, program.state)
 
-``import svctl`` does not import trio: ``AsyncClient`` is loaded from :mod:`svctl.trio_client`
-on first use.
+``import svctl`` imports neither trio nor anyio: ``AsyncClient`` is loaded from
+:mod:`svctl._async_client` on first use.
 """
 
 from __future__ import annotations
@@ -19,17 +19,15 @@ from typing import TYPE_CHECKING
 
 from supervisord_lite.protocol.messages import (
     ActionResult,
-    End,
     ErrorCode,
     HistoryEntry,
-    Lagged,
-    LogChunk,
     ProgramState,
     ProgramStatus,
-    ReloadReply,
-    StateChanged,
 )
-from svctl._session import DEFAULT_SOCKET
+from svctl._config import socket_from_config
+from svctl._results import End, Lagged, LogChunk, ReloadReply, StateChanged, Welcome
+from svctl._session import DEFAULT_SOCKET, SOCKET_ENV
+from svctl._sync_client import Client, SyncPushStream
 from svctl.errors import (
     CommandFailed,
     ConfigInvalid,
@@ -42,13 +40,13 @@ from svctl.errors import (
     Timeout,
     UsageError,
 )
-from svctl.sync import Client, SyncPushStream
 
 if TYPE_CHECKING:
-    from svctl.trio_client import AsyncClient, AsyncPushStream
+    from svctl._async_client import AsyncClient, AsyncPushStream
 
 __all__ = [
     "DEFAULT_SOCKET",
+    "SOCKET_ENV",
     "ActionResult",
     "AsyncClient",
     "AsyncPushStream",
@@ -73,15 +71,17 @@ __all__ = [
     "SyncPushStream",
     "Timeout",
     "UsageError",
+    "Welcome",
+    "socket_from_config",
 ]
 
 _LAZY = frozenset({"AsyncClient", "AsyncPushStream"})
 
 
 def __getattr__(name: str) -> object:
-    """Load the trio client only when someone asks for it."""
+    """Load the async client (and anyio) only when someone asks for it."""
     if name in _LAZY:
-        from svctl import trio_client
+        from svctl import _async_client
 
-        return getattr(trio_client, name)
+        return getattr(_async_client, name)
     raise AttributeError(f"module 'svctl' has no attribute {name!r}")

@@ -33,44 +33,25 @@ from supervisord_lite.errors import ProtocolError
 from supervisord_lite.protocol.connection import CLOSED, NEED_DATA, Connection, Role
 from supervisord_lite.protocol.messages import (
     PROTOCOL_VERSION,
-    ActionReply,
-    ActionResult,
     Cancel,
-    ClientMessage,
     End,
     Error,
     Hello,
-    History,
-    HistoryEntry,
-    HistoryReply,
     Lagged,
     LogChunk,
-    Logs,
     Ok,
-    Ping,
-    Pong,
-    ProgramState,
-    ProgramStatus,
-    Reload,
-    ReloadReply,
-    Restart,
-    ServerMessage,
-    Shutdown,
-    Start,
     StateChanged,
-    Status,
-    StatusReply,
-    Stop,
-    Stream,
-    Subscribe,
-    Wait,
     Welcome,
     tag_of,
 )
+from svctl import _results
+from svctl._requests import ItemT, Request, StreamRequest
 from svctl.errors import DaemonUnavailable, ProtocolMismatch, SvctlError, UsageError, from_reply
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+
+    from supervisord_lite.protocol.messages import ClientMessage, Reply, ServerMessage
 
 __all__ = [
     "CLIENT_NAME",
@@ -82,6 +63,7 @@ __all__ = [
     "PushStream",
     "Session",
     "resolve_socket",
+    "trusted_peer",
 ]
 
 DEFAULT_SOCKET: Final = "/run/supervisord-lite/ctl.sock"
@@ -98,7 +80,6 @@ SOCKET_ENV: Final = "SVCTL_SOCKET"
 CLIENT_NAME: Final = f"svctl {supervisord_lite.__version__}"
 
 T = TypeVar("T")
-ItemT = TypeVar("ItemT", bound=StateChanged | LogChunk | Lagged)
 PushItem = StateChanged | LogChunk | Lagged | End
 
 
@@ -121,6 +102,22 @@ def resolve_socket(path: str | None, environ: Mapping[str, str]) -> str:
     return environ.get(SOCKET_ENV) or DEFAULT_SOCKET
 
 
+def trusted_peer(path: str, peer_uid: int, own_uid: int) -> None:
+    """Accept a daemon run by root or by this client's own uid, before anything is sent.
+
+    Anyone who can bind the socket path could otherwise read what we send (a config reload,
+    a shutdown) and answer with anything; the kernel's SO_PEERCRED says who bound it.
+
+    Raises:
+        DaemonUnavailable: the daemon on ``path`` runs as another user.
+    """
+    if peer_uid not in (0, own_uid):
+        raise DaemonUnavailable(
+            f"refusing {path}: its daemon runs as uid {peer_uid}, neither root nor this"
+            f" user (uid {own_uid})"
+        )
+
+
 # Named tuples and a slotted class rather than dataclasses: every ``svctl`` call imports this
 # module, and ``dataclasses`` (with ``inspect`` behind it) is a noticeable share of start-up.
 
@@ -134,19 +131,19 @@ class Call(NamedTuple, Generic[T]):
 
 
 class PushStream(NamedTuple, Generic[ItemT]):
-    """A stream opened by ``subscribe`` or ``logs``: write ``data``, then wait for ``ack``
-    (when there is one) and take items with :meth:`Session.next_item`."""
+    """A stream opened by :meth:`Session.open`: write ``data``, then wait for ``ack`` (when
+    there is one) and take items with :meth:`Session.next_item`."""
 
     id: int
     data: bytes
     ack: Call[None] | None
-    accepts: tuple[type[ItemT], ...]
+    item: Callable[[Reply], ItemT]
 
 
 class _StreamState:
     __slots__ = ("accepts", "closing", "items")
 
-    def __init__(self, accepts: tuple[type, ...]) -> None:
+    def __init__(self, accepts: tuple[type[Reply], ...]) -> None:
         self.accepts = accepts
         self.items: deque[PushItem | Error] = deque()
         self.closing = False
@@ -167,7 +164,7 @@ class Session:
         self._cancels: dict[int, int] = {}
         self._detached: set[int] = set()
         self._failure: SvctlError | None = None
-        self.welcome: Welcome | None = None
+        self.welcome: _results.Welcome | None = None
         self.peer_closed = False
 
     # -- bytes in ------------------------------------------------------------------------------
@@ -193,7 +190,7 @@ class Session:
 
     def _route(self, msg: ServerMessage) -> None:
         if isinstance(msg, Welcome):
-            self.welcome = msg
+            self.welcome = _results.without_id(_results.Welcome, msg)
             return
         mid = msg.id
         if mid in self._detached:
@@ -234,7 +231,7 @@ class Session:
 
     # -- waiting -------------------------------------------------------------------------------
 
-    def welcomed(self) -> Welcome | Pending:
+    def welcomed(self) -> _results.Welcome | Pending:
         """The daemon's Welcome once it came.
 
         Raises:
@@ -269,22 +266,26 @@ class Session:
             raise from_reply(reply)
         return call.convert(reply)
 
-    def next_item(self, stream: PushStream[ItemT]) -> ItemT | End | Pending:
+    def next_item(self, stream: PushStream[ItemT]) -> ItemT | _results.End | Pending:
         """The stream's next item, its ``End``, or PENDING.
+
+        A stream this side cancelled (or already ended) reads as ended.
 
         Raises:
             SvctlError: the daemon ended the stream with an Error, or the connection failed.
         """
         state = self._streams.get(stream.id)
-        if state is None:
-            raise RuntimeError(f"stream {stream.id} is over")
+        if state is None or state.closing:
+            return _results.End(message="closed")
         if state.items:
             item = state.items.popleft()
             if isinstance(item, End | Error):
                 del self._streams[stream.id]
             if isinstance(item, Error):
                 raise from_reply(item)
-            return item  # type: ignore[return-value]
+            if isinstance(item, End):
+                return _results.End(message=item.message)
+            return stream.item(item)
         self._check_failure()
         return PENDING
 
@@ -327,73 +328,22 @@ class Session:
         except ProtocolError as exc:  # FrameTooLarge: nothing was sent
             raise UsageError(f"the request is too large to send: {exc}") from exc
 
-    def ping(self) -> Call[None]:
-        """``Ping``, answered with ``Pong``."""
-        return self._call(lambda i: Ping(id=i), _none_from(Pong))
+    def call(self, request: Request[T]) -> Call[T]:
+        """Number ``request`` and encode it; write ``data``, then wait for :meth:`result`."""
+        return self._call(request.message, request.answer)
 
-    def status(self, names: tuple[str, ...], stats: bool = False) -> Call[list[ProgramStatus]]:
-        """``Status``: every program when ``names`` is empty."""
-        return self._call(lambda i: Status(id=i, names=names, stats=stats), _status)
-
-    def action(
-        self, op: str, names: tuple[str, ...], *, every: bool, wait: bool
-    ) -> Call[list[ActionResult]]:
-        """``start``, ``stop`` or ``restart`` the named programs, or all of them.
-
-        Raises:
-            UsageError: neither names nor ``every``, both, or an unknown ``op``.
-        """
-        kind = _ACTIONS.get(op)
-        if kind is None:
-            raise UsageError(f"unknown action {op!r}")
-        if bool(names) == every:
-            raise UsageError(f"{op}: name the programs, or ask for all (not both)")
-        return self._call(lambda i: kind(id=i, names=names, all=every, wait=wait), _results)
-
-    def history(self, name: str | None, limit: int) -> Call[list[HistoryEntry]]:
-        """``History`` of one program (or all of them when ``name`` is None), oldest first."""
-        if limit < 0:
-            raise UsageError(f"history: the limit must be 0 or more, not {limit}")
-        return self._call(lambda i: History(id=i, name=name, limit=limit), _history)
-
-    def wait(
-        self, names: tuple[str, ...], state: ProgramState, timeout: float | None
-    ) -> Call[list[ActionResult]]:
-        """``Wait`` until every named program is in ``state`` (the daemon times it)."""
-        if not names:
-            raise UsageError("wait: name at least one program")
-        if timeout is not None and timeout < 0:
-            raise UsageError(f"wait: the timeout must be 0 or more, not {timeout:g}")
-        return self._call(lambda i: Wait(id=i, names=names, state=state, timeout=timeout), _results)
-
-    def reload(self) -> Call[ReloadReply]:
-        """``Reload`` the daemon's config file."""
-        return self._call(lambda i: Reload(id=i), _reload)
-
-    def shutdown(self) -> Call[None]:
-        """``Shutdown`` the daemon; answered with ``Ok`` as it begins."""
-        return self._call(lambda i: Shutdown(id=i), _none_from(Ok))
-
-    def subscribe(self) -> PushStream[StateChanged]:
-        """Open the stream of state changes; it is live once its ``ack`` is in."""
-        ack = self._call(lambda i: Subscribe(id=i), _none_from(Ok))
-        self._streams[ack.id] = _StreamState(accepts=(StateChanged,))
-        return PushStream(ack.id, ack.data, ack, (StateChanged,))
-
-    def logs(
-        self, name: str | None, stream: Stream | None, lines: int, follow: bool
-    ) -> PushStream[LogChunk | Lagged]:
-        """Open a stream of a program's output: the last ``lines``, then more with ``follow``."""
-        if lines < 0:
-            raise UsageError(f"logs: the line count must be 0 or more, not {lines}")
-        request_id = self._next_id
-        self._next_id += 1
-        data = self._encode(
-            Logs(id=request_id, name=name, stream=stream, lines=lines, follow=follow)
-        )
-        accepts: tuple[type[LogChunk | Lagged], ...] = (LogChunk, Lagged)
-        self._streams[request_id] = _StreamState(accepts=accepts)
-        return PushStream(request_id, data, None, accepts)
+    def open(self, request: StreamRequest[ItemT]) -> PushStream[ItemT]:
+        """Number and encode a request that opens a stream (its id names the stream)."""
+        ack: Call[None] | None = None
+        if request.acknowledged:
+            ack = self._call(request.message, _acknowledged)
+            request_id, data = ack.id, ack.data
+        else:
+            request_id = self._next_id
+            self._next_id += 1
+            data = self._encode(request.message(request_id))
+        self._streams[request_id] = _StreamState(request.accepts)
+        return PushStream(request_id, data, ack, request.item)
 
     def cancel(self, stream: PushStream[ItemT]) -> Call[None] | None:
         """End ``stream``: the Cancel to send, or None when it is already over.
@@ -410,46 +360,15 @@ class Session:
         state.items.clear()
         state.closing = True
         self._replies.pop(stream.id, None)
-        call = self._call(lambda i: Cancel(id=i, target=stream.id), _none_from(Ok))
+        call = self._call(lambda i: Cancel(id=i, target=stream.id), _acknowledged)
         self._cancels[call.id] = stream.id
         return call
-
-
-_ACTIONS: Final[dict[str, type[Start | Stop | Restart]]] = {
-    "start": Start,
-    "stop": Stop,
-    "restart": Restart,
-}
 
 
 def _kind(msg: ServerMessage) -> str:
     return repr(tag_of(type(msg)))
 
 
-def _expect(reply: ServerMessage, cls: type[T]) -> T:
-    if not isinstance(reply, cls):
+def _acknowledged(reply: ServerMessage) -> None:
+    if not isinstance(reply, Ok):
         raise ProtocolMismatch(f"the daemon answered with an unexpected {_kind(reply)}")
-    return reply
-
-
-def _none_from(cls: type[ServerMessage]) -> Callable[[ServerMessage], None]:
-    def convert(reply: ServerMessage) -> None:
-        _expect(reply, cls)
-
-    return convert
-
-
-def _status(reply: ServerMessage) -> list[ProgramStatus]:
-    return list(_expect(reply, StatusReply).programs)
-
-
-def _results(reply: ServerMessage) -> list[ActionResult]:
-    return list(_expect(reply, ActionReply).results)
-
-
-def _history(reply: ServerMessage) -> list[HistoryEntry]:
-    return list(_expect(reply, HistoryReply).entries)
-
-
-def _reload(reply: ServerMessage) -> ReloadReply:
-    return _expect(reply, ReloadReply)

@@ -1,9 +1,13 @@
 """The ``svctl`` command: one subcommand per request, printed by :mod:`svctl.render`.
 
-It talks to the daemon only through the public :class:`svctl.Client` and never imports trio.
-Every outcome is an exit code (0 done, 1 refused or failed, 2 usage or config error, 3 daemon
-unreachable) and every error one line on stderr, never a traceback: ``SvctlError`` is caught
-here and printed as ``svctl: <message>``; Ctrl-C exits 130 without a word.
+It talks to the daemon only through the public ``svctl`` API (:class:`svctl.Client`) and never
+imports trio or anyio. ``--timeout`` bounds every command: a query or the handshake, a
+blocking start/stop/restart/shutdown (which otherwise waits as long as the daemon says it may
+take), ``wait`` (the daemon's wait, and the call), and how long ``events`` and ``logs -f``
+listen (they end with 0 then). Every outcome is an exit code (0 done, 1 refused or failed,
+2 usage or config error, 3 daemon unreachable) and every error one line on stderr, never a
+traceback: ``SvctlError`` is caught here and printed as ``svctl: <message>``; Ctrl-C exits
+130 without a word.
 """
 
 from __future__ import annotations
@@ -14,16 +18,23 @@ import sys
 from typing import TYPE_CHECKING, Final
 
 import supervisord_lite
-from supervisord_lite.protocol.messages import LogChunk, ProgramState
-from svctl import render
-from svctl._session import DEFAULT_SOCKET, SOCKET_ENV
-from svctl.errors import SvctlError, UsageError
-from svctl.sync import Client
+from svctl import (
+    DEFAULT_SOCKET,
+    SOCKET_ENV,
+    Client,
+    LogChunk,
+    ProgramState,
+    SvctlError,
+    render,
+    socket_from_config,
+)
 
 if TYPE_CHECKING:
+    import threading
     from collections.abc import Callable, Mapping, Sequence
+    from typing import Any
 
-    from supervisord_lite.protocol.messages import ActionResult
+    from svctl import ActionResult, SyncPushStream
 
 PROG: Final = "svctl"
 QUICK_TIMEOUT: Final = 10.0
@@ -63,26 +74,24 @@ def socket_path(socket: str | None, config: str | None, environ: Mapping[str, st
     """``--socket``, else ``$SVCTL_SOCKET``, else ``-c CONFIG``'s ``[daemon].socket``, else
     the default.
 
+    Only ``[daemon].socket`` is read of the config (:func:`svctl.socket_from_config`, as
+    ``Client.from_config`` does), so a file being edited does not lock the operator out: what
+    cannot be read of it is a warning on stderr.
+
     Raises:
-        UsageError: the config cannot be read or is invalid.
+        UsageError: the config cannot be read at all.
     """
     if socket:
         return socket
     if environ.get(SOCKET_ENV):
         return environ[SOCKET_ENV]
     if config:
-        # Imported here: reading a config costs a TOML parser, which other calls don't need.
-        from supervisord_lite.config import load_path
-        from supervisord_lite.errors import ConfigError
-
-        try:
-            return load_path(config).daemon.socket
-        except ConfigError as exc:
-            problems = "; ".join(
-                problem.message if problem.path == "$" else str(problem) for problem in exc.problems
-            )
-            raise UsageError(f"{exc.source}: {problems}") from exc
+        return socket_from_config(config, warn=_warn)
     return DEFAULT_SOCKET
+
+
+def _warn(message: str) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
 def _check_names(args: argparse.Namespace) -> None:
@@ -96,11 +105,29 @@ def _check_names(args: argparse.Namespace) -> None:
 # -- subcommands -------------------------------------------------------------------------------
 
 
-def _blocking_timeout(args: argparse.Namespace, wait: bool) -> float | None:
-    """No limit for what the daemon bounds itself, unless ``--timeout`` says otherwise."""
-    if args.timeout is not None:
-        return float(args.timeout)
-    return None if wait else QUICK_TIMEOUT
+def _limit(args: argparse.Namespace) -> dict[str, Any]:
+    """``timeout=`` for a call when ``--timeout`` was given; else the client's default, which
+    leaves the daemon to bound a blocking request and gives a quick one :data:`QUICK_TIMEOUT`."""
+    return {} if args.timeout is None else {"timeout": float(args.timeout)}
+
+
+def _listen_limit(args: argparse.Namespace, stream: SyncPushStream[Any]) -> threading.Timer | None:
+    """With ``--timeout``, close ``stream`` from a timer thread once the time is up (which
+    ends the iteration in this one); None without."""
+    if args.timeout is None:
+        return None
+    import threading  # only a time-limited stream needs a second thread
+
+    timer = threading.Timer(float(args.timeout), stream.close)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _stop_timer(timer: threading.Timer | None) -> None:
+    if timer is not None:
+        timer.cancel()
+        timer.join()
 
 
 def _print_results(results: list[ActionResult]) -> int:
@@ -127,9 +154,9 @@ def _status(client: Client, args: argparse.Namespace) -> int:
 def _action(op: str) -> Callable[[Client, argparse.Namespace], int]:
     def run(client: Client, args: argparse.Namespace) -> int:
         method = {"start": client.start, "stop": client.stop, "restart": client.restart}[op]
-        wait = not args.no_wait
-        timeout = _blocking_timeout(args, wait)
-        return _print_results(method(*args.names, all=args.all, wait=wait, timeout=timeout))
+        return _print_results(
+            method(*args.names, all=args.all, wait=not args.no_wait, **_limit(args))
+        )
 
     return run
 
@@ -141,27 +168,39 @@ def _history(client: Client, args: argparse.Namespace) -> int:
 
 
 def _wait(client: Client, args: argparse.Namespace) -> int:
-    return _print_results(client.wait(*args.names, state=args.state, timeout=args.wait_timeout))
+    """The daemon waits ``wait --timeout`` or the global ``--timeout``, the shorter."""
+    limits = [t for t in (args.wait_timeout, args.timeout) if t is not None]
+    timeout = min(limits) if limits else None
+    return _print_results(client.wait(*args.names, state=args.state, timeout=timeout))
 
 
 def _events(client: Client, args: argparse.Namespace) -> int:
     with client.events() as events:
-        for event in events:
-            print(render.json_line(event) if args.json else render.event_line(event), flush=True)
+        timer = _listen_limit(args, events)
+        try:
+            for event in events:
+                line = render.json_line(event) if args.json else render.event_line(event)
+                print(line, flush=True)
+        finally:
+            _stop_timer(timer)
     return 0
 
 
 def _logs(client: Client, args: argparse.Namespace) -> int:
     prefixer = render.LinePrefixer() if args.all else None
     with client.logs(args.name, stream=args.stream, lines=args.lines, follow=args.follow) as items:
-        for item in items:
-            if isinstance(item, LogChunk):
-                data = item.data
-                if prefixer is not None:
-                    data = prefixer.feed(item.program, item.stream, data)
-                _write(item.stream, data)
-            else:
-                print(render.lagged_line(item), file=sys.stderr, flush=True)
+        timer = _listen_limit(args, items)
+        try:
+            for item in items:
+                if isinstance(item, LogChunk):
+                    data = item.data
+                    if prefixer is not None:
+                        data = prefixer.feed(item.program, item.stream, data)
+                    _write(item.stream, data)
+                else:
+                    print(render.lagged_line(item), file=sys.stderr, flush=True)
+        finally:
+            _stop_timer(timer)
         end = items.end
     for stream, rest in prefixer.flush() if prefixer is not None else []:
         _write(stream, rest)
@@ -185,8 +224,7 @@ def _reload(client: Client, args: argparse.Namespace) -> int:
 
 
 def _shutdown(client: Client, args: argparse.Namespace) -> int:
-    wait = not args.no_wait
-    client.shutdown(wait=wait, timeout=_blocking_timeout(args, wait))
+    client.shutdown(wait=not args.no_wait, **_limit(args))
     return 0
 
 
@@ -266,8 +304,8 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool, timeout: bool
             default=default,
             help=(
                 f"give up waiting for the daemon after this long (default: {QUICK_TIMEOUT:g}"
-                " for queries; no limit for start/stop/restart/shutdown, which the daemon"
-                " bounds itself)"
+                " for queries; for start/stop/restart/shutdown, as long as the daemon may"
+                " take); wait gives up after it, events and logs -f listen this long"
             ),
         )
 

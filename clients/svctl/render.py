@@ -16,14 +16,8 @@ import msgspec
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from supervisord_lite.protocol.messages import (
-        ActionResult,
-        HistoryEntry,
-        Lagged,
-        ProgramStatus,
-        ReloadReply,
-        StateChanged,
-    )
+    from supervisord_lite.protocol.messages import ActionResult, HistoryEntry, ProgramStatus
+    from svctl._results import Lagged, ReloadReply, StateChanged
 
 __all__ = [
     "STATUS_COLUMNS",

@@ -26,6 +26,7 @@ from svctl import (
     Timeout,
     UsageError,
 )
+from svctl import _async_client, _sync_client
 from tests.clients.conftest import CLIENT_PROGRAMS, close_client, open_client
 from tests.daemon_harness import start_daemon, stop_daemon, write_config
 
@@ -231,10 +232,10 @@ async def test_shutdown_ends_the_daemon(client: Any, running_daemon: Daemon) -> 
 async def test_abandoned_call_leaves_the_connection_usable(client: Any, client_kind: str) -> None:
     [started] = await client.start("stubborn")
     assert started.ok
-    if client_kind == "sync":
+    if client_kind != "trio":
         with pytest.raises(Timeout):
             await client.stop("stubborn", timeout=0.3)  # stubborn takes its SIGKILL after 2 s
-    else:
+    else:  # a cancel scope instead of timeout=
         with trio.move_on_after(0.3) as scope:
             await client.stop("stubborn")
         assert scope.cancelled_caught
@@ -275,13 +276,18 @@ async def test_a_socket_that_never_answers(client_kind: str, tmp_path: Path) -> 
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as mute:
         mute.bind(path)
         mute.listen(1)
-        if client_kind == "sync":
-            with pytest.raises(DaemonUnavailable, match="handshake"):
-                await trio.to_thread.run_sync(lambda: Client(path, timeout=0.3).ping())
-        else:
-            with trio.move_on_after(0.3) as scope:
-                await AsyncClient(path).ping()
-            assert scope.cancelled_caught
+        with trio.fail_after(10), pytest.raises(DaemonUnavailable, match="handshake"):
+            await open_client(client_kind, path, timeout=0.3).ping()
+
+
+async def test_a_cancel_scope_bounds_an_async_call(tmp_path: Path) -> None:
+    path = str(tmp_path / "mute.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as mute:
+        mute.bind(path)
+        mute.listen(1)
+        with trio.move_on_after(0.3) as scope:
+            await AsyncClient(path).ping()
+        assert scope.cancelled_caught
 
 
 async def test_a_refusal_that_beats_the_hello_is_reported(
@@ -304,27 +310,25 @@ async def test_a_refusal_that_beats_the_hello_is_reported(
                 conn.sendall(refusal)
 
         if client_kind == "sync":
-            open_socket = Client._open_socket
+            open_sync = _sync_client.open_transport
 
-            def connected_then_refused(self: Client, deadline: float | None) -> socket.socket:
-                sock = open_socket(self, deadline)
+            def connected_then_refused(path: str, deadline: float | None) -> Any:
+                transport = open_sync(path, deadline)
                 refuse()
-                return sock
+                return transport
 
-            monkeypatch.setattr(Client, "_open_socket", connected_then_refused)
-            with pytest.raises(PermissionDenied, match="may not use") as info:
-                await trio.to_thread.run_sync(lambda: Client(path, timeout=5).ping())
+            monkeypatch.setattr(_sync_client, "open_transport", connected_then_refused)
         else:
-            open_stream = AsyncClient._open_stream
+            open_async = _async_client.open_transport
 
-            async def connected_then_refused_async(self: AsyncClient) -> trio.SocketStream:
-                stream = await open_stream(self)
+            async def connected_then_refused_async(path: str, deadline: float | None) -> Any:
+                transport = await open_async(path, deadline)
                 refuse()
-                return stream
+                return transport
 
-            monkeypatch.setattr(AsyncClient, "_open_stream", connected_then_refused_async)
-            with trio.fail_after(5), pytest.raises(PermissionDenied, match="may not use") as info:
-                await AsyncClient(path).ping()
+            monkeypatch.setattr(_async_client, "open_transport", connected_then_refused_async)
+        with trio.fail_after(10), pytest.raises(PermissionDenied, match="may not use") as info:
+            await open_client(client_kind, path, timeout=5).ping()
     assert info.value.exit_code == 1
 
 

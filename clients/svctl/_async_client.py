@@ -1,0 +1,528 @@
+"""``svctl.AsyncClient``: the client for trio and asyncio (on anyio), and the one source of both
+clients.
+
+``_sync_client.py`` (``svctl.Client``) is generated from this file by
+``tests/clients/unasync.py`` (``async``/``await`` dropped, the async names turned into their
+blocking twins, ``_async_io`` into ``_sync_io``); ``tests/clients/test_unasync.py`` fails when
+the two differ. Edit this file, then run ``python -m tests.clients.unasync``. The requests
+themselves are specs in :mod:`svctl._requests`, the protocol in :class:`svctl._session.Session`,
+and each client's I/O in its transport (``_async_io.py``, ``_sync_io.py``).
+
+Time limits: every method takes ``timeout=`` (seconds; None for no limit). Left out, a quick
+request gets the client's ``timeout``, while a blocking one (start, stop, restart with
+``wait``; ``wait``; ``shutdown(wait=True)``) gets no deadline on the daemon's answer, because
+the daemon bounds those itself (``stop_timeout`` + ``kill_timeout``, ``shutdown_timeout``);
+connecting and the handshake always keep the short limit. A cancel scope or an asyncio
+timeout around a call works as well. A call that gives up is detached from the session, so its
+late answer is dropped and the connection stays usable. Several tasks may share one client:
+writes are serialised, and whichever task reads feeds the session for all of them.
+
+This module is the only part of svctl, with ``_async_io.py``, that imports anyio;
+``svctl.AsyncClient`` loads it on first use, so the CLI and the blocking client never pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import TYPE_CHECKING, Generic, Self
+
+from supervisord_lite.protocol.messages import ProgramState, Restart, Start, Stop
+from svctl import _requests
+from svctl._async_io import AsyncTransport, Lock, clock, open_transport
+from svctl._config import socket_from_config
+from svctl._requests import DEFAULT, QUICK_TIMEOUT, ItemT, TimeoutArg
+from svctl._results import End
+from svctl._session import PARTING_WAIT, PENDING, Pending, Session, resolve_socket
+from svctl.errors import DaemonUnavailable, SvctlError, Timeout
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
+    from typing import TypeVar
+
+    from supervisord_lite.protocol.messages import ActionResult, HistoryEntry, ProgramStatus, Stream
+    from svctl._requests import Request, StreamRequest
+    from svctl._results import Lagged, LogChunk, ReloadReply, StateChanged, Welcome
+    from svctl._session import PushStream
+
+    _T = TypeVar("_T")
+
+__all__ = ["AsyncClient", "AsyncPushStream"]
+
+
+class AsyncClient:
+    """A connection to the daemon's control socket.
+
+    ``socket_path`` None means ``$SVCTL_SOCKET``, else :data:`svctl.DEFAULT_SOCKET`;
+    :meth:`from_config` finds it in a config file instead. ``timeout`` is the default limit
+    of each quick request and of connecting (see the module docstring for blocking ones).
+    The connection opens on entering ``async with``, or on the first call. After it was lost
+    (``DaemonUnavailable``), the next call opens a new one; streams opened on the old one stay
+    over.
+    """
+
+    def __init__(
+        self,
+        socket_path: str | None = None,
+        *,
+        timeout: float | None = QUICK_TIMEOUT,
+    ) -> None:
+        self.socket_path = resolve_socket(socket_path, os.environ)
+        self.timeout = timeout
+        self._io: AsyncTransport | None = None
+        self._session: Session | None = None
+        self._connect_lock = Lock()
+
+    @classmethod
+    def from_config(
+        cls,
+        config: str | os.PathLike[str],
+        *,
+        timeout: float | None = QUICK_TIMEOUT,
+    ) -> Self:
+        """A client for the daemon of ``config``: the socket its ``[daemon].socket`` names
+        (relative to the file's folder), found the way ``svctl -c`` finds it.
+
+        Only that one setting is read, so a file being edited still works: what cannot be
+        read of it is a ``UserWarning`` (the default socket, or the ``[daemon]`` table read
+        on its own, stands in).
+
+        Raises:
+            UsageError: the file cannot be read at all.
+        """
+        return cls(socket_from_config(config, warn=_warn), timeout=timeout)
+
+    # -- the connection ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @property
+    def welcome(self) -> Welcome | None:
+        """The daemon's Welcome (its pid and version) once connected."""
+        return self._session.welcome if self._session is not None else None
+
+    async def connect(self, *, timeout: TimeoutArg = DEFAULT) -> None:  # noqa: ASYNC109
+        """Connect and shake hands, unless already connected.
+
+        Raises:
+            DaemonUnavailable: nothing listens on the socket, we may not connect to it, its
+                daemon runs as another user (neither root nor us), or no Welcome came in time.
+            PermissionDenied: the daemon refused this uid.
+            ProtocolMismatch: it speaks another protocol version.
+        """
+        deadline = self._deadline(timeout)
+        async with self._connect_lock:
+            if self._io is not None and not self._io.closed:
+                return
+            io = await open_transport(self.socket_path, deadline)
+            session = Session()
+            self._io, self._session = io, session
+            try:
+                await self._send(session.hello(), deadline)
+                await self._until(session.welcomed, deadline)
+            except Timeout as exc:
+                await self.aclose()
+                raise DaemonUnavailable(
+                    f"the daemon on {self.socket_path} did not answer the handshake"
+                ) from exc
+            except BaseException:
+                await self.aclose()
+                raise
+
+    async def aclose(self) -> None:
+        """Close the connection (the daemon ends this connection's streams); idempotent."""
+        io, self._io, self._session = self._io, None, None
+        if io is not None:
+            await io.aclose()
+
+    def _deadline(self, timeout: TimeoutArg, *, blocking: bool = False) -> float | None:
+        if timeout is DEFAULT:
+            timeout = None if blocking else self.timeout
+        return None if timeout is None else clock() + timeout
+
+    async def _connected(self, deadline: float | None) -> Session:
+        io, session = self._io, self._session
+        if io is not None and (io.closed or (session is not None and session.failure)):
+            await self.aclose()  # that conversation is over; the next call starts a new one
+        if self._session is None:
+            quick = self._deadline(DEFAULT)
+            if deadline is None or (quick is not None and quick < deadline):
+                deadline = quick  # connecting keeps the short limit, whatever the call's
+            await self.connect(timeout=None if deadline is None else deadline - clock())
+        if self._session is None:
+            raise DaemonUnavailable("the connection was closed")
+        return self._session
+
+    async def _send(self, data: bytes, deadline: float | None) -> None:
+        io = self._io
+        if io is None:
+            raise DaemonUnavailable("the connection was closed")
+        try:
+            await io.send(data, deadline)
+        except TimeoutError as exc:
+            await self.aclose()
+            raise Timeout("the daemon did not read our request in time") from exc
+        except OSError as exc:
+            failure = await self._parting_words()
+            await self.aclose()
+            raise failure or DaemonUnavailable(f"lost the connection to the daemon: {exc}") from exc
+
+    async def _parting_words(self) -> SvctlError | None:
+        """What the daemon said before it closed the connection under a send (a refusal of
+        this uid, say): the session's failure once the rest of the stream is read."""
+        io, session = self._io, self._session
+        if io is None or session is None:
+            return None
+        deadline = clock() + PARTING_WAIT
+        try:
+            async with io.reading(deadline):
+                while data := await io.receive(deadline):
+                    session.receive_data(data)
+        except OSError:  # reset after the last bytes, or nothing more in time
+            return session.failure
+        session.receive_data(b"")
+        return session.failure
+
+    async def _until(self, ready: Callable[[], _T | Pending], deadline: float | None) -> _T:
+        while True:
+            value = ready()
+            if value is not PENDING:
+                return value
+            io, session = self._io, self._session
+            if io is None or session is None:
+                raise DaemonUnavailable("the connection was closed")
+            try:
+                async with io.reading(deadline):
+                    value = ready()
+                    if value is not PENDING:
+                        return value
+                    session.receive_data(await io.receive(deadline))
+            except TimeoutError as exc:
+                raise Timeout("no answer from the daemon in time") from exc
+            except OSError as exc:
+                await self.aclose()
+                raise DaemonUnavailable(f"lost the connection to the daemon: {exc}") from exc
+
+    async def _request(self, request: Request[_T], deadline: float | None) -> _T:
+        session = await self._connected(deadline)
+        call = session.call(request)
+        answered = False
+        try:
+            await self._send(call.data, deadline)
+            result = await self._until(lambda: session.result(call), deadline)
+            answered = True
+            return result
+        finally:
+            if not answered:
+                session.detach(call.id)
+
+    async def _call(self, request: Request[_T], seconds: TimeoutArg) -> _T:
+        return await self._request(request, self._deadline(seconds, blocking=request.blocking))
+
+    # -- requests ------------------------------------------------------------------------------
+
+    async def ping(self, *, timeout: TimeoutArg = DEFAULT) -> float:  # noqa: ASYNC109
+        """Check that the daemon answers; the round trip in seconds.
+
+        Raises:
+            DaemonUnavailable, Timeout: it does not.
+        """
+        started = clock()
+        await self._call(_requests.ping(), timeout)
+        return clock() - started
+
+    async def status(
+        self,
+        *names: str,
+        stats: bool = False,
+        timeout: TimeoutArg = DEFAULT,  # noqa: ASYNC109
+    ) -> list[ProgramStatus]:
+        """The named programs' status (all of them, in config order, when none is named);
+        ``stats`` adds each program's log counters (``ProgramStatus.logs``).
+
+        Raises:
+            NoSuchProgram: a name is unknown (``.known`` lists the valid ones).
+        """
+        return await self._call(_requests.status(names, stats), timeout)
+
+    async def start(
+        self,
+        *names: str,
+        all: bool = False,
+        wait: bool = True,
+        timeout: TimeoutArg = DEFAULT,  # noqa: ASYNC109
+    ) -> list[ActionResult]:
+        """Want programs up; with ``wait``, answer once each is RUNNING or has failed.
+
+        A program that failed to start is a result with ``ok=False``, not an exception.
+
+        Raises:
+            NoSuchProgram: a name is unknown; nothing was started.
+            UsageError: neither names nor ``all``, or both.
+        """
+        return await self._call(_requests.action(Start, names, all, wait), timeout)
+
+    async def stop(
+        self,
+        *names: str,
+        all: bool = False,
+        wait: bool = True,
+        timeout: TimeoutArg = DEFAULT,  # noqa: ASYNC109
+    ) -> list[ActionResult]:
+        """Want programs down; with ``wait``, answer once each process group is gone.
+
+        Raises:
+            NoSuchProgram: a name is unknown; nothing was stopped.
+            UsageError: neither names nor ``all``, or both.
+        """
+        return await self._call(_requests.action(Stop, names, all, wait), timeout)
+
+    async def restart(
+        self,
+        *names: str,
+        all: bool = False,
+        wait: bool = True,
+        timeout: TimeoutArg = DEFAULT,  # noqa: ASYNC109
+    ) -> list[ActionResult]:
+        """Stop then start programs; same answers as :meth:`start`.
+
+        Raises:
+            NoSuchProgram: a name is unknown; nothing was restarted.
+            UsageError: neither names nor ``all``, or both.
+        """
+        return await self._call(_requests.action(Restart, names, all, wait), timeout)
+
+    async def history(
+        self,
+        name: str | None = None,
+        limit: int = 20,
+        *,
+        timeout: TimeoutArg = DEFAULT,  # noqa: ASYNC109
+    ) -> list[HistoryEntry]:
+        """The last ``limit`` recorded events of ``name`` (of every program when None).
+
+        Raises:
+            NoSuchProgram: the daemon never knew ``name``.
+        """
+        return await self._call(_requests.history(name, limit), timeout)
+
+    async def wait(
+        self,
+        *names: str,
+        state: ProgramState | str = "RUNNING",
+        timeout: float | None = None,  # noqa: ASYNC109 - the daemon's bound, sent in the request
+    ) -> list[ActionResult]:
+        """Block until every named program is in ``state``; the daemon watches, nobody polls.
+
+        ``timeout`` is how long the daemon waits (None: forever); the call itself gives up
+        the client's own ``timeout`` later than that.
+
+        Raises:
+            Timeout: the programs did not get there in time.
+            NoSuchProgram: a name is unknown.
+            ValueError: ``state`` is not a state name.
+        """
+        target = ProgramState(state.upper())
+        request = _requests.wait(names, target, timeout)
+        if timeout is None or self.timeout is None:
+            return await self._request(request, None)
+        return await self._request(request, clock() + timeout + self.timeout)
+
+    async def reload(self, *, timeout: TimeoutArg = DEFAULT) -> ReloadReply:  # noqa: ASYNC109
+        """Have the daemon re-read its config file and apply the difference.
+
+        Raises:
+            ConfigInvalid: the file is invalid; the running config stays in force.
+        """
+        return await self._call(_requests.reload(), timeout)
+
+    async def shutdown(
+        self,
+        *,
+        wait: bool = True,
+        timeout: TimeoutArg = DEFAULT,  # noqa: ASYNC109
+    ) -> None:
+        """Ask the daemon to stop every program and exit.
+
+        With ``wait``, return only once the daemon closed this connection, which it does
+        after its programs are stopped; the client is closed then.
+
+        Raises:
+            Timeout: the daemon did not finish within ``timeout``.
+        """
+        request = _requests.shutdown(wait)
+        deadline = self._deadline(timeout, blocking=request.blocking)
+        await self._request(request, deadline)
+        session = self._session
+        if not wait or session is None:
+            return
+        try:
+            await self._until(lambda: True if session.peer_closed else PENDING, deadline)
+        except DaemonUnavailable:
+            pass  # a reset instead of a clean close: the daemon is gone all the same
+        finally:
+            await self.aclose()
+
+    def events(self, *, timeout: TimeoutArg = DEFAULT) -> AsyncPushStream[StateChanged]:
+        """Every state change, as an iterator of :class:`~svctl.StateChanged`.
+
+        Entering ``async with client.events() as events:`` subscribes (the subscription is live
+        inside the block) and leaving it cancels; a bare iteration subscribes on its first
+        step. Iteration waits without a limit and ends when the daemon ends the stream (at
+        shutdown) or the stream is closed, also from another thread. ``timeout`` bounds
+        subscribing and closing.
+        """
+        return AsyncPushStream(self, _requests.subscribe(), timeout)
+
+    def logs(
+        self,
+        name: str | None = None,
+        stream: Stream | None = None,
+        lines: int = 10,
+        follow: bool = False,
+        *,
+        timeout: TimeoutArg = DEFAULT,
+    ) -> AsyncPushStream[LogChunk | Lagged]:
+        """A program's last ``lines`` of output, then (with ``follow``) more as it comes.
+
+        Items are :class:`~svctl.LogChunk` (raw bytes) and :class:`~svctl.Lagged` (this
+        reader fell behind). Opened and closed like :meth:`events`. An Error from the daemon
+        is raised by the iteration.
+        """
+        return AsyncPushStream(self, _requests.logs(name, stream, lines, follow), timeout)
+
+
+class AsyncPushStream(Generic[ItemT]):
+    """Items the daemon pushes on one stream: ``async with`` it, then iterate it.
+
+    :meth:`aclose` ends it; called from another thread while this stream's reader is
+    blocked, it wakes the reader, whose iteration then ends.
+    """
+
+    def __init__(
+        self, client: AsyncClient, request: StreamRequest[ItemT], timeout: TimeoutArg
+    ) -> None:
+        self._client = client
+        self._request = request
+        self._timeout = timeout
+        self._session: Session | None = None
+        self._stream: PushStream[ItemT] | None = None
+        self._over = False
+        self._closed = False
+        self.end: End | None = None
+        """The daemon's End once the stream is over (its message says why)."""
+
+    async def open(self) -> None:
+        """Send the request; for a subscription, wait until it is live. Idempotent.
+
+        Raises:
+            SvctlError: the daemon refused it, or could not be reached.
+        """
+        if self._stream is not None or self._over:
+            return
+        client = self._client
+        deadline = client._deadline(self._timeout)
+        session = await client._connected(deadline)
+        stream = session.open(self._request)
+        self._session, self._stream = session, stream
+        opened = False
+        try:
+            await client._send(stream.data, deadline)
+            ack = stream.ack
+            if ack is not None:
+                await client._until(lambda: session.result(ack), deadline)
+            opened = True
+        finally:
+            if not opened:
+                self._over = True
+                session.detach(stream.id)
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> ItemT:
+        if self._over:
+            raise StopAsyncIteration
+        await self.open()
+        session, stream = self._session, self._stream
+        if session is None or stream is None or session is not self._client._session:
+            self._over = True
+            raise DaemonUnavailable("the client's connection was closed")
+
+        def ready() -> ItemT | End | Pending:
+            return session.next_item(stream)
+
+        try:
+            item: ItemT | End = await self._client._until(ready, None)
+        except SvctlError:
+            self._over = True
+            if self._closed:
+                raise StopAsyncIteration from None  # closed from another thread
+            raise
+        if isinstance(item, End):
+            self._over = True
+            self.end = item
+            raise StopAsyncIteration
+        return item
+
+    async def aclose(self) -> None:
+        """End the stream: cancel it and wait (bounded by the timeout) until the daemon ended
+        it. From another thread than the reader's, wake the reader instead; the connection is
+        then given up, and the client's next call opens a new one.
+
+        Raises:
+            Timeout: the daemon did not confirm in time; the connection stays usable.
+        """
+        self._closed = True
+        client, session, stream = self._client, self._session, self._stream
+        if self._over or session is None or stream is None:
+            self._over = True
+            return
+        io = client._io
+        if session is not client._session or io is None:
+            self._over = True
+            return  # the connection is gone, and the stream with it
+        if io.wake_reader():
+            return  # the reader's iteration ends (it marks the stream over)
+        self._over = True
+        call = session.cancel(stream)
+        if call is None:
+            return
+        deadline = client._deadline(self._timeout)
+        done = False
+        try:
+            await client._send(call.data, deadline)
+            await client._until(lambda: session.result(call), deadline)
+            await client._until(lambda: True if session.stream_over(stream) else PENDING, deadline)
+            done = True
+        finally:
+            if not done:
+                session.detach(call.id)
+                session.detach(stream.id)
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, UserWarning, stacklevel=3)

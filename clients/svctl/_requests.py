@@ -1,0 +1,234 @@
+"""Every request the clients send, defined once: the message, how to read its answer, and
+whether the daemon itself bounds how long it takes.
+
+Both clients read these specs (``AsyncClient`` in ``_async_client.py``, and ``Client``, which is
+generated from it), so a new request is one function here and one method there. The checks
+that need no daemon (names or ``all``, counts that must not be negative) happen here, before
+anything is sent, and raise :class:`~svctl.UsageError`.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING, Final, Generic, Literal, NamedTuple, TypeVar
+
+from supervisord_lite.protocol.messages import (
+    ActionReply,
+    History,
+    HistoryReply,
+    Lagged,
+    LogChunk,
+    Logs,
+    Ok,
+    Ping,
+    Pong,
+    Reload,
+    ReloadReply,
+    Restart,
+    Shutdown,
+    Start,
+    StateChanged,
+    Status,
+    StatusReply,
+    Stop,
+    Subscribe,
+    Wait,
+    tag_of,
+)
+from svctl import _results
+from svctl.errors import ProtocolMismatch, UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from supervisord_lite.protocol.messages import (
+        ActionResult,
+        ClientMessage,
+        HistoryEntry,
+        ProgramState,
+        ProgramStatus,
+        Reply,
+        ServerMessage,
+        Stream,
+    )
+
+__all__ = [
+    "DEFAULT",
+    "QUICK_TIMEOUT",
+    "ItemT",
+    "Request",
+    "StreamRequest",
+    "TimeoutArg",
+    "action",
+    "history",
+    "logs",
+    "ping",
+    "reload",
+    "shutdown",
+    "status",
+    "subscribe",
+    "wait",
+]
+
+QUICK_TIMEOUT: Final = 10.0
+"""The clients' default ``timeout``: seconds a quick request, and connecting, may take."""
+
+T = TypeVar("T")
+ItemT = TypeVar("ItemT", bound="_results.StateChanged | _results.LogChunk | _results.Lagged")
+
+
+class _Default(Enum):
+    DEFAULT = "default"
+
+
+DEFAULT: Final = _Default.DEFAULT
+"""A method's ``timeout`` when not given: the client's own, or none for a blocking request."""
+TimeoutArg = float | None | Literal[_Default.DEFAULT]
+
+
+class Request(NamedTuple, Generic[T]):
+    """A one-shot request: the message for a request id, and how to read its answer.
+
+    ``blocking`` requests take as long as the daemon's work does (a stop waits out
+    ``stop_timeout`` and ``kill_timeout``); the daemon bounds them, so the clients put no
+    deadline of their own on the answer unless the caller gives one.
+    """
+
+    message: Callable[[int], ClientMessage]
+    answer: Callable[[ServerMessage], T]
+    blocking: bool = False
+
+
+class StreamRequest(NamedTuple, Generic[ItemT]):
+    """A request that opens a stream of pushed items, each read by ``item``.
+
+    ``acknowledged``: the daemon answers it with ``Ok`` once the stream is live.
+    """
+
+    message: Callable[[int], ClientMessage]
+    accepts: tuple[type[Reply], ...]
+    item: Callable[[Reply], ItemT]
+    acknowledged: bool
+
+
+def ping() -> Request[None]:
+    """``Ping``, answered with ``Pong``."""
+    return Request(lambda i: Ping(id=i), _none_from(Pong))
+
+
+def status(names: tuple[str, ...], stats: bool) -> Request[list[ProgramStatus]]:
+    """``Status`` of the named programs (every program when ``names`` is empty)."""
+    return Request(lambda i: Status(id=i, names=names, stats=stats), _status)
+
+
+def action(
+    kind: type[Start | Stop | Restart], names: tuple[str, ...], every: bool, wait: bool
+) -> Request[list[ActionResult]]:
+    """``Start``, ``Stop`` or ``Restart`` the named programs, or all of them.
+
+    Raises:
+        UsageError: neither names nor ``every``, or both.
+    """
+    if bool(names) == every:
+        raise UsageError(f"{tag_of(kind)}: name the programs, or ask for all (not both)")
+    return Request(lambda i: kind(id=i, names=names, all=every, wait=wait), _results_of, wait)
+
+
+def history(name: str | None, limit: int) -> Request[list[HistoryEntry]]:
+    """``History`` of one program (of every program when ``name`` is None), oldest first."""
+    if limit < 0:
+        raise UsageError(f"history: the limit must be 0 or more, not {limit}")
+    return Request(lambda i: History(id=i, name=name, limit=limit), _history)
+
+
+def wait(
+    names: tuple[str, ...], state: ProgramState, timeout: float | None
+) -> Request[list[ActionResult]]:
+    """``Wait`` until every named program is in ``state``; the daemon times it."""
+    if not names:
+        raise UsageError("wait: name at least one program")
+    if timeout is not None and timeout < 0:
+        raise UsageError(f"wait: the timeout must be 0 or more, not {timeout:g}")
+    return Request(
+        lambda i: Wait(id=i, names=names, state=state, timeout=timeout), _results_of, True
+    )
+
+
+def reload() -> Request[_results.ReloadReply]:
+    """``Reload`` the daemon's config file."""
+    return Request(lambda i: Reload(id=i), _reload)
+
+
+def shutdown(wait: bool) -> Request[None]:
+    """``Shutdown``, answered with ``Ok`` as it begins; ``wait``: the caller then waits for
+    the daemon to close the connection, which the daemon's ``shutdown_timeout`` bounds."""
+    return Request(lambda i: Shutdown(id=i), _none_from(Ok), wait)
+
+
+def subscribe() -> StreamRequest[_results.StateChanged]:
+    """The stream of state changes, live once its ``Ok`` is in."""
+    return StreamRequest(
+        lambda i: Subscribe(id=i), (StateChanged,), _state_changed, acknowledged=True
+    )
+
+
+def logs(
+    name: str | None, stream: Stream | None, lines: int, follow: bool
+) -> StreamRequest[_results.LogChunk | _results.Lagged]:
+    """A program's last ``lines`` of output, then more as it comes with ``follow``."""
+    if lines < 0:
+        raise UsageError(f"logs: the line count must be 0 or more, not {lines}")
+    return StreamRequest(
+        lambda i: Logs(id=i, name=name, stream=stream, lines=lines, follow=follow),
+        (LogChunk, Lagged),
+        _log_item,
+        acknowledged=False,
+    )
+
+
+# -- reading answers ---------------------------------------------------------------------------
+
+
+def _kind(msg: ServerMessage | Reply) -> str:
+    return repr(tag_of(type(msg)))
+
+
+def _expect(reply: ServerMessage, cls: type[T]) -> T:
+    if not isinstance(reply, cls):
+        raise ProtocolMismatch(f"the daemon answered with an unexpected {_kind(reply)}")
+    return reply
+
+
+def _none_from(cls: type[ServerMessage]) -> Callable[[ServerMessage], None]:
+    def answer(reply: ServerMessage) -> None:
+        _expect(reply, cls)
+
+    return answer
+
+
+def _status(reply: ServerMessage) -> list[ProgramStatus]:
+    return list(_expect(reply, StatusReply).programs)
+
+
+def _results_of(reply: ServerMessage) -> list[ActionResult]:
+    return list(_expect(reply, ActionReply).results)
+
+
+def _history(reply: ServerMessage) -> list[HistoryEntry]:
+    return list(_expect(reply, HistoryReply).entries)
+
+
+def _reload(reply: ServerMessage) -> _results.ReloadReply:
+    return _results.without_id(_results.ReloadReply, _expect(reply, ReloadReply))
+
+
+def _state_changed(item: Reply) -> _results.StateChanged:
+    return _results.without_id(_results.StateChanged, item)
+
+
+def _log_item(item: Reply) -> _results.LogChunk | _results.Lagged:
+    if isinstance(item, LogChunk):
+        return _results.without_id(_results.LogChunk, item)
+    return _results.without_id(_results.Lagged, item)

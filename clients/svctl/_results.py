@@ -1,0 +1,84 @@
+"""The client's own result types: what a user gets back, without the wire's request ids.
+
+The daemon's replies and pushed items carry the id of the request they answer (the
+protocol's routing, handled by :mod:`svctl._session`); that number means nothing to a caller,
+so the results that come from such messages are copied into these Structs, field by field
+and without ``id``. The values inside replies (``ProgramStatus``, ``ActionResult``,
+``HistoryEntry``) carry no id and are handed out as the protocol defines them.
+
+Pure: msgspec and the protocol's vocabulary only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from msgspec import Struct
+
+from supervisord_lite.protocol.messages import ProgramState, Stream
+
+if TYPE_CHECKING:
+    from supervisord_lite.protocol.messages import Reply
+
+__all__ = ["End", "Lagged", "LogChunk", "ReloadReply", "StateChanged", "Welcome", "without_id"]
+
+
+class Welcome(Struct, kw_only=True, frozen=True):
+    """The daemon's answer to the handshake: its pid, its version, the protocol's version."""
+
+    version: int
+    pid: int
+    daemon_version: str
+
+
+class StateChanged(Struct, kw_only=True, frozen=True):
+    """A program moved from ``old`` to ``new`` at ``at`` (Unix time)."""
+
+    program: str
+    old: ProgramState
+    new: ProgramState
+    pid: int | None
+    exit_code: int | None
+    exit_signal: str | None
+    at: float
+    message: str = ""
+
+
+class LogChunk(Struct, kw_only=True, frozen=True):
+    """Raw bytes a program wrote to ``stream``, not split into lines or decoded."""
+
+    program: str
+    stream: Stream
+    data: bytes
+
+
+class Lagged(Struct, kw_only=True, frozen=True):
+    """This reader fell behind and missed ``dropped`` bytes of a program's ``stream``."""
+
+    program: str
+    stream: Stream
+    dropped: int
+
+
+class End(Struct, kw_only=True, frozen=True):
+    """A stream is over; ``message`` says why when it is not the plain end of a log tail."""
+
+    message: str = ""
+
+
+class ReloadReply(Struct, kw_only=True, frozen=True):
+    """What a reload did: program names by what the new config did to them."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+
+
+R = TypeVar("R", bound=Struct)
+
+
+def without_id(cls: type[R], message: Reply) -> R:
+    """``message``'s fields that ``cls`` has, as a ``cls``: the wire's id stays behind."""
+    fields: dict[str, Any] = {name: getattr(message, name) for name in cls.__struct_fields__}
+    return cls(**fields)
