@@ -35,6 +35,7 @@ IO_MODULES = {
     "psutil",
     "sqlite3",
     "asyncio",
+    "anyio",
     "ctypes",
     "fcntl",
     "supervisord_lite.runtime",
@@ -63,8 +64,8 @@ def _pure_files() -> list[Path]:
             files.extend(sorted(package.glob("*.py")))
     files.extend(
         p
-        for p in (CLIENTS / "_session.py", CLIENTS / "render.py", CLIENTS / "errors.py")
-        if p.exists()
+        for name in ("_session", "_requests", "_results", "render", "errors")
+        if (p := CLIENTS / f"{name}.py").exists()
     )
     return files
 
@@ -143,6 +144,8 @@ PARTS: dict[str, tuple[str, ...]] = {
     "daemon entry": ("supervisord_lite/cli.py", "supervisord_lite/__main__.py"),
     "package": ("supervisord_lite/__init__.py",),
     "client core": (
+        "clients/svctl/_requests.py",
+        "clients/svctl/_results.py",
         "clients/svctl/_session.py",
         "clients/svctl/errors.py",
         "clients/svctl/render.py",
@@ -327,9 +330,9 @@ def test_store_is_synchronous() -> None:
 
 
 #: What the clients may import from the daemon's package: the pure modules they share with it
-#: (the protocol, the vocabulary, the error tree, and the config model, to find the socket from
-#: ``-c CONFIG``).
-CLIENT_MAY_IMPORT = ("protocol", "errors", "config", "signames", "vocabulary")
+#: (the protocol, the vocabulary, the error tree). Not the config model: ``-c CONFIG`` reads
+#: only ``[daemon].socket``, so a config being edited never locks the operator out.
+CLIENT_MAY_IMPORT = ("protocol", "errors", "signames", "vocabulary")
 
 
 def test_clients_use_only_the_pure_core() -> None:
@@ -355,9 +358,19 @@ def test_nothing_imports_upward_into_entry_points() -> None:
 
 
 @pytest.mark.parametrize("module", ["svctl.cli", "supervisord_lite.cli"])
-def test_cli_import_does_not_pay_for_trio(module: str) -> None:
-    code = f"import sys, {module}; print('trio' in sys.modules)"
+def test_cli_import_does_not_pay_for_trio_or_anyio(module: str) -> None:
+    code = f"import sys, {module}; print(sorted({{'trio', 'anyio'}} & set(sys.modules)))"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
     )
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
+
+
+def test_only_the_async_client_touches_anyio() -> None:
+    offenders = [
+        _rel(path)
+        for path in CLIENTS.rglob("*.py")
+        if path.name not in {"_async_client.py", "_async_io.py"}
+        and _hits(_imports(path), {"anyio", "trio", "asyncio"})
+    ]
+    assert offenders == []

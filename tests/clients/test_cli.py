@@ -136,13 +136,38 @@ def test_unreadable_config_exits_2(capsys: pytest.CaptureFixture[str], tmp_path:
     assert err == f"svctl: {path}: cannot read the file: No such file or directory\n"
 
 
-def test_invalid_config_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_a_socket_that_is_not_a_path_is_a_warning(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     path = tmp_path / "bad.toml"
     path.write_text("[daemon]\nsocket = 3\n")
-    code, _, err = run(capsys, "-c", str(path), "ok")
-    assert code == 2
-    assert err.startswith(f"svctl: {path}: $.daemon.socket")
+    assert socket_path(None, str(path), {}) == DEFAULT_SOCKET
+    assert capsys.readouterr().err == (
+        f"svctl: warning: {path}: [daemon].socket is not a path; using the default socket"
+        f" {DEFAULT_SOCKET}\n"
+    )
+
+
+def test_a_config_being_edited_still_finds_the_socket(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "editing.toml"
+    path.write_text('[daemon]\nsocket = "run/ctl.sock"\n\n[programs.web]\ncommand = [\n')
+    assert socket_path(None, str(path), {}) == str(tmp_path / "run" / "ctl.sock")
+    err = capsys.readouterr().err
+    assert err.startswith(f"svctl: warning: {path}: not valid TOML (")
+    assert err.endswith("read [daemon].socket from its [daemon] table alone\n")
     assert err.count("\n") == 1
+
+
+def test_only_the_socket_is_read_of_the_config(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A config the daemon would refuse (an unknown field) still names its socket, silently."""
+    path = tmp_path / "typo.toml"
+    path.write_text('[daemon]\nsocket = "ctl.sock"\n[programs.web]\nstop_timout = 1\n')
+    assert socket_path(None, str(path), {}) == str(tmp_path / "ctl.sock")
+    assert capsys.readouterr().err == ""
 
 
 def test_socket_lookup_order(tmp_path: Path) -> None:
@@ -170,6 +195,59 @@ def test_socket_from_config_and_environment(
     assert run(capsys, "-c", str(running_daemon.config), "ok")[0] == 0
     monkeypatch.setenv("SVCTL_SOCKET", running_daemon.socket)
     assert run(capsys, "ok")[0] == 0
+
+
+def test_a_half_edited_config_does_not_lock_the_operator_out(
+    capsys: pytest.CaptureFixture[str], running_daemon: Daemon
+) -> None:
+    with running_daemon.config.open("a") as config:
+        config.write('\n[programs.new]\ncommand = ["sleep", \n')
+    code, out, err = run(capsys, "-c", str(running_daemon.config), "status", "web")
+    assert code == 0, err
+    assert out.startswith("NAME")
+    assert err.startswith(f"svctl: warning: {running_daemon.config}: not valid TOML")
+
+
+def test_the_global_timeout_bounds_wait(
+    capsys: pytest.CaptureFixture[str], running_daemon: Daemon
+) -> None:
+    """``--timeout`` before ``wait`` used to be ignored: this waited for ever."""
+    code, out, err = run(
+        capsys,
+        "--socket",
+        running_daemon.socket,
+        "--timeout",
+        "1",
+        "wait",
+        "web",
+        "--state",
+        "stopped",
+    )
+    assert (code, out) == (1, "")
+    assert err.startswith("svctl: ")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv", [["events"], ["logs", "web", "-f"], ["logs", "--all", "-f"]])
+def test_the_global_timeout_bounds_how_long_a_stream_listens(
+    capsys: pytest.CaptureFixture[str], running_daemon: Daemon, argv: list[str]
+) -> None:
+    """The stream is closed from a timer thread while this thread is blocked reading it."""
+    code, _, err = run(capsys, "--socket", running_daemon.socket, "--timeout", "0.5", *argv)
+    assert code == 0
+    assert "svctl:" not in err  # the programs' own stderr lines may be there
+
+
+def test_the_global_timeout_bounds_a_blocking_stop(
+    capsys: pytest.CaptureFixture[str], running_daemon: Daemon
+) -> None:
+    """stubborn ignores SIGTERM (its SIGKILL comes after 2 s): 0.3 s is not enough."""
+    assert run(capsys, "--socket", running_daemon.socket, "start", "stubborn")[0] == 0
+    code, _, err = run(
+        capsys, "--socket", running_daemon.socket, "--timeout", "0.3", "stop", "stubborn"
+    )
+    assert code == 1
+    assert "in time" in err
 
 
 def test_status_table(capsys: pytest.CaptureFixture[str], running_daemon: Daemon) -> None:

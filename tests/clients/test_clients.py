@@ -25,8 +25,9 @@ from svctl import (
     StateChanged,
     Timeout,
     UsageError,
+    _async_client,
+    _sync_client,
 )
-from svctl import _async_client, _sync_client
 from tests.clients.conftest import CLIENT_PROGRAMS, close_client, open_client
 from tests.daemon_harness import start_daemon, stop_daemon, write_config
 

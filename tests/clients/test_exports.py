@@ -10,6 +10,7 @@ from svctl import errors
 
 PUBLIC = [
     "DEFAULT_SOCKET",
+    "SOCKET_ENV",
     "ActionResult",
     "AsyncClient",
     "AsyncPushStream",
@@ -34,6 +35,8 @@ PUBLIC = [
     "SyncPushStream",
     "Timeout",
     "UsageError",
+    "Welcome",
+    "socket_from_config",
 ]
 
 
@@ -68,15 +71,26 @@ def test_error_tree_and_exit_codes() -> None:
         assert cls.__name__ in (errors.__doc__ or ""), cls
 
 
-def test_import_svctl_does_not_import_trio() -> None:
-    code = "import sys, svctl, svctl.cli; print('trio' in sys.modules)"
+def test_import_svctl_does_not_import_trio_or_anyio() -> None:
+    code = "import sys, svctl, svctl.cli; print(sorted({'trio', 'anyio'} & set(sys.modules)))"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
     )
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
 
 
 def test_async_client_is_loaded_on_demand() -> None:
-    from svctl.trio_client import AsyncClient
+    from svctl._async_client import AsyncClient, AsyncPushStream
 
     assert svctl.AsyncClient is AsyncClient
+    assert svctl.AsyncPushStream is AsyncPushStream
+
+
+def test_no_public_result_carries_a_request_id() -> None:
+    """Results are the client's own types: the wire's routing ids stay in the session."""
+    for name in ["End", "Lagged", "LogChunk", "ReloadReply", "StateChanged", "Welcome"]:
+        cls = getattr(svctl, name)
+        assert cls.__module__ == "svctl._results", name
+        assert "id" not in cls.__struct_fields__, name
+    for name in ["ActionResult", "HistoryEntry", "ProgramStatus"]:
+        assert "id" not in getattr(svctl, name).__struct_fields__, name

@@ -28,13 +28,16 @@ from supervisord_lite.protocol import (
     ProgramStatus,
     Role,
     ServerMessage,
+    Start,
     StateChanged,
     Status,
     StatusReply,
+    Stop,
     Subscribe,
     Welcome,
 )
-from svctl import errors
+from svctl import _requests as requests
+from svctl import _results, errors
 from svctl._session import DEFAULT_SOCKET, PENDING, Session, resolve_socket
 
 WELCOME = Welcome(version=PROTOCOL_VERSION, pid=4242, daemon_version="0.1.0")
@@ -84,13 +87,13 @@ def pair() -> tuple[Session, FakeDaemon]:
     assert daemon.take(session.hello()) == [Hello(id=0, version=PROTOCOL_VERSION, client="tests")]
     assert session.welcomed() is PENDING
     session.receive_data(daemon.send(WELCOME))
-    assert session.welcomed() == WELCOME
+    assert session.welcomed() == _results.without_id(_results.Welcome, WELCOME)
     return session, daemon
 
 
 def test_requests_are_numbered_and_replies_found_by_id(pair: tuple[Session, FakeDaemon]) -> None:
     session, daemon = pair
-    ping, status = session.ping(), session.status(("web",))
+    ping, status = session.call(requests.ping()), session.call(requests.status(("web",), False))
     assert (ping.id, status.id) == (1, 2)
     assert daemon.take(ping.data + status.data) == [Ping(id=1), Status(id=2, names=("web",))]
     assert session.result(ping) is PENDING
@@ -101,7 +104,7 @@ def test_requests_are_numbered_and_replies_found_by_id(pair: tuple[Session, Fake
 
 def test_replies_cut_at_any_byte(pair: tuple[Session, FakeDaemon]) -> None:
     session, daemon = pair
-    call = session.action("start", ("web",), every=False, wait=True)
+    call = session.call(requests.action(Start, ("web",), False, True))
     daemon.take(call.data)
     result = ActionResult(name="web", ok=True, state=ProgramState.RUNNING)
     data = daemon.send(ActionReply(id=call.id, results=(result,)))
@@ -128,7 +131,7 @@ def test_error_reply_raises_its_class(
     pair: tuple[Session, FakeDaemon], code: ErrorCode, cls: type[errors.SvctlError]
 ) -> None:
     session, daemon = pair
-    call = session.status(("wbe",))
+    call = session.call(requests.status(("wbe",), False))
     daemon.take(call.data)
     session.receive_data(
         daemon.send(Error(id=call.id, code=code, message="nope", known=("web", "worker")))
@@ -139,7 +142,7 @@ def test_error_reply_raises_its_class(
     assert info.value.code is code
     assert str(info.value) == "nope"
     # The connection is still good for the next request.
-    ping = session.ping()
+    ping = session.call(requests.ping())
     daemon.take(ping.data)
     session.receive_data(daemon.send(Pong(id=ping.id)))
     assert session.result(ping) is None
@@ -147,7 +150,7 @@ def test_error_reply_raises_its_class(
 
 def test_no_such_program_carries_the_known_names(pair: tuple[Session, FakeDaemon]) -> None:
     session, daemon = pair
-    call = session.status(("wbe",))
+    call = session.call(requests.status(("wbe",), False))
     daemon.take(call.data)
     message = "no program named 'wbe' (known: web, worker)"
     session.receive_data(
@@ -199,7 +202,7 @@ def test_version_mismatch_is_protocol_mismatch() -> None:
 
 def test_garbage_fails_every_wait(pair: tuple[Session, FakeDaemon]) -> None:
     session, _ = pair
-    ping, status = session.ping(), session.status(())
+    ping, status = session.call(requests.ping()), session.call(requests.status((), False))
     session.receive_data(b"\x00\x00\x00\x02\xc1\xc1")
     with pytest.raises(errors.ProtocolMismatch):
         session.result(ping)
@@ -209,7 +212,7 @@ def test_garbage_fails_every_wait(pair: tuple[Session, FakeDaemon]) -> None:
 
 def test_unexpected_reply_kind_is_protocol_mismatch(pair: tuple[Session, FakeDaemon]) -> None:
     session, daemon = pair
-    call = session.status(())
+    call = session.call(requests.status((), False))
     daemon.take(call.data)
     session.receive_data(daemon.send(Pong(id=call.id)))
     with pytest.raises(errors.ProtocolMismatch, match="'pong'"):
@@ -218,7 +221,7 @@ def test_unexpected_reply_kind_is_protocol_mismatch(pair: tuple[Session, FakeDae
 
 def test_reply_to_an_unknown_id_fails_the_connection(pair: tuple[Session, FakeDaemon]) -> None:
     session, daemon = pair
-    call = session.ping()
+    call = session.call(requests.ping())
     session.receive_data(daemon.send(Pong(id=99)))
     with pytest.raises(errors.ProtocolMismatch, match="id 99"):
         session.result(call)
@@ -226,7 +229,7 @@ def test_reply_to_an_unknown_id_fails_the_connection(pair: tuple[Session, FakeDa
 
 def test_close_before_the_answer_is_daemon_unavailable(pair: tuple[Session, FakeDaemon]) -> None:
     session, daemon = pair
-    answered, waiting = session.ping(), session.ping()
+    answered, waiting = session.call(requests.ping()), session.call(requests.ping())
     daemon.take(answered.data + waiting.data)
     session.receive_data(daemon.send(Pong(id=answered.id)))
     session.receive_data(b"")
@@ -238,7 +241,7 @@ def test_close_before_the_answer_is_daemon_unavailable(pair: tuple[Session, Fake
 
 def test_detached_call_drops_its_late_answer(pair: tuple[Session, FakeDaemon]) -> None:
     session, daemon = pair
-    late, next_call = session.status(()), session.ping()
+    late, next_call = session.call(requests.status((), False)), session.call(requests.ping())
     daemon.take(late.data + next_call.data)
     session.detach(late.id)
     session.receive_data(daemon.send(StatusReply(id=late.id, programs=()), Pong(id=next_call.id)))
@@ -247,28 +250,28 @@ def test_detached_call_drops_its_late_answer(pair: tuple[Session, FakeDaemon]) -
 
 def test_subscription_routes_pushed_items_by_id(pair: tuple[Session, FakeDaemon]) -> None:
     session, daemon = pair
-    stream = session.subscribe()
+    stream = session.open(requests.subscribe())
     assert stream.ack is not None
     assert daemon.take(stream.data) == [Subscribe(id=stream.id)]
-    ping = session.ping()
+    ping = session.call(requests.ping())
     daemon.take(ping.data)
     first = change(stream.id, ProgramState.STOPPED, ProgramState.STARTING)
     second = change(stream.id, ProgramState.STARTING, ProgramState.RUNNING)
     session.receive_data(daemon.send(Ok(id=stream.id), first, Pong(id=ping.id), second))
     assert session.result(stream.ack) is None
     assert session.result(ping) is None
-    assert session.next_item(stream) == first
-    assert session.next_item(stream) == second
+    assert session.next_item(stream) == _results.without_id(_results.StateChanged, first)
+    assert session.next_item(stream) == _results.without_id(_results.StateChanged, second)
     assert session.next_item(stream) is PENDING
     session.receive_data(daemon.send(End(id=stream.id, message="the daemon is shutting down")))
-    assert session.next_item(stream) == End(id=stream.id, message="the daemon is shutting down")
+    assert session.next_item(stream) == _results.End(message="the daemon is shutting down")
     assert session.stream_over(stream)
     assert session.cancel(stream) is None
 
 
 def test_refused_subscription_raises_from_the_ack(pair: tuple[Session, FakeDaemon]) -> None:
     session, daemon = pair
-    stream = session.subscribe()
+    stream = session.open(requests.subscribe())
     assert stream.ack is not None
     daemon.take(stream.data)
     session.receive_data(
@@ -281,7 +284,7 @@ def test_refused_subscription_raises_from_the_ack(pair: tuple[Session, FakeDaemo
 
 def test_cancel_drops_items_and_waits_for_the_end(pair: tuple[Session, FakeDaemon]) -> None:
     session, daemon = pair
-    stream = session.subscribe()
+    stream = session.open(requests.subscribe())
     assert stream.ack is not None
     daemon.take(stream.data)
     session.receive_data(
@@ -310,7 +313,7 @@ def test_cancel_racing_the_streams_own_end_is_not_an_error(
     pair: tuple[Session, FakeDaemon],
 ) -> None:
     session, daemon = pair
-    stream = session.logs("web", None, 10, True)
+    stream = session.open(requests.logs("web", None, 10, True))
     daemon.take(stream.data)
     cancel = session.cancel(stream)
     assert cancel is not None
@@ -327,7 +330,7 @@ def test_cancel_racing_the_streams_own_end_is_not_an_error(
 
 def test_cancel_refused_while_the_stream_runs_raises(pair: tuple[Session, FakeDaemon]) -> None:
     session, daemon = pair
-    stream = session.logs("web", None, 10, True)
+    stream = session.open(requests.logs("web", None, 10, True))
     daemon.take(stream.data)
     cancel = session.cancel(stream)
     assert cancel is not None
@@ -340,7 +343,7 @@ def test_cancel_refused_while_the_stream_runs_raises(pair: tuple[Session, FakeDa
 
 def test_log_stream_items_then_end(pair: tuple[Session, FakeDaemon]) -> None:
     session, daemon = pair
-    stream = session.logs("web", "stdout", 5, False)
+    stream = session.open(requests.logs("web", "stdout", 5, False))
     assert stream.ack is None
     assert daemon.take(stream.data) == [
         Logs(id=stream.id, name="web", stream="stdout", lines=5, follow=False)
@@ -348,12 +351,16 @@ def test_log_stream_items_then_end(pair: tuple[Session, FakeDaemon]) -> None:
     chunk = LogChunk(id=stream.id, program="web", stream="stdout", data=b"hello\n")
     lagged = Lagged(id=stream.id, program="web", stream="stdout", dropped=100)
     session.receive_data(daemon.send(chunk, lagged, End(id=stream.id)))
-    assert [session.next_item(stream) for _ in range(3)] == [chunk, lagged, End(id=stream.id)]
+    assert [session.next_item(stream) for _ in range(3)] == [
+        _results.LogChunk(program="web", stream="stdout", data=b"hello\n"),
+        _results.Lagged(program="web", stream="stdout", dropped=100),
+        _results.End(),
+    ]
 
 
 def test_log_stream_error_is_raised_by_the_iteration(pair: tuple[Session, FakeDaemon]) -> None:
     session, daemon = pair
-    stream = session.logs("web", None, 10, False)
+    stream = session.open(requests.logs("web", None, 10, False))
     message = "logs is not served on this daemon"
     session.receive_data(
         daemon.send(Error(id=stream.id, code=ErrorCode.BAD_REQUEST, message=message))
@@ -365,7 +372,7 @@ def test_log_stream_error_is_raised_by_the_iteration(pair: tuple[Session, FakeDa
 
 def test_push_of_the_wrong_kind_is_protocol_mismatch(pair: tuple[Session, FakeDaemon]) -> None:
     session, daemon = pair
-    stream = session.subscribe()
+    stream = session.open(requests.subscribe())
     session.receive_data(
         daemon.send(LogChunk(id=stream.id, program="web", stream="stdout", data=b"x"))
     )
@@ -376,12 +383,9 @@ def test_push_of_the_wrong_kind_is_protocol_mismatch(pair: tuple[Session, FakeDa
 @pytest.mark.parametrize(
     ("names", "every"), [((), False), (("web",), True)], ids=["neither", "both"]
 )
-def test_action_needs_names_or_all(
-    pair: tuple[Session, FakeDaemon], names: tuple[str, ...], every: bool
-) -> None:
-    session, _ = pair
+def test_action_needs_names_or_all(names: tuple[str, ...], every: bool) -> None:
     with pytest.raises(errors.UsageError):
-        session.action("stop", names, every=every, wait=True)
+        requests.action(Stop, names, every, True)
 
 
 @pytest.mark.parametrize(
