@@ -3,7 +3,12 @@ AsyncClient) against a real daemon in a subprocess."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import socket
+import tempfile
+import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -384,3 +389,170 @@ def test_a_full_backlog_is_a_busy_daemon_not_a_missing_one(tmp_path: Path) -> No
     finally:
         for sock in [*queued, server]:
             sock.close()
+
+
+# -- time limits (docs/python-client.md, "Time limits") ----------------------------------------
+
+
+async def test_blocking_calls_wait_as_long_as_the_daemon_may_take(
+    client_kind: str, running_daemon: Daemon
+) -> None:
+    """The client's own timeout (0.5 s here, 10 s by default) bounds quick requests; a
+    blocking stop waits out the program's stop_timeout (2 s for stubborn, then SIGKILL)."""
+    client = open_client(client_kind, running_daemon.socket, timeout=0.5)
+    try:
+        with trio.fail_after(30):
+            [started] = await client.start("stubborn")
+            assert started.ok
+            [stopped] = await client.stop("stubborn")
+            assert (stopped.ok, stopped.state) == (True, ProgramState.STOPPED)
+            [started] = await client.start("stubborn")
+            assert started.ok
+            await client.shutdown()  # stubborn's stop again takes its 2 s
+        code = await trio.to_thread.run_sync(lambda: running_daemon.process.wait(timeout=20))
+        assert code == 0
+    finally:
+        await close_client(client)
+
+
+async def test_a_short_timeout_on_a_blocking_call_is_honoured(client: Any) -> None:
+    [started] = await client.start("stubborn")
+    assert started.ok
+    with trio.fail_after(10), pytest.raises(Timeout):
+        await client.stop("stubborn", timeout=0.3)
+
+
+# -- finding the socket from a config ----------------------------------------------------------
+
+
+async def test_from_config_finds_the_socket(running_daemon: Daemon) -> None:
+    with Client.from_config(running_daemon.config) as client:
+        assert client.socket_path == running_daemon.socket
+        assert client.ping() >= 0
+    async with AsyncClient.from_config(str(running_daemon.config)) as async_client:
+        assert async_client.welcome is not None
+        assert async_client.welcome.pid == running_daemon.process.pid
+
+
+def test_from_config_warns_about_what_it_cannot_read(tmp_path: Path) -> None:
+    config = tmp_path / "editing.toml"
+    config.write_text('[programs.web]\ncommand = ["a"\n[daemon]\nsocket = "ctl.sock"\n')
+    with pytest.warns(UserWarning, match="not valid TOML"):
+        client = Client.from_config(config)
+    assert client.socket_path == str(tmp_path / "ctl.sock")
+    with pytest.raises(UsageError, match="cannot read"):
+        Client.from_config(tmp_path / "missing.toml")
+
+
+# -- whom the client talks to ------------------------------------------------------------------
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to listen as another uid")
+async def test_a_daemon_of_another_uid_is_refused_before_anything_is_sent(
+    client_kind: str,
+) -> None:
+    """Whoever bound the socket is checked with SO_PEERCRED: neither root nor us, no hello."""
+    folder = tempfile.mkdtemp(prefix="svl-peer-")
+    os.chmod(folder, 0o777)
+    path = os.path.join(folder, "ctl.sock")
+    pid, report = _listen_as_nobody(path)
+    try:
+        with os.fdopen(report, "rb") as lines:
+            assert lines.readline() == b"listening\n"
+            with trio.fail_after(10), pytest.raises(DaemonUnavailable) as info:
+                await open_client(client_kind, path, timeout=5).ping()
+            assert "uid 65534" in str(info.value)
+            assert info.value.exit_code == 3
+            assert await trio.to_thread.run_sync(lines.readline) == b"received 0\n"
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        await trio.to_thread.run_sync(os.waitpid, pid, 0)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _listen_as_nobody(path: str) -> tuple[int, int]:
+    """A forked child, uid 65534, listening on ``path``: it says ``listening``, then how many
+    bytes its one connection sent before closing. Its pid and the read end of its reports."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            server = socket.socket(socket.AF_UNIX)
+            server.bind(path)
+            server.listen(1)
+            os.write(write_end, b"listening\n")
+            server.settimeout(20)
+            conn, _ = server.accept()
+            conn.settimeout(20)
+            received = 0
+            while chunk := conn.recv(65536):
+                received += len(chunk)
+            os.write(write_end, f"received {received}\n".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    return pid, read_end
+
+
+# -- ending a stream from elsewhere --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["events", "logs"])
+def test_a_listener_thread_ends_when_its_stream_is_closed(
+    running_daemon: Daemon, kind: str
+) -> None:
+    """A stream closed from another thread wakes the thread blocked in its iterator."""
+    client = Client(running_daemon.socket)
+    client.wait("talker", timeout=10)
+    stream: Any = (
+        client.events() if kind == "events" else client.logs("talker", lines=0, follow=True)
+    )
+    stream.open()
+    ended = threading.Event()
+    failures: list[BaseException] = []
+
+    def listen() -> None:
+        try:
+            for _ in stream:
+                pass
+        except Exception as exc:  # noqa: BLE001 - the test reports it below
+            failures.append(exc)
+        finally:
+            ended.set()
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    try:
+        assert not ended.wait(0.3)  # blocked in the iterator: nothing happens on its own
+        stream.close()
+        assert ended.wait(10), "the listener thread is still blocked"
+        assert failures == []
+        assert client.ping() >= 0  # the next call opens a new connection
+    finally:
+        stream.close()
+        client.close()
+        listener.join(10)
+
+
+async def test_a_stream_closed_from_another_task_ends_its_readers_iteration(
+    running_daemon: Daemon,
+) -> None:
+    async with AsyncClient(running_daemon.socket) as client:
+        events = client.events()
+        await events.open()
+        seen: list[StateChanged] = []
+
+        async def read() -> None:
+            seen.extend([event async for event in events])
+
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(read)
+                await trio.sleep(0.2)
+                await events.aclose()
+        assert all(isinstance(event, StateChanged) for event in seen)
+        assert await client.ping() >= 0  # the same connection, still in step
