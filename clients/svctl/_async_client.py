@@ -377,13 +377,16 @@ class AsyncClient:
     def events(self, *, timeout: TimeoutArg = DEFAULT) -> AsyncPushStream[StateChanged]:
         """Every state change, as an iterator of :class:`~svctl.StateChanged`.
 
-        Entering ``async with client.events() as events:`` subscribes (the subscription is live
-        inside the block) and leaving it cancels; a bare iteration subscribes on its first
-        step. Iteration waits without a limit and ends when the daemon ends the stream (at
-        shutdown) or the stream is closed, also from another thread. ``timeout`` bounds
-        subscribing and closing.
+        ``AsyncClient`` subscribes on entering ``async with client.events() as events:`` (or
+        on the first step of a bare iteration); ``Client`` subscribes before ``events()``
+        returns. From then on no change is missed; leaving the ``with`` block cancels.
+        Iteration waits without a limit and ends when the daemon ends the stream (at shutdown)
+        or the stream is closed, also from another thread. ``timeout`` bounds subscribing and
+        closing.
         """
-        return AsyncPushStream(self, _requests.subscribe(), timeout)
+        stream = AsyncPushStream(self, _requests.subscribe(), timeout)
+        # sync-only: stream.open()
+        return stream
 
     def logs(
         self,
@@ -400,7 +403,9 @@ class AsyncClient:
         reader fell behind). Opened and closed like :meth:`events`. An Error from the daemon
         is raised by the iteration.
         """
-        return AsyncPushStream(self, _requests.logs(name, stream, lines, follow), timeout)
+        items = AsyncPushStream(self, _requests.logs(name, stream, lines, follow), timeout)
+        # sync-only: items.open()
+        return items
 
 
 class AsyncPushStream(Generic[ItemT]):

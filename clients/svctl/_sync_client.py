@@ -362,13 +362,16 @@ class Client:
     def events(self, *, timeout: TimeoutArg = DEFAULT) -> SyncPushStream[StateChanged]:
         """Every state change, as an iterator of :class:`~svctl.StateChanged`.
 
-        Entering ``with client.events() as events:`` subscribes (the subscription is live
-        inside the block) and leaving it cancels; a bare iteration subscribes on its first
-        step. Iteration waits without a limit and ends when the daemon ends the stream (at
-        shutdown) or the stream is closed, also from another thread. ``timeout`` bounds
-        subscribing and closing.
+        ``Client`` subscribes on entering ``with client.events() as events:`` (or
+        on the first step of a bare iteration); ``Client`` subscribes before ``events()``
+        returns. From then on no change is missed; leaving the ``with`` block cancels.
+        Iteration waits without a limit and ends when the daemon ends the stream (at shutdown)
+        or the stream is closed, also from another thread. ``timeout`` bounds subscribing and
+        closing.
         """
-        return SyncPushStream(self, _requests.subscribe(), timeout)
+        stream = SyncPushStream(self, _requests.subscribe(), timeout)
+        stream.open()
+        return stream
 
     def logs(
         self,
@@ -385,7 +388,9 @@ class Client:
         reader fell behind). Opened and closed like :meth:`events`. An Error from the daemon
         is raised by the iteration.
         """
-        return SyncPushStream(self, _requests.logs(name, stream, lines, follow), timeout)
+        items = SyncPushStream(self, _requests.logs(name, stream, lines, follow), timeout)
+        items.open()
+        return items
 
 
 class SyncPushStream(Generic[ItemT]):

@@ -75,7 +75,6 @@ class SyncStreamAdapter:
     async def open(self) -> None:
         if self._stream is None:
             self._stream = await _in_thread(self._open_stream)
-            await _in_thread(self._stream.open)
 
     async def __aenter__(self) -> Self:
         await self.open()

@@ -511,7 +511,6 @@ def test_a_listener_thread_ends_when_its_stream_is_closed(
     stream: Any = (
         client.events() if kind == "events" else client.logs("talker", lines=0, follow=True)
     )
-    stream.open()
     ended = threading.Event()
     failures: list[BaseException] = []
 

@@ -35,6 +35,9 @@ SUBSTITUTIONS = [
     (r"\bStopAsyncIteration\b", "StopIteration"),
     (r"``async with``", "``with``"),
     (r"  # noqa: ASYNC109[^\n]*", ""),
+    # What only the blocking client does (open a stream before handing it out, where the async
+    # one opens it on ``async with``), written in the source as a comment.
+    (r"# sync-only: ", ""),
 ]
 
 DOCSTRING = '''"""``svctl.Client``: the blocking client, generated from ``_async_client.py``.
