@@ -95,9 +95,10 @@ def _summary(supervisor: Supervisor) -> str:
     return f"{len(supervisor.runners)} programs: {counts}"
 
 
-def _lock_state(state_db: str) -> int:
+def _lock_state(state_db: str) -> tuple[int, list[str]]:
     """Hold an exclusive lock beside the state store for the daemon's lifetime, so two daemons
-    never share one store (the second would take the first's runs for a crash's leftovers).
+    never share one store (the second would take the first's runs for a crash's leftovers);
+    the lock's fd, and the cgroup trees the previous holder recorded (see ``_record_trees``).
 
     Raises:
         AlreadyRunning: another daemon holds the lock (its pid is in the lock file).
@@ -107,12 +108,19 @@ def _lock_state(state_db: str) -> int:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as exc:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        holder = os.pread(fd, 32, 0).decode(errors="replace").partition("\n")[0].strip()
         os.close(fd)
         raise AlreadyRunning(state_db, int(holder) if holder.isdigit() else None) from exc
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd
+    previous = os.pread(fd, 1 << 16, 0).decode(errors="replace").splitlines()[1:]
+    _record_trees(fd, [])
+    return fd, previous
+
+
+def _record_trees(lock: int, trees: list[str]) -> None:
+    """Write our pid and the cgroup trees a crash of ours would leave into the lock file, for
+    the next daemon's recovery: our own tree and those of crashed predecessors still in use."""
+    os.ftruncate(lock, 0)
+    os.pwrite(lock, "".join(f"{line}\n" for line in [str(os.getpid()), *trees]).encode(), 0)
 
 
 def _open_containment(config: Config) -> Containment:
@@ -168,7 +176,7 @@ async def _main(config: Config, reset_store: bool) -> int:
         make_folder(config.daemon.state_db)
     except OSError as exc:
         raise StoreError(f"{config.daemon.state_db}: cannot create its folder: {exc}") from exc
-    lock = _lock_state(config.daemon.state_db)
+    lock, crashed_trees = _lock_state(config.daemon.state_db)
     store: Store | None = None
     try:
         store = _open_store(config, reset_store)
@@ -176,6 +184,10 @@ async def _main(config: Config, reset_store: bool) -> int:
         try:
             containment = _open_containment(config)
             try:
+                own = [containment.tree.root] if containment.tree is not None else []
+                _record_trees(lock, own + crashed_trees)
+                left = await recover(store, config, containment, crashed_trees)
+                _record_trees(lock, own + left)
                 return await _serve(config, store, sock, containment)
             finally:
                 if containment.tree is not None:
@@ -208,7 +220,6 @@ async def _serve(
             outer.start_soon(_run_until_cancelled, reaping, containment.reaper.run)
             deadlines = Deadlines()
             outer.start_soon(_run_until_cancelled, timing, deadlines.run)
-            await recover(store, config, containment)
             try:
                 async with trio.open_nursery() as nursery:
                     supervisor = Supervisor(

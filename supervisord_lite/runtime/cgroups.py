@@ -25,6 +25,7 @@ import trio
 
 from supervisord_lite.errors import DaemonError
 from supervisord_lite.runtime.daemonlog import log
+from supervisord_lite.runtime.process_groups import NO_FD_RETRY, OUT_OF_FDS
 
 _IN_MODIFY = 0x00000002
 _IN_NONBLOCK = os.O_NONBLOCK
@@ -130,10 +131,15 @@ class Cgroup:
         return 0
 
     async def wait_empty(self) -> None:
-        """Return once no process is left in the cgroup (inotify on cgroup.events)."""
-        fd = _libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
-        if fd < 0:
-            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+        """Return once no process is left in the cgroup (inotify on cgroup.events; out of
+        descriptors, a look every ``NO_FD_RETRY`` seconds instead)."""
+        while (fd := _libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)) < 0:
+            err = ctypes.get_errno()
+            if err not in OUT_OF_FDS:
+                raise OSError(err, f"inotify_init1: {os.strerror(err)}")
+            if not self.populated():
+                return
+            await trio.sleep(NO_FD_RETRY)
         try:
             events = os.path.join(self.path, "cgroup.events").encode()
             if _libc.inotify_add_watch(fd, events, _IN_MODIFY) < 0:
@@ -161,12 +167,46 @@ class Cgroup:
         return True
 
 
+#: The name of every daemon's tree starts with this.
+TREE_PREFIX = "supervisord-lite."
+
+
+def cgroup_of(pid: int, mount: str) -> str | None:
+    """The cgroup2 folder a process is in (under ``mount``), or None (gone, or no cgroup2)."""
+    path = own_cgroup(f"/proc/{pid}/cgroup")
+    if path is None:
+        return None
+    return os.path.join(mount, path.lstrip("/"))
+
+
+def is_tree(path: str) -> bool:
+    """Whether ``path`` names a daemon's tree (``.../supervisord-lite.<pid>.<random>``)."""
+    return os.path.basename(path).startswith(TREE_PREFIX) and ".." not in path.split(os.sep)
+
+
 class CgroupTree:
-    """The cgroups this daemon creates, under ``<our cgroup>/supervisord-lite.<pid>.<random>``."""
+    """The cgroups this daemon creates, under ``<our cgroup>/supervisord-lite.<pid>.<random>``.
+
+    A crashed daemon's tree is opened with the constructor alone, to list what it left
+    (``runs``) and remove it (``close``).
+    """
 
     def __init__(self, root: str) -> None:
         self.root = root
         self.memory = False
+
+    def runs(self) -> list[tuple[str, int, Cgroup]]:
+        """The run cgroups in the tree: (program, run id, cgroup), from their names."""
+        try:
+            entries = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return []
+        found = []
+        for entry in entries:
+            program, _, run_id = entry.name.rpartition(".")
+            if entry.is_dir() and program and run_id.isdigit():
+                found.append((program, int(run_id), Cgroup(entry.path)))
+        return found
 
     @classmethod
     def open(cls) -> CgroupTree | None:
@@ -176,7 +216,7 @@ class CgroupTree:
         if mount is None or own is None:
             return None
         # The pid alone is not unique: every container's daemon may be pid 1.
-        name = f"supervisord-lite.{os.getpid()}.{secrets.token_hex(4)}"
+        name = f"{TREE_PREFIX}{os.getpid()}.{secrets.token_hex(4)}"
         root = os.path.join(mount, own.lstrip("/"), name)
         try:
             os.mkdir(root, 0o755)
@@ -222,19 +262,19 @@ class CgroupTree:
             _write(os.path.join(group.path, key), value)
         return group
 
-    def close(self) -> None:
-        """Remove the tree's (empty) cgroups and the tree itself."""
+    def close(self) -> bool:
+        """Remove the tree's (empty) cgroups and the tree itself; False if some are still in
+        use (they are named in a warning and left in place)."""
         try:
             children = os.scandir(self.root)
         except FileNotFoundError:
-            return
+            return True
         with children:
             busy = [e.path for e in children if e.is_dir() and not Cgroup(e.path).remove()]
         if busy:
             log.warning("cgroups still in use, left in place: %s", ", ".join(busy))
-            return
-        with contextlib.suppress(OSError):
-            os.rmdir(self.root)
+            return False
+        return Cgroup(self.root).remove()
 
 
 # Run as root: join the cgroup first (writing cgroup.procs needs the daemon's rights), then

@@ -4,7 +4,8 @@ A program is stopped only when its whole process group is gone, not just its lea
 has no "group became empty" notification, so the wait is built from ones it does have: scan
 ``/proc`` once for the group's live members, open a pidfd on each, sleep until every pidfd is
 readable (each member exited), then scan again for members forked meanwhile. Nothing is polled
-on a timer.
+on a timer, except when the daemon is out of descriptors and cannot open a pidfd: then the wait
+looks again after a short sleep rather than failing.
 
 A zombie counts as gone: it has exited, and only its parent can reap it.
 """
@@ -14,9 +15,10 @@ from __future__ import annotations
 import errno
 import functools
 import os
-import signal
 
 import trio
+
+from supervisord_lite.signames import signal_number
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -56,6 +58,39 @@ def start_time(pid: int) -> float | None:
         return None
 
 
+def live_processes() -> dict[int, tuple[int, int]]:
+    """Every live (non-zombie) process: pid -> (ppid, pgid), from one pass over /proc."""
+    table: dict[int, tuple[int, int]] = {}
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if entry.name.isdigit():
+                fields = _stat_fields(entry.name)
+                if fields is not None and fields[0] not in ("Z", "X"):
+                    table[int(entry.name)] = (fields[1], fields[2])
+    return table
+
+
+def is_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process: a zombie has exited (only its reaper is missing)."""
+    fields = _stat_fields(str(pid))
+    return fields is not None and fields[0] not in ("Z", "X")
+
+
+def with_descendants(roots: set[int], table: dict[int, tuple[int, int]]) -> set[int]:
+    """``roots`` and every live descendant of them, from a ``live_processes`` table."""
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found = {p for p in roots if p in table}
+    todo = list(found)
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
 def group_members(pgid: int) -> list[int]:
     """Pids of the live (non-zombie) processes whose process group is ``pgid``."""
     members = []
@@ -87,7 +122,7 @@ def group_alive(pgid: int) -> bool:
 def signal_group(pgid: int, signame: str) -> bool:
     """Send a signal (by bare name, "TERM") to every process in a group; False if it was empty."""
     try:
-        os.killpg(pgid, signal.Signals[f"SIG{signame}"])
+        os.killpg(pgid, signal_number(signame))
     except ProcessLookupError:
         return False
     except OSError as exc:
@@ -97,11 +132,28 @@ def signal_group(pgid: int, signame: str) -> bool:
     return True
 
 
+#: Errors that say the daemon is out of descriptors or memory for a pidfd or an inotify fd.
+OUT_OF_FDS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM})
+
+#: How long a wait sleeps when it cannot get a descriptor to wait on (the one case where the
+#: kernel has no way left to wake us); the caller then looks again.
+NO_FD_RETRY = 0.1
+
+
 async def wait_pid_exit(pid: int) -> None:
-    """Return once ``pid`` has exited (its pidfd is readable)."""
+    """Return once ``pid`` has exited (its pidfd is readable).
+
+    Out of descriptors, it sleeps ``NO_FD_RETRY`` and returns early: every caller checks
+    again who is left, so a short wait is never taken for an exit.
+    """
     try:
         fd = os.pidfd_open(pid)
     except ProcessLookupError:
+        return
+    except OSError as exc:
+        if exc.errno not in OUT_OF_FDS:
+            raise
+        await trio.sleep(NO_FD_RETRY)
         return
     try:
         await trio.lowlevel.wait_readable(fd)

@@ -216,7 +216,7 @@ class ProgramRunner:
                     pass
                 case lc.SignalGroup(signal=signame):
                     if self._scope is not None:
-                        self._scope.signal(signame)
+                        self._scope.stop(signame)
                 case lc.Spawn():
                     self._spawning = trio.Event()
                     self._services.nursery.start_soon(self._spawn, name=f"spawn {self.name}")

@@ -1,36 +1,52 @@
 """After a crash: find what the previous daemon left running, stop it, and record it as lost.
 
-The store lists every run that had no end when the daemon died. A run's leader is trusted only
-if its pid *and* its start time still match: a pid recycled by an unrelated process is left
-alone. For a run that matches, its process group and every process carrying its run marker (its
-escaped descendants, now orphans of init) are stopped with the normal escalation: the program's
-stop signal, its stop timeout, SIGKILL, its kill timeout. Only then may the programs start
-again, so a crash never leads to a second copy of a program.
+Three sources name the leftovers, and a run found by any of them is stopped:
+
+- the store's runs that had no end when the daemon died; a run's leader (and so its process
+  group) is trusted only if its pid *and* its start time still match, since a pid recycled by
+  an unrelated process must be left alone;
+- every live process carrying this store's run marker, wherever it went (the leader may be
+  long gone: a worker whose parent shell died still carries its run's marker);
+- the crashed daemon's cgroup tree (named in the state lock file, or found from a marked
+  process' cgroup): every run cgroup in it that still holds a process.
+
+Each run is stopped through its containment with the normal escalation
+(``containment.terminate``: the program's stop signal, its stop timeout, SIGKILL, its kill
+timeout), then the crashed daemon's cgroup folders are removed. Only then may the programs
+start again, so a crash never leads to a second copy of a program.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import psutil
 import trio
 
 from supervisord_lite.runtime import process_groups as groups
-from supervisord_lite.runtime.containment import read_marker
+from supervisord_lite.runtime.cgroups import (
+    Cgroup,
+    CgroupTree,
+    cgroup_of,
+    find_cgroup2_mount,
+    is_tree,
+)
+from supervisord_lite.runtime.containment import RunScope, read_marker, terminate
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.spawn import PROGRAM_MARKER
 from supervisord_lite.store_records import Outcome, RunEnded, RunStarted
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from supervisord_lite.config import Config
     from supervisord_lite.runtime.containment import Containment
     from supervisord_lite.store import Store
-    from supervisord_lite.store_records import LiveGroup
 
 LOST_REASON = "exit unknown: supervisor crashed"
 DEFAULT_STOP = ("TERM", 10.0, 5.0)
@@ -48,97 +64,116 @@ def _marked_by_run() -> dict[str, list[int]]:
     """Every live process that carries a run marker, by marker (one pass over /proc)."""
     found: dict[str, list[int]] = defaultdict(list)
     me = os.getpid()
-    for pid in psutil.pids():
+    for pid in groups.live_processes():
         if pid != me and (marker := read_marker(pid)) is not None:
             found[marker].append(pid)
     return found
 
 
-def _kill(pids: set[int], signame: str) -> None:
-    signum = signal.Signals[f"SIG{signame}"]
-    for pid in pids:
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            continue
+@dataclass(slots=True)
+class _Leftover:
+    """One run of the crashed daemon, as far as the three sources tell."""
+
+    program: str
+    run_id: int
+    pgid: int | None = None
+    cgroup: Cgroup | None = None
+    recorded: bool = False
+    marked: set[int] = field(default_factory=set)
 
 
-async def _wait_gone(pids: set[int]) -> None:
-    for pid in pids:
-        await groups.wait_pid_exit(pid)
+def _run_cgroup(pids: set[int], mount: str | None, own_tree: str | None) -> Cgroup | None:
+    """The cgroup a crashed daemon made for a run, from where its processes are."""
+    if mount is None:
+        return None
+    for pid in sorted(pids):
+        path = cgroup_of(pid, mount)
+        tree = os.path.dirname(path) if path is not None else None
+        if path is not None and tree is not None and is_tree(tree) and tree != own_tree:
+            return Cgroup(path)
+    return None
 
 
-async def _stop(pids: set[int], how: tuple[str, float, float]) -> set[int]:
-    """Stop processes with the usual escalation; those still alive at the end."""
-    stop_signal, stop_timeout, kill_timeout = how
-    _kill(pids, stop_signal)
-    with trio.move_on_after(stop_timeout):
-        await _wait_gone(pids)
-    left = {p for p in pids if psutil.pid_exists(p)}
-    if left:
-        _kill(left, "KILL")
-        with trio.move_on_after(kill_timeout):
-            await _wait_gone(left)
-    return {p for p in left if psutil.pid_exists(p)}
+def _trees(named: Sequence[str], mount: str | None, own_tree: str | None) -> set[str]:
+    """The crashed daemons' trees named in the lock file that are trees under the mount."""
+    if mount is None:
+        return set()
+    prefix = mount.rstrip("/") + "/"
+    return {t for t in named if t.startswith(prefix) and is_tree(t) and t != own_tree}
 
 
-def _targets(group: LiveGroup, containment: Containment, marked: dict[str, list[int]]) -> set[int]:
-    pids = set(groups.group_members(group.pgid))
-    pids.update(marked.get(containment.marker(group.run_id), ()))
-    return pids
+async def recover(
+    store: Store, config: Config, containment: Containment, trees: Sequence[str] = ()
+) -> list[str]:
+    """Stop what a crashed predecessor left and close its runs as lost; the crashed daemons'
+    cgroup trees that could not be removed (still in use).
 
-
-async def recover(store: Store, config: Config, containment: Containment) -> int:
-    """Stop what a crashed predecessor left and close its runs as lost; how many processes
-    were stopped.
-
-    Two kinds of leftovers: runs the store lists as never ended (their leader trusted only if
-    its pid and start time still match), and processes carrying this store's marker for a run
-    the store never heard of (the daemon died between the spawn and the write). The state lock
-    guarantees no other live daemon uses this store, so those marked processes are ours.
+    ``trees`` are the cgroup trees the crashed daemon recorded (see the module docstring).
+    The state lock guarantees no other live daemon uses this store, so every process marked
+    for it, and every process in those trees, is a leftover.
     """
-    left = store.live_groups()
-    marked = _marked_by_run()
-    prefix = containment.marker(0).rsplit(":", 1)[0] + ":"
-    ours = {int(m.rsplit(":", 1)[1]): pids for m, pids in marked.items() if m.startswith(prefix)}
-    known = store.known_runs(list(ours))
-    targets: list[tuple[str, int, set[int]]] = []
-    for group in left:
-        if not same_process(group.pid, group.start_time):
+    mount = find_cgroup2_mount()
+    own_tree = containment.tree.root if containment.tree is not None else None
+    old_trees = _trees(trees, mount, own_tree)
+    runs: dict[int, _Leftover] = {}
+    live = store.live_groups()
+    for group in live:
+        run = runs[group.run_id] = _Leftover(group.program, group.run_id, recorded=True)
+        if same_process(group.pid, group.start_time):
+            run.pgid = group.pgid
+        else:
             log.warning(
-                "%s: run %d: pid %d is gone or is now another process; nothing to stop",
+                "%s: run %d: pid %d is gone or is now another process; "
+                "looking for the run's other processes by its marker",
                 group.program,
                 group.run_id,
                 group.pid,
             )
+    for marker, pids in _marked_by_run().items():
+        run_id = containment.run_id(marker)
+        if run_id is None:
             continue
-        targets.append((group.program, group.run_id, _targets(group, containment, marked)))
-    unrecorded = []
-    for run_id, pids in ours.items():
-        if run_id not in known:
-            program = _program_of(pids)
-            unrecorded.append(_unrecorded_run(run_id, program, pids))
-            targets.append((program, run_id, set(pids)))
+        if run_id not in runs:
+            runs[run_id] = _Leftover(_program_of(pids), run_id)
+        runs[run_id].marked.update(pids)
+    for run in runs.values():
+        run.cgroup = _run_cgroup(run.marked, mount, own_tree)
+        if run.cgroup is not None:
+            old_trees.add(os.path.dirname(run.cgroup.path))
+    for tree in old_trees:
+        for program, run_id, cgroup in CgroupTree(tree).runs():
+            if cgroup.populated():
+                run = runs.setdefault(run_id, _Leftover(program, run_id))
+                run.cgroup = run.cgroup or cgroup
+    unknown = [r for r in runs.values() if not r.recorded]
+    for run_id in store.known_runs([r.run_id for r in unknown]):
+        runs[run_id].recorded = True
+    unrecorded: list[RunStarted | RunEnded] = []
     async with trio.open_nursery() as nursery:
-        for program, run_id, victims in targets:
-            spec = config.programs.get(program)
-            how = (
-                (spec.stop_signal, spec.stop_timeout, spec.kill_timeout)
-                if spec is not None
-                else DEFAULT_STOP
+        for run in runs.values():
+            scope = RunScope(
+                pgid=run.pgid,
+                marker=containment.marker(run.run_id),
+                reaper=containment.reaper,
+                cgroup=run.cgroup,
+                adopted=False,
             )
+            victims = scope.members()
+            if not victims:
+                continue
+            if not run.recorded:
+                unrecorded.extend(_unrecorded_run(run.run_id, run.program, victims))
             log.warning(
-                "%s: run %d was left running by a daemon that died: stopping pids %s",
-                program,
-                run_id,
-                ", ".join(map(str, sorted(victims))),
+                "%s: run %d was left running by a daemon that died: stopping pids %s%s",
+                run.program,
+                run.run_id,
+                ", ".join(map(str, victims)),
+                f" (cgroup {run.cgroup.path})" if run.cgroup is not None else "",
             )
-            nursery.start_soon(_stop_and_report, program, run_id, victims, how)
-    if unrecorded:
-        store.apply([op for run in unrecorded for op in run])
-    if left:
-        store.mark_lost([g.run_id for g in left], at=time.time(), reason=LOST_REASON)
-    return sum(len(victims) for _, _, victims in targets)
+            nursery.start_soon(_stop_and_report, config, run, scope)
+    store.apply(unrecorded)
+    store.mark_lost([g.run_id for g in live], at=time.time(), reason=LOST_REASON)
+    return [tree for tree in sorted(old_trees) if not CgroupTree(tree).close()]
 
 
 def _unrecorded_run(run_id: int, program: str, pids: list[int]) -> tuple[RunStarted, RunEnded]:
@@ -175,14 +210,20 @@ def _program_of(pids: list[int]) -> str:
     return "?"
 
 
-async def _stop_and_report(
-    program: str, run_id: int, pids: set[int], how: tuple[str, float, float]
-) -> None:
-    survivors = await _stop(pids, how)
+async def _stop_and_report(config: Config, run: _Leftover, scope: RunScope) -> None:
+    spec = config.programs.get(run.program)
+    stop_signal, stop_timeout, kill_timeout = (
+        (spec.stop_signal, spec.stop_timeout, spec.kill_timeout)
+        if spec is not None
+        else DEFAULT_STOP
+    )
+    survivors = await terminate(
+        scope, stop_signal=stop_signal, stop_timeout=stop_timeout, kill_timeout=kill_timeout
+    )
     if survivors:
         log.error(
             "%s: run %d: could not kill pids %s",
-            program,
-            run_id,
-            ", ".join(map(str, sorted(survivors))),
+            run.program,
+            run.run_id,
+            ", ".join(map(str, survivors)),
         )

@@ -23,7 +23,7 @@ from supervisord_lite.protocol.messages import (
     ProgramStatus,
     StateChanged,
 )
-from supervisord_lite.runtime import process_groups as groups
+from supervisord_lite.runtime.containment import terminate
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.fdwatch import FdWatch
 from supervisord_lite.runtime.logs.fanout import LogFanOut
@@ -33,7 +33,7 @@ from supervisord_lite.runtime.services import RunnerServices
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
 
-    from supervisord_lite.runtime.containment import Containment
+    from supervisord_lite.runtime.containment import Containment, RunScope
     from supervisord_lite.runtime.deadlines import Deadlines
     from supervisord_lite.runtime.fanout import FanOut
     from supervisord_lite.runtime.storewriter import StoreWriter
@@ -321,22 +321,30 @@ class Supervisor:
             runner.retire()
 
     async def kill_survivors(self) -> list[str]:
-        """SIGKILL every group still alive and wait for them (bounded by the largest
-        kill_timeout); the names of those that were still alive."""
-        survivors = [
-            (r, r.snapshot.pgid)
+        """SIGKILL every run still alive through its containment (its cgroup, or its group,
+        their descendants and its escapees) and wait for them, each up to its program's
+        kill_timeout; the runs that were still alive, as "name (pgid N)"."""
+        owners = {
+            self.containment.marker(r.snapshot.run_id): r
             for r in self.runners.values()
-            if r.snapshot.pgid is not None and groups.group_alive(r.snapshot.pgid)
-        ]
-        for _, pgid in survivors:
-            groups.signal_group(pgid, "KILL")
-        with trio.move_on_after(max((r.program.kill_timeout for r, _ in survivors), default=0)):
-            await _gather(
-                [functools.partial(groups.wait_group_empty, pgid) for _, pgid in survivors]
-            )
+            if r.snapshot.run_id is not None
+        }
+        fallback = max((r.program.kill_timeout for r in self.runners.values()), default=0.0)
+        survivors = [s for s in list(self.containment.live.values()) if s.alive()]
+
+        async def kill(scope: RunScope) -> None:
+            owner = owners.get(scope.marker)
+            timeout = owner.program.kill_timeout if owner is not None else fallback
+            if not await terminate(scope, kill_timeout=timeout):
+                scope.release()
+
+        await _gather([functools.partial(kill, s) for s in survivors])
         for runner in self.runners.values():
             runner.retire()
-        return [f"{r.name} (pgid {pgid})" for r, pgid in survivors]
+        return [
+            f"{owner.name if (owner := owners.get(s.marker)) else s.marker} (pgid {s.pgid})"
+            for s in survivors
+        ]
 
     async def wait_retired(self) -> None:
         """Wait until the retired runners' tasks ended; each first drains its log queues to

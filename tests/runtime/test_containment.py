@@ -178,7 +178,7 @@ async def test_a_stop_reaches_a_run_that_has_not_joined_its_cgroup_yet(procs) ->
         proc = _spawn(procs, "sleep 30")  # in its own process group, not in the cgroup
         scope = RunScope(pgid=proc.pid, marker="abc:9", reaper=Reaper(), cgroup=group)
         assert not group.populated()
-        scope.signal("TERM")
+        scope.stop("TERM")
         with trio.fail_after(10):
             returncode = await trio.to_thread.run_sync(proc.wait)
         assert returncode == -signal.SIGTERM

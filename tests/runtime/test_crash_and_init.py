@@ -100,25 +100,33 @@ def test_restart_after_kill_9_runs_no_duplicate(tmp_path: Path, synced: bool) ->
 
 
 def test_a_recycled_pid_is_left_alone(tmp_path: Path) -> None:
-    """The store's start time for p00 no longer matches the process with that pid: it is
-    treated as someone else's process and not touched."""
+    """The store says p00's leader is a pid that now belongs to an unrelated process (another
+    start time, no run marker): that process is not touched, while p00's own process, found by
+    its run marker, is stopped."""
     config = write_config(tmp_path, TWENTY)
     old_token, survivors = _crash(config, synced=True)
     second = None
+    stranger = subprocess.Popen(["sleep", "3600"], process_group=0)
     try:
         db = sqlite3.connect(tmp_path / "state" / "supervisor.db")
         with db:
             (pid,) = db.execute(
                 "SELECT pid FROM runs WHERE program = 'p00' AND ended_at IS NULL"
             ).fetchone()
-            db.execute("UPDATE runs SET start_time = start_time - 1000 WHERE pid = ?", (pid,))
+            db.execute(
+                "UPDATE runs SET pid = ?, pgid = ?, start_time = start_time - 1000 WHERE pid = ?",
+                (stranger.pid, stranger.pid, pid),
+            )
         db.close()
         second = start_daemon(config)
-        assert _live(survivors) == [pid]
+        assert stranger.poll() is None
+        assert _live(survivors) == []
     finally:
         if second is not None:
             stop_daemon(second)
         kill_by_token(old_token)
+        stranger.kill()
+        stranger.wait(timeout=10)
 
 
 def test_second_daemon_on_the_same_socket_exits_2(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from supervisord_lite.config import INHERIT
+from supervisord_lite.errors import SpawnError
 from supervisord_lite.logbuffer import LogBuffer, OverflowPolicy, StreamCounters
 from supervisord_lite.protocol.messages import LogStreamStats
 from supervisord_lite.runtime.daemonlog import log
@@ -231,20 +232,26 @@ class ProgramLogs:
 
         Raises:
             LogPathError: a log path is refused; no pipe is left open.
+            SpawnError: no pipe could be made (out of descriptors or memory): a failed start,
+                never the daemon's end; no pipe is left open.
         """
         for stream in self.streams:
             stream.prepare()
         run = RunLogs(self.readiness)
-        if self.stdout is not None:
-            run.stdout = run.add_pipe(self.stdout)
-        elif self.inherit_stdout:
-            run.stdout = DAEMON_STDOUT
-        if self.merge:
-            run.stderr = subprocess.STDOUT
-        elif self.stderr is not None:
-            run.stderr = run.add_pipe(self.stderr)
-        elif self.inherit_stderr:
-            run.stderr = DAEMON_STDERR
+        try:
+            if self.stdout is not None:
+                run.stdout = run.add_pipe(self.stdout)
+            elif self.inherit_stdout:
+                run.stdout = DAEMON_STDOUT
+            if self.merge:
+                run.stderr = subprocess.STDOUT
+            elif self.stderr is not None:
+                run.stderr = run.add_pipe(self.stderr)
+            elif self.inherit_stderr:
+                run.stderr = DAEMON_STDERR
+        except OSError as exc:
+            run.close_child_ends()
+            raise SpawnError(f"cannot make the log pipes: {exc.strerror or exc}") from exc
         return run
 
     def start_run(self, run: RunLogs, nursery: trio.Nursery) -> None:
