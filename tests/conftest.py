@@ -1,9 +1,20 @@
 """Suite-wide settings: hypothesis runs without per-example deadlines or speed health checks, so
-a test that generates slowly on a loaded CI machine cannot flake; what it checks is unchanged."""
+a test that generates slowly on a loaded CI machine cannot flake; what it checks is unchanged.
+And the suite leaves no cgroup behind: every cgroup tree its daemons (or the tests themselves)
+made is gone when the session ends."""
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
+import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.daemon_harness import CGROUP_TREES, cgroup_trees
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 settings.register_profile(
     "supervisord-lite",
@@ -11,3 +22,11 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("supervisord-lite")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_cgroup_left_behind() -> Iterator[None]:
+    """Fails the session if a cgroup tree made by its daemons or by the tests survives."""
+    yield
+    left = sorted(t for t in {*CGROUP_TREES, *cgroup_trees(os.getpid())} if os.path.exists(t))
+    assert left == [], f"cgroup trees left behind by the tests: {left}"

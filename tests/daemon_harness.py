@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from supervisord_lite.runtime.cgroups import TREE_PREFIX, CgroupTree, cgroup_of, find_cgroup2_mount
 from svctl import Client, SvctlError
 
 if TYPE_CHECKING:
@@ -70,6 +71,20 @@ fails every start and ends FATAL; stubborn ignores SIGTERM, so stopping it takes
 after 2 s."""
 
 
+#: Every cgroup tree a daemon of this session made; none may remain when the session ends.
+CGROUP_TREES: set[str] = set()
+
+
+def cgroup_trees(pid: int) -> list[str]:
+    """The cgroup trees (``supervisord-lite.<pid>.*``) that the process ``pid`` made in its
+    own cgroup; empty without cgroup2."""
+    mount = find_cgroup2_mount()
+    own = cgroup_of(pid, mount) if mount is not None else None
+    if own is None:
+        return []
+    return sorted(str(p) for p in Path(own).glob(f"{TREE_PREFIX}{pid}.*"))
+
+
 @dataclass
 class Daemon:
     """A daemon started by :func:`start_daemon`."""
@@ -79,6 +94,8 @@ class Daemon:
     token: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    #: The cgroup trees it made (none under ``containment = "subreaper"``).
+    trees: list[str]
 
     def log(self) -> str:
         """What the daemon wrote to stdout and stderr so far (for failure messages)."""
@@ -128,9 +145,13 @@ def start_daemon(
         token=token,
         process=process,
         log_path=log_path,
+        trees=[],
     )
     try:
         _wait_ready(daemon, ready_within)
+        # The tree is made before the socket answers.
+        daemon.trees = cgroup_trees(process.pid)
+        CGROUP_TREES.update(daemon.trees)
     except BaseException:
         stop_daemon(daemon, grace=0)
         raise
@@ -169,6 +190,11 @@ def stop_daemon(daemon: Daemon, *, grace: float = 15.0) -> None:
             os.killpg(daemon.process.pid, signal.SIGKILL)
         kill_by_token(daemon.token)
         daemon.process.wait(timeout=10)
+        if daemon.process.returncode < 0:
+            # Killed, so it could not remove its cgroups: remove them for it. A daemon that
+            # exited on its own must have removed them (the session checks it).
+            for tree in daemon.trees:
+                CgroupTree(tree).close()
 
 
 SVCTL = Path(sys.executable).with_name("svctl")
