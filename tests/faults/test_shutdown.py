@@ -1,0 +1,95 @@
+"""Stopping under faults: the shutdown deadline kills through the run's containment (a setsid
+descendant of a TERM-ignoring program included) and leaves no cgroup; a SIGSTOPped program is
+woken with SIGCONT after its stop signal, so it exits cleanly instead of being SIGKILLed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+
+from supervisord_lite.runtime import process_groups as groups
+from svctl import Client
+from tests.daemon_harness import running, start_daemon, stop_daemon, write_config
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+MODES = [
+    pytest.param("cgroup", marks=pytest.mark.skipif(os.geteuid() != 0, reason="needs root")),
+    "subreaper",
+]
+
+STUBBORN = """\
+[programs.stubborn]
+command = ["sh", "-c", "trap '' TERM; setsid sleep 3600 & echo $! > escaped.pid; sleep 3600"]
+start_seconds = 0
+stop_timeout = 30
+kill_timeout = 5
+"""
+
+
+def _wait_for_file(path: Path, within: float = 20.0) -> int:
+    deadline = time.monotonic() + within
+    while not (path.exists() and path.read_text().strip()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} was not written")
+        time.sleep(0.02)
+    return int(path.read_text())
+
+
+@pytest.mark.parametrize("containment", MODES)
+def test_the_shutdown_deadline_kills_the_whole_run(tmp_path: Path, containment: str) -> None:
+    """The program ignores SIGTERM past the shutdown timeout; its setsid descendant (another
+    session, TERM ignored too) dies with it, and the daemon's cgroups are removed."""
+    config = write_config(tmp_path, STUBBORN, daemon_extra=f'containment = "{containment}"\n')
+    config.write_text(config.read_text().replace("shutdown_timeout = 10", "shutdown_timeout = 1"))
+    daemon = start_daemon(config)
+    try:
+        with Client(daemon.socket, timeout=30) as client:
+            client.wait("stubborn", state="RUNNING", timeout=20)
+        escaped = _wait_for_file(tmp_path / "escaped.pid")
+        deadline = time.monotonic() + 20
+        while os.getsid(escaped) == os.getsid(daemon.process.pid):  # setsid has not run yet
+            assert time.monotonic() < deadline, "the descendant did not leave the session"
+            time.sleep(0.02)
+        daemon.process.send_signal(signal.SIGTERM)
+        assert daemon.process.wait(timeout=40) == 4, daemon.log()
+        assert not groups.is_alive(escaped), daemon.log()
+        assert "left in place" not in daemon.log()
+        assert [t for t in daemon.trees if os.path.exists(t)] == []
+    finally:
+        stop_daemon(daemon, grace=0)
+
+
+PAUSED = """\
+[programs.paused]
+command = ["sh", "-c", "trap 'exit 0' TERM; echo ready; sleep 3600 & wait"]
+start_seconds = 0
+stop_timeout = 30
+"""
+
+
+@pytest.mark.parametrize("containment", MODES)
+def test_a_stopped_program_is_woken_to_exit_cleanly(tmp_path: Path, containment: str) -> None:
+    extra = f'containment = "{containment}"\n'
+    with (
+        running(tmp_path, PAUSED, daemon_extra=extra) as daemon,
+        Client(daemon.socket, timeout=60) as client,
+    ):
+        client.wait("paused", state="RUNNING", timeout=20)
+        log = tmp_path / "logs" / "paused.stdout.log"
+        deadline = time.monotonic() + 20
+        while b"ready" not in (log.read_bytes() if log.exists() else b""):
+            assert time.monotonic() < deadline, "the program did not start"
+            time.sleep(0.02)
+        (status,) = client.status("paused")
+        assert status.pid is not None
+        os.killpg(status.pid, signal.SIGSTOP)
+        (result,) = client.stop("paused")
+        assert result.ok, result
+        ended = [e for e in client.history("paused", limit=5) if e.outcome is not None]
+        assert ended[-1].outcome == "stopped", ended
