@@ -121,7 +121,8 @@ async def spawn(
     itself into that cgroup before the program is exec'ed.
 
     Raises:
-        SpawnError: the program could not be started; the message names why.
+        SpawnError: the program could not be started, for any reason the kernel gives (no
+            such file, out of descriptors, memory or processes); the message names it.
     """
     identity = resolve_identity(program.user, program.group)
     child_env = build_env(program, identity, os.environ if env is None else env)
@@ -153,5 +154,9 @@ async def spawn(
         what = exc.filename or program.command[0]
         raise SpawnError(f"cannot start {what!r}: {exc.strerror or exc}") from exc
     except (subprocess.SubprocessError, ValueError) as exc:
+        raise SpawnError(f"cannot start {program.command[0]!r}: {exc}") from exc
+    except RuntimeError as exc:
+        # trio forks from a worker thread, and starting one fails like a fork under a pids
+        # limit (which counts threads), but as "can't start new thread".
         raise SpawnError(f"cannot start {program.command[0]!r}: {exc}") from exc
     return process
