@@ -64,10 +64,12 @@ def read_marker(pid: int) -> str | None:
 
 
 def marked_processes(marker: str, candidates: list[int]) -> list[int]:
-    """The live candidates carrying ``marker`` and all their live descendants."""
-    table = groups.live_processes()
-    marked = {pid for pid in candidates if pid in table and read_marker(pid) == marker}
-    return sorted(groups.with_descendants(marked, table))
+    """The live candidates carrying ``marker`` and all their live descendants (/proc is
+    scanned only when some candidate carries it)."""
+    marked = {pid for pid in candidates if read_marker(pid) == marker}
+    if not marked:
+        return []
+    return sorted(groups.with_descendants(marked, groups.live_processes()))
 
 
 @dataclass(slots=True)
@@ -146,12 +148,14 @@ class RunScope:
         signum = signal_number(signame)
         if self.cgroup is not None and self.cgroup.signal(signum):
             return
-        if self.pgid is not None:
-            groups.signal_group(self.pgid, signame)
+        # Found before the group is signalled: a killed parent's children are re-parented,
+        # and would no longer be found as its descendants.
         if signame == "KILL" or not self.adopted:
             others = [p for p, pgid in self._uncontained().items() if pgid != self.pgid]
         else:
             others = self.escaped()
+        if self.pgid is not None:
+            groups.signal_group(self.pgid, signame)
         for pid in others:
             try:
                 os.kill(pid, signum)

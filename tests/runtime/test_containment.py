@@ -21,6 +21,7 @@ from supervisord_lite.runtime.containment import (
     RunScope,
     marked_processes,
     read_marker,
+    terminate,
 )
 from supervisord_lite.runtime.reaper import Reaper
 from supervisord_lite.runtime.recovery import same_process
@@ -185,3 +186,49 @@ async def test_a_stop_reaches_a_run_that_has_not_joined_its_cgroup_yet(procs) ->
         group.remove()
     finally:
         tree.close()
+
+
+def _start_with_setsid_child(procs) -> tuple[subprocess.Popen[bytes], int]:
+    """A TERM-ignoring shell with a child in a session of its own; (the shell, the child)."""
+    script = "trap '' TERM; setsid sh -c 'echo $$; exec sleep 30' & sleep 30"
+    proc = subprocess.Popen(["sh", "-c", script], process_group=0, stdout=subprocess.PIPE)
+    procs.append(proc)
+    assert proc.stdout is not None
+    return proc, int(proc.stdout.readline())  # printed once setsid has run
+
+
+async def test_sigkill_reaches_a_descendant_in_another_session(procs) -> None:
+    """Without a cgroup, SIGKILL also goes to descendants that left the group (a setsid child
+    of a live parent is nobody's escapee yet: killing the group alone would leave it)."""
+    proc, escaped = await trio.to_thread.run_sync(_start_with_setsid_child, procs)
+    assert os.getsid(escaped) == escaped
+    scope = RunScope(pgid=proc.pid, marker="abc:10", reaper=Reaper())
+    assert escaped in scope.members()
+    try:
+        with trio.fail_after(10):
+            assert await terminate(scope, kill_timeout=5) == []
+        assert not groups.is_alive(escaped)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(escaped, signal.SIGKILL)
+
+
+async def test_a_stop_signal_wakes_a_stopped_run(procs) -> None:
+    proc = _spawn(procs, "sleep 30")
+    os.killpg(proc.pid, signal.SIGSTOP)
+    scope = RunScope(pgid=proc.pid, marker="abc:11", reaper=Reaper())
+    scope.stop("TERM")
+    with trio.fail_after(10):
+        returncode = await trio.to_thread.run_sync(proc.wait)
+    assert returncode == -signal.SIGTERM
+
+
+async def test_terminate_counts_a_zombie_as_gone(procs) -> None:
+    """A leftover found by its marker dies on the stop signal and stays a zombie until its
+    parent (this test) reaps it: it is not a survivor."""
+    proc = _spawn(procs, "exec sleep 30", env={RUN_MARKER: "abc:12"})
+    scope = RunScope(pgid=None, marker="abc:12", reaper=Reaper(), adopted=False)
+    assert scope.members() == [proc.pid]
+    with trio.fail_after(10):
+        assert await terminate(scope, stop_signal="TERM", stop_timeout=5, kill_timeout=5) == []
+    assert psutil.Process(proc.pid).status() == psutil.STATUS_ZOMBIE
