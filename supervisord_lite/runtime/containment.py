@@ -28,6 +28,7 @@ import trio
 
 from supervisord_lite.errors import Problem, SpawnError
 from supervisord_lite.runtime import process_groups as groups
+from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.reaper import Reaper, our_children
 from supervisord_lite.signames import signal_number
 
@@ -126,10 +127,17 @@ class RunScope:
         return {p: table[p][1] for p in groups.with_descendants(roots, table)}
 
     def alive(self) -> bool:
-        if self.cgroup is not None:
-            return self.cgroup.populated()
-        in_group = self.pgid is not None and groups.group_alive(self.pgid)
-        return in_group or bool(self.escaped())
+        """Whether a process of the run is left; True when the daemon is out of descriptors
+        and cannot look (the wait for the run's end will know)."""
+        try:
+            if self.cgroup is not None:
+                return self.cgroup.populated()
+            in_group = self.pgid is not None and groups.group_alive(self.pgid)
+            return in_group or bool(self.escaped())
+        except OSError as exc:
+            if exc.errno not in groups.OUT_OF_FDS:
+                raise
+            return True
 
     def send(self, signame: str) -> None:
         """Send a signal once to every process of the run.
@@ -144,16 +152,27 @@ class RunScope:
         then the escaped processes. SIGKILL also goes to every descendant in another group or
         session, found from /proc: once its parent is killed it is ours to adopt, but it would
         not have been sent the SIGKILL.
+
+        Out of descriptors, neither the cgroup nor /proc can be read: the group alone is
+        signalled (``killpg`` needs no descriptor), and the daemon's log says so.
         """
         signum = signal_number(signame)
-        if self.cgroup is not None and self.cgroup.signal(signum):
-            return
-        # Found before the group is signalled: a killed parent's children are re-parented,
-        # and would no longer be found as its descendants.
-        if signame == "KILL" or not self.adopted:
-            others = [p for p, pgid in self._uncontained().items() if pgid != self.pgid]
-        else:
-            others = self.escaped()
+        try:
+            if self.cgroup is not None and self.cgroup.signal(signum):
+                return
+            # Found before the group is signalled: a killed parent's children are re-parented,
+            # and would no longer be found as its descendants.
+            if signame == "KILL" or not self.adopted:
+                others = [p for p, pgid in self._uncontained().items() if pgid != self.pgid]
+            else:
+                others = self.escaped()
+        except OSError as exc:
+            if exc.errno not in groups.OUT_OF_FDS:
+                raise
+            log.warning(
+                "run %s: SIG%s to its process group only: %s", self.marker, signame, exc.strerror
+            )
+            others = []
         if self.pgid is not None:
             groups.signal_group(self.pgid, signame)
         for pid in others:
@@ -170,13 +189,20 @@ class RunScope:
             self.send("CONT")
 
     async def wait_empty(self) -> None:
-        """Return once no process of the run is left (no polling: pidfds or inotify)."""
+        """Return once no process of the run is left (no polling: pidfds or inotify; out of
+        descriptors, a look every ``NO_FD_RETRY`` seconds)."""
         while True:
-            if self._contained():
-                assert self.cgroup is not None
-                await self.cgroup.wait_empty()
-                return
-            members = self.members()
+            try:
+                if self._contained():
+                    assert self.cgroup is not None
+                    await self.cgroup.wait_empty()
+                    return
+                members = self.members()
+            except OSError as exc:
+                if exc.errno not in groups.OUT_OF_FDS:
+                    raise
+                await trio.sleep(groups.NO_FD_RETRY)
+                continue
             if not members:
                 return
             for pid in members:
@@ -211,7 +237,12 @@ async def terminate(
     with trio.move_on_after(kill_timeout):
         await scope.wait_empty()
         return []
-    return scope.members()
+    try:
+        return scope.members()
+    except OSError as exc:
+        if exc.errno not in groups.OUT_OF_FDS:
+            raise
+        return [scope.pgid] if scope.pgid is not None else []
 
 
 class Containment:

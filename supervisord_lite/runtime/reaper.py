@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import math
 import os
 import signal
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from supervisord_lite.runtime.daemonlog import log
+from supervisord_lite.runtime.process_groups import NO_FD_RETRY, OUT_OF_FDS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,15 +39,21 @@ def become_subreaper() -> bool:
 
 
 def our_children() -> list[int]:
-    """Pids of this process' children (of any of its threads), zombies included."""
+    """Pids of this process' children (of any of its threads), zombies included.
+
+    Raises:
+        OSError: out of descriptors (``OUT_OF_FDS``), /proc could not be read.
+    """
     pids: list[int] = []
     with os.scandir("/proc/self/task") as tasks:
         for task in tasks:
             try:
                 with open(f"/proc/self/task/{task.name}/children") as f:
                     pids.extend(int(p) for p in f.read().split())
-            except OSError:
-                continue
+            except OSError as exc:
+                if exc.errno in OUT_OF_FDS:
+                    raise  # a partial list would pass for a complete one
+                continue  # the thread has ended
     return pids
 
 
@@ -57,6 +65,8 @@ class Reaper:
         self.reaped = 0
         self._spawning = 0
         self._pending = False
+        #: The last reap could not list our children (out of descriptors).
+        self._starved = False
 
     @contextmanager
     def spawning(self) -> Iterator[None]:
@@ -77,13 +87,26 @@ class Reaper:
         self.managed.discard(pid)
 
     def reap(self) -> int:
-        """Reap every exited child that nobody else waits for; how many were reaped."""
+        """Reap every exited child that nobody else waits for; how many were reaped.
+
+        Out of descriptors, our children cannot be listed: the reap is retried (see ``run``).
+        """
         if self._spawning:
             self._pending = True
             return 0
         self._pending = False
+        try:
+            children = our_children()
+        except OSError as exc:
+            if exc.errno not in OUT_OF_FDS:
+                raise
+            if not self._starved:
+                log.warning("cannot list adopted children (%s); retrying", exc.strerror)
+            self._starved = True
+            return 0
+        self._starved = False
         count = 0
-        for pid in our_children():
+        for pid in children:
             if pid in self.managed:
                 continue
             try:
@@ -97,10 +120,13 @@ class Reaper:
         return count
 
     async def run(self) -> None:
-        """Reap on every SIGCHLD until cancelled."""
+        """Reap on every SIGCHLD until cancelled, and every ``NO_FD_RETRY`` seconds while a
+        reap failed for want of descriptors."""
         with trio.open_signal_receiver(signal.SIGCHLD) as signals:
             self.reap()
-            async for _ in signals:
+            while True:
+                with trio.move_on_after(NO_FD_RETRY if self._starved else math.inf):
+                    await signals.__anext__()
                 self.reap()
 
 

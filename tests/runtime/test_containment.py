@@ -232,3 +232,29 @@ async def test_terminate_counts_a_zombie_as_gone(procs) -> None:
     with trio.fail_after(10):
         assert await terminate(scope, stop_signal="TERM", stop_timeout=5, kill_timeout=5) == []
     assert psutil.Process(proc.pid).status() == psutil.STATUS_ZOMBIE
+
+
+def _lowest_free_fd() -> int:
+    used = {int(fd) for fd in os.listdir("/proc/self/fd")}
+    return next(n for n in range(len(used) + 1) if n not in used)
+
+
+def test_reaping_out_of_descriptors_waits_for_them() -> None:
+    """Out of descriptors, /proc cannot be read to list our children: the reap is put off (the
+    reaper's task retries), never an error that would end the daemon."""
+    import resource
+
+    child = subprocess.Popen(["true"])
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped
+    reaper = Reaper()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (_lowest_free_fd(), hard))
+    try:
+        reaped_starved = reaper.reap()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert reaped_starved == 0
+    assert reaper.reap() >= 1
+    with pytest.raises(ChildProcessError):  # reaped by the reaper
+        os.waitpid(child.pid, os.WNOHANG)
+    child.returncode = 0  # so Popen does not wait for it again
