@@ -8,7 +8,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -18,15 +17,11 @@ from supervisord_lite.runtime.containment import RUN_MARKER, store_id
 from supervisord_lite.runtime.spawn import PROGRAM_MARKER
 from svctl import Client
 from tests.daemon_harness import Daemon, kill_by_token, start_daemon, stop_daemon, write_config
+from tests.faults.common import CONTAINMENT_MODES, read_pid_file, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
-
-MODES = [
-    pytest.param("cgroup", marks=pytest.mark.skipif(os.geteuid() != 0, reason="needs root")),
-    "subreaper",
-]
 
 WORKER = """\
 [programs.worker]
@@ -34,14 +29,6 @@ command = ["sh", "-c", "sleep 3600 & echo $! > worker.pid; wait"]
 start_seconds = 0
 stop_timeout = 2
 """
-
-
-def _wait_for(predicate: object, what: str, within: float = 20.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def _crash(daemon: Daemon) -> None:
@@ -60,7 +47,7 @@ def _daemons() -> Iterator[list[Daemon]]:
             stop_daemon(daemon, grace=10 if daemon.process.poll() is None else 0)
 
 
-@pytest.mark.parametrize("containment", MODES)
+@pytest.mark.parametrize("containment", CONTAINMENT_MODES)
 def test_a_worker_whose_leader_died_is_stopped_after_a_crash(
     tmp_path: Path, containment: str
 ) -> None:
@@ -74,14 +61,12 @@ def test_a_worker_whose_leader_died_is_stopped_after_a_crash(
             client.wait("worker", state="RUNNING", timeout=20)
             client.history(limit=1)  # the run is on disk
             (status,) = client.status("worker")
-        pid_file = tmp_path / "worker.pid"
-        _wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), "the worker's pid")
-        worker = int(pid_file.read_text())
+        worker = read_pid_file(tmp_path / "worker.pid")
         _crash(first)
         assert status.pid is not None
         os.kill(status.pid, signal.SIGPIPE)  # the leader dies; the worker lives on
         # Gone for good: reaped by init, so no process of that pid is left to match the store.
-        _wait_for(lambda: not os.path.exists(f"/proc/{status.pid}"), "the leader to be reaped")
+        wait_until(lambda: not os.path.exists(f"/proc/{status.pid}"), "the leader to be reaped")
         assert groups.is_alive(worker)
 
         second = start_daemon(config)

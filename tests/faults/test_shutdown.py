@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -14,14 +13,10 @@ import pytest
 from supervisord_lite.runtime import process_groups as groups
 from svctl import Client
 from tests.daemon_harness import running, start_daemon, stop_daemon, write_config
+from tests.faults.common import CONTAINMENT_MODES, read_pid_file, wait_until
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-MODES = [
-    pytest.param("cgroup", marks=pytest.mark.skipif(os.geteuid() != 0, reason="needs root")),
-    "subreaper",
-]
 
 STUBBORN = """\
 [programs.stubborn]
@@ -32,16 +27,7 @@ kill_timeout = 5
 """
 
 
-def _wait_for_file(path: Path, within: float = 20.0) -> int:
-    deadline = time.monotonic() + within
-    while not (path.exists() and path.read_text().strip()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path} was not written")
-        time.sleep(0.02)
-    return int(path.read_text())
-
-
-@pytest.mark.parametrize("containment", MODES)
+@pytest.mark.parametrize("containment", CONTAINMENT_MODES)
 def test_the_shutdown_deadline_kills_the_whole_run(tmp_path: Path, containment: str) -> None:
     """The program ignores SIGTERM past the shutdown timeout; its setsid descendant (another
     session, TERM ignored too) dies with it, and the daemon's cgroups are removed."""
@@ -51,11 +37,9 @@ def test_the_shutdown_deadline_kills_the_whole_run(tmp_path: Path, containment: 
     try:
         with Client(daemon.socket, timeout=30) as client:
             client.wait("stubborn", state="RUNNING", timeout=20)
-        escaped = _wait_for_file(tmp_path / "escaped.pid")
-        deadline = time.monotonic() + 20
-        while os.getsid(escaped) == os.getsid(daemon.process.pid):  # setsid has not run yet
-            assert time.monotonic() < deadline, "the descendant did not leave the session"
-            time.sleep(0.02)
+        escaped = read_pid_file(tmp_path / "escaped.pid")
+        session = os.getsid(daemon.process.pid)
+        wait_until(lambda: os.getsid(escaped) != session, "the descendant's setsid")
         daemon.process.send_signal(signal.SIGTERM)
         assert daemon.process.wait(timeout=40) == 4, daemon.log()
         assert not groups.is_alive(escaped), daemon.log()
@@ -73,7 +57,7 @@ stop_timeout = 30
 """
 
 
-@pytest.mark.parametrize("containment", MODES)
+@pytest.mark.parametrize("containment", CONTAINMENT_MODES)
 def test_a_stopped_program_is_woken_to_exit_cleanly(tmp_path: Path, containment: str) -> None:
     extra = f'containment = "{containment}"\n'
     with (
@@ -82,10 +66,7 @@ def test_a_stopped_program_is_woken_to_exit_cleanly(tmp_path: Path, containment:
     ):
         client.wait("paused", state="RUNNING", timeout=20)
         log = tmp_path / "logs" / "paused.stdout.log"
-        deadline = time.monotonic() + 20
-        while b"ready" not in (log.read_bytes() if log.exists() else b""):
-            assert time.monotonic() < deadline, "the program did not start"
-            time.sleep(0.02)
+        wait_until(lambda: log.exists() and b"ready" in log.read_bytes(), "the program's start")
         (status,) = client.status("paused")
         assert status.pid is not None
         os.killpg(status.pid, signal.SIGSTOP)

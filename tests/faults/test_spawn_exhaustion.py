@@ -15,6 +15,7 @@ import pytest
 
 from svctl import Client
 from tests.daemon_harness import running
+from tests.faults.common import CONTAINMENT_MODES
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -34,11 +35,6 @@ start_seconds = 0
 start_retries = 2
 backoff = { initial = 0.05, floor = 0.05, max = 0.1 }
 """
-
-MODES = [
-    pytest.param("cgroup", marks=pytest.mark.skipif(os.geteuid() != 0, reason="needs root")),
-    "subreaper",
-]
 
 
 def _lowest_free_fd(pid: int) -> int:
@@ -79,7 +75,7 @@ def _exhausted_start(
     return fatal[-1].reason
 
 
-@pytest.mark.parametrize("containment", MODES)
+@pytest.mark.parametrize("containment", CONTAINMENT_MODES)
 def test_out_of_descriptors_is_a_failed_start(tmp_path: Path, containment: str) -> None:
     extra = f'containment = "{containment}"\n'
     with (
@@ -119,7 +115,7 @@ def _no_new_tasks(pid: int) -> Iterator[None]:
 @pytest.mark.skipif(
     not os.access(PIDS_ROOT, os.W_OK), reason="no writable v1 pids hierarchy (needs root)"
 )
-@pytest.mark.parametrize("containment", MODES)
+@pytest.mark.parametrize("containment", CONTAINMENT_MODES)
 def test_no_process_slot_left_is_a_failed_start(tmp_path: Path, containment: str) -> None:
     extra = f'containment = "{containment}"\n'
     with (
