@@ -27,6 +27,8 @@ settings.load_profile("supervisord-lite")
 @pytest.fixture(scope="session", autouse=True)
 def no_cgroup_left_behind() -> Iterator[None]:
     """Fails the session if a cgroup tree made by its daemons or by the tests survives."""
+    foreign = set(cgroup_trees(os.getpid()))  # left by an earlier process with our pid
     yield
-    left = sorted(t for t in {*CGROUP_TREES, *cgroup_trees(os.getpid())} if os.path.exists(t))
+    ours = {*CGROUP_TREES, *cgroup_trees(os.getpid())} - foreign
+    left = sorted(t for t in ours if os.path.exists(t))
     assert left == [], f"cgroup trees left behind by the tests: {left}"

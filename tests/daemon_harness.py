@@ -139,6 +139,9 @@ def start_daemon(
             start_new_session=True,
             cwd=config.parent,
         )
+    # A tree named for this pid that exists already is another daemon's, which had the pid
+    # before (the daemon makes its own only after importing, long after the fork).
+    foreign = set(cgroup_trees(process.pid))
     daemon = Daemon(
         config=config,
         socket=socket or str(config.parent / "run" / "ctl.sock"),
@@ -150,7 +153,7 @@ def start_daemon(
     try:
         _wait_ready(daemon, ready_within)
         # The tree is made before the socket answers.
-        daemon.trees = cgroup_trees(process.pid)
+        daemon.trees = [t for t in cgroup_trees(process.pid) if t not in foreign]
         CGROUP_TREES.update(daemon.trees)
     except BaseException:
         stop_daemon(daemon, grace=0)
@@ -194,7 +197,18 @@ def stop_daemon(daemon: Daemon, *, grace: float = 15.0) -> None:
             # Killed, so it could not remove its cgroups: remove them for it. A daemon that
             # exited on its own must have removed them (the session checks it).
             for tree in daemon.trees:
-                CgroupTree(tree).close()
+                _remove_tree(tree)
+
+
+def _remove_tree(path: str, within: float = 10.0) -> None:
+    """Remove a killed daemon's cgroup tree once the processes killed in it have left."""
+    tree = CgroupTree(path)
+    deadline = time.monotonic() + within
+    while any(group.populated() for _, _, group in tree.runs()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"processes survive SIGKILL in {path}")
+        time.sleep(0.01)
+    assert tree.close(), f"{path} could not be removed"
 
 
 SVCTL = Path(sys.executable).with_name("svctl")

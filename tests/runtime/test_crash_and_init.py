@@ -23,6 +23,7 @@ from tests.daemon_harness import (
     stop_daemon,
     write_config,
 )
+from tests.faults.common import wait_until
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -81,14 +82,12 @@ def test_restart_after_kill_9_runs_no_duplicate(tmp_path: Path, synced: bool) ->
         with Client(second.socket, timeout=30) as client:
             client.wait(*(f"p{i:02d}" for i in range(20)), state="RUNNING", timeout=20)
             assert _live(survivors) == []  # ...until the next one stops them
-            # RUNNING comes at the spawn (start_seconds = 0), while a child may still be between
-            # its cgroup trampoline and exec, when /proc/PID/environ cannot be read: count again
-            # until every one is seen, and never more than one per program.
-            deadline = time.monotonic() + 10
-            while len(sleepers := _sleepers(second.token, second.process.pid)) < 20:
-                assert time.monotonic() < deadline, sleepers
-                time.sleep(0.02)
-            assert len(sleepers) == 20
+            # RUNNING comes at the spawn: a program may still be in its exec, when /proc does
+            # not show its environment.
+            wait_until(
+                lambda: len(_sleepers(second.token, second.process.pid)) == 20,
+                "twenty programs",
+            )
             history = client.history("p07", limit=10)
         lost = [e for e in history if e.outcome == "lost"]
         assert len(lost) == 1
