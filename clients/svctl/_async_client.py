@@ -347,6 +347,20 @@ class AsyncClient:
         """
         return await self._call(_requests.reload(), timeout)
 
+    async def reopen_logs(
+        self,
+        *names: str,
+        timeout: TimeoutArg = DEFAULT,  # noqa: ASYNC109
+    ) -> str:
+        """Have the daemon close the named programs' log files (every program's with no names)
+        and open their paths afresh, as logrotate's ``postrotate`` wants; the daemon's word on
+        it (``"reopening 4 log files"``).
+
+        Raises:
+            NoSuchProgram: a name is unknown.
+        """
+        return await self._call(_requests.reopen_logs(names), timeout)
+
     async def shutdown(
         self,
         *,

@@ -26,6 +26,7 @@ from supervisord_lite.protocol.messages import (
     Pong,
     Reload,
     ReloadReply,
+    ReopenLogs,
     Restart,
     Shutdown,
     Start,
@@ -161,6 +162,11 @@ def reload() -> Request[_results.ReloadReply]:
     return Request(lambda i: Reload(id=i), _reload)
 
 
+def reopen_logs(names: tuple[str, ...]) -> Request[str]:
+    """``ReopenLogs`` of the named programs (every program's when none): the daemon's word."""
+    return Request(lambda i: ReopenLogs(id=i, names=names), _ok_message)
+
+
 def shutdown(wait: bool) -> Request[None]:
     """``Shutdown``, answered with ``Ok`` as it begins; ``wait``: the caller then waits for
     the daemon to close the connection, which the daemon's ``shutdown_timeout`` bounds."""
@@ -206,6 +212,10 @@ def _none_from(cls: type[ServerMessage]) -> Callable[[ServerMessage], None]:
         _expect(reply, cls)
 
     return answer
+
+
+def _ok_message(reply: ServerMessage) -> str:
+    return _expect(reply, Ok).message
 
 
 def _status(reply: ServerMessage) -> list[ProgramStatus]:

@@ -332,6 +332,20 @@ class Client:
         """
         return self._call(_requests.reload(), timeout)
 
+    def reopen_logs(
+        self,
+        *names: str,
+        timeout: TimeoutArg = DEFAULT,
+    ) -> str:
+        """Have the daemon close the named programs' log files (every program's with no names)
+        and open their paths afresh, as logrotate's ``postrotate`` wants; the daemon's word on
+        it (``"reopening 4 log files"``).
+
+        Raises:
+            NoSuchProgram: a name is unknown.
+        """
+        return self._call(_requests.reopen_logs(names), timeout)
+
     def shutdown(
         self,
         *,

@@ -95,7 +95,7 @@ def _warn(message: str) -> None:
 
 
 def _check_names(args: argparse.Namespace) -> None:
-    if getattr(args, "all", None) is None:
+    if getattr(args, "all", None) is None or getattr(args, "reopen", False):
         return
     named = bool(args.names) if hasattr(args, "names") else args.name is not None
     if named == args.all:
@@ -187,6 +187,10 @@ def _events(client: Client, args: argparse.Namespace) -> int:
 
 
 def _logs(client: Client, args: argparse.Namespace) -> int:
+    if args.reopen:
+        names = (args.name,) if args.name else ()
+        print(client.reopen_logs(*names, **_limit(args)))
+        return 0
     prefixer = render.LinePrefixer() if args.all else None
     with client.logs(args.name, stream=args.stream, lines=args.lines, follow=args.follow) as items:
         timer = _listen_limit(args, items)
@@ -386,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
         _logs,
         "print a program's recent output; with -f keep following it",
         "svctl logs web\nsvctl logs web -n 100 --stream stderr\nsvctl logs web -f\n"
-        "svctl logs --all -f        (every program, each line led by its name)",
+        "svctl logs --all -f        (every program, each line led by its name)\n"
+        "svctl logs --reopen        (after logrotate; or kill -USR1 the daemon)",
     )
     logs.add_argument("name", nargs="?", metavar="NAME", help="the program")
     logs.add_argument(
@@ -397,6 +402,12 @@ def build_parser() -> argparse.ArgumentParser:
         "-n", "--lines", type=_count, default=10, metavar="LINES", help="lines of the past (10)"
     )
     logs.add_argument("--stream", choices=("stdout", "stderr"), help="only this stream")
+    logs.add_argument(
+        "--reopen",
+        action="store_true",
+        help="have the daemon reopen the log files (of NAME, or of every program) at their"
+        " paths, after logrotate renamed them; the daemon does the same on SIGUSR1",
+    )
 
     history = _subcommand(
         subparsers,

@@ -428,3 +428,16 @@ def _as_nobody(argv: list[str]) -> tuple[int, str]:
         err = reader.read()
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), err
+
+
+def test_logs_reopen(capsys: pytest.CaptureFixture[str], running_daemon: Daemon) -> None:
+    sock = running_daemon.socket
+    code, out, err = run(capsys, "--socket", sock, "logs", "--reopen")
+    assert (code, err) == (0, "")
+    assert out.startswith("reopening ")
+    code, out, _ = run(capsys, "--socket", sock, "logs", "web", "--reopen")
+    assert code == 0
+    assert out.startswith("reopening ")
+    code, _, err = run(capsys, "--socket", sock, "logs", "nope", "--reopen")
+    assert code == 1
+    assert "no program named 'nope'" in err
