@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from supervisord_lite.store_records import StoreOp
 
 T = TypeVar("T")
+A = TypeVar("A")
+R = TypeVar("R")
 
 #: How many records a failing store may hold back before new ones are dropped (and counted).
 MAX_PENDING = 10_000
@@ -235,7 +237,7 @@ class StoreWriter:
         while self._may_write():
             batch = list(itertools.islice(self._pending, self._batch))
             try:
-                await trio.to_thread.run_sync(self.store.apply, batch, abandon_on_cancel=False)
+                await _in_thread(self.store.apply, batch)
             except (StoreUnavailable, StoreCorrupt) as exc:
                 self._failed(exc)
                 self._batch = max(1, self._batch // 2)
@@ -293,10 +295,23 @@ class StoreWriter:
                 )
             else:
                 try:
-                    query.result = await trio.to_thread.run_sync(
-                        query.fn, self.store, abandon_on_cancel=False
-                    )
+                    query.result = await _in_thread(query.fn, self.store)
                 except Exception as exc:  # noqa: BLE001 - handed to the one caller that asked
                     query.error = exc
             self._queries.popleft()
             query.done.set()
+
+
+async def _in_thread(fn: Callable[[A], R], arg: A) -> R:
+    """``fn(arg)`` in a worker thread. A thread that cannot be started (a pids limit counts
+    threads; memory) is a store that is unavailable for now, not the daemon's end.
+
+    Raises:
+        StoreUnavailable: no worker thread could be started.
+    """
+    try:
+        return await trio.to_thread.run_sync(fn, arg, abandon_on_cancel=False)
+    except RuntimeError as exc:
+        if "thread" not in str(exc):
+            raise
+        raise StoreUnavailable(f"cannot start a worker thread: {exc}") from exc

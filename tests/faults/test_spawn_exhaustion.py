@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import time
 import uuid
 from typing import TYPE_CHECKING
 
@@ -124,3 +125,29 @@ def test_no_process_slot_left_is_a_failed_start(tmp_path: Path, containment: str
     ):
         reason = _exhausted_start(daemon, client, _no_new_tasks(daemon.process.pid))
         assert "Resource temporarily unavailable" in reason, reason
+
+
+@pytest.mark.skipif(
+    not os.access(PIDS_ROOT, os.W_OK), reason="no writable v1 pids hierarchy (needs root)"
+)
+@pytest.mark.timeout(90)
+def test_no_thread_for_the_store_holds_its_records_back(tmp_path: Path) -> None:
+    with (
+        running(tmp_path, PROGRAMS) as daemon,
+        Client(daemon.socket, timeout=30) as client,
+    ):
+        client.wait("web", state="RUNNING", timeout=20)
+        client.history("web", limit=1)  # the store is written up to here
+        time.sleep(TRIO_THREAD_IDLE + 1)  # trio's idle worker threads are gone by now
+        with _no_new_tasks(daemon.process.pid):
+            (result,) = client.start("late")  # no spawn, and no thread to write the store
+            assert not result.ok, result
+            assert daemon.process.poll() is None, daemon.log()
+        assert "cannot start a worker thread" in daemon.log()
+        client.shutdown(wait=True)
+        assert daemon.process.wait(timeout=30) == 0, daemon.log()
+    assert "state store: writing again (0 records still held back)" in daemon.log()
+
+
+#: How long trio keeps an idle worker thread before it exits (trio's own constant).
+TRIO_THREAD_IDLE = 10
