@@ -27,6 +27,8 @@ from supervisord_lite.config_files import (
     env_from_files,
     included,
 )
+from supervisord_lite.config_probes import LivenessProbe, Probe, ReadyProbe, check_probe
+from supervisord_lite.depgraph import Condition, DependencyGraph
 from supervisord_lite.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
@@ -127,6 +129,12 @@ class ProgramConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     pids_max: Annotated[int, Meta(ge=1)] | None = None
     cpu_max: Annotated[float, Meta(gt=0)] | None = None
     start_limit: StartLimit = StartLimit()
+    ready: ReadyProbe | None = None
+    liveness: LivenessProbe | None = None
+    watchdog: PositiveFloat | None = None
+    watchdog_signal: str = "ABRT"
+    depends_on: dict[str, Condition] = {}
+    on_dependency_failure: Literal["stop", "restart", "ignore"] = "stop"
 
     def resource_limits(self) -> dict[str, str]:
         """The cgroup v2 interface files and values this program's limits ask for."""
@@ -231,6 +239,7 @@ def load(
         for found in included(raw["include"], base, files, problems):
             _add_included(found, declared, programs, log_dir, files, problems)
     _check_log_paths(programs, problems)
+    _check_dependencies(programs, tables if isinstance(tables, dict) else {}, problems)
 
     if problems or daemon is None:
         raise ConfigError(source, problems)
@@ -332,6 +341,9 @@ def _program(
             "log": log,
             "cwd": cwd,
             "env_file": env_file,
+            "watchdog_signal": _signal,
+            "ready": _probe(ReadyProbe),
+            "liveness": _probe(LivenessProbe),
         },
         forbidden={"name": "not allowed here: the program's name is its table key"},
     )
@@ -427,6 +439,37 @@ def _log(
     if len(problems) > before:
         return LogConfig()
     return LogConfig(**(values | targets))
+
+
+def _probe(cls: type[Probe]) -> _Handler:
+    """A handler converting a probe table of ``cls`` and checking its one kind."""
+
+    def convert(raw: object, where: str, problems: list[Problem]) -> object:
+        before = len(problems)
+        values = _table(raw, cls, where, problems)
+        if len(problems) > before:
+            return _INVALID
+        probe = cls(**values)
+        check_probe(probe, where, problems)
+        return probe if len(problems) == before else _INVALID
+
+    return convert
+
+
+def _check_dependencies(
+    programs: Mapping[str, ProgramConfig], declared: Mapping[str, object], problems: list[Problem]
+) -> None:
+    """``depends_on`` names declared programs and makes no cycle; a watchdog needs notify.
+
+    A program whose own table has problems is still a known name (it is reported already)."""
+    needs: dict[str, dict[str, Condition]] = {name: {} for name in declared}
+    needs.update({name: dict(p.depends_on) for name, p in programs.items()})
+    paths = {name: f"{wording.join('$.programs', name)}.depends_on" for name in needs}
+    problems.extend(DependencyGraph(needs).problems(paths))
+    for name, program in programs.items():
+        if program.watchdog is not None and (program.ready is None or not program.ready.notify):
+            where = f"{wording.join('$.programs', name)}.watchdog"
+            problems.append(Problem(where, "needs ready.notify = true (WATCHDOG=1 comes that way)"))
 
 
 def _str(raw: object, where: str, problems: list[Problem]) -> object:

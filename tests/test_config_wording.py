@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from msgspec import Meta
 
-from supervisord_lite import config, config_wording
+from supervisord_lite import config, config_probes, config_wording
 
 Bounded = Annotated[int, Meta(ge=1, le=9)]
 Open = Annotated[float, Meta(gt=0, lt=1)]
@@ -84,40 +84,37 @@ def test_numbers_are_shown_as_written() -> None:
     assert config_wording.number(0, octal=True) == "0"
 
 
-@pytest.mark.parametrize(
-    "cls",
-    [
-        config.DaemonConfig,
-        config.ProgramConfig,
-        config.LogConfig,
-        config.Backoff,
-        config.StartLimit,
-    ],
+TABLES = [
+    config.DaemonConfig,
+    config.ProgramConfig,
+    config.LogConfig,
+    config.Backoff,
+    config.StartLimit,
+    config_probes.ReadyProbe,
+    config_probes.LivenessProbe,
+]
+NESTED = (
+    config.Backoff,
+    config.LogConfig,
+    config.StartLimit,
+    config_probes.ReadyProbe | None,
+    config_probes.LivenessProbe | None,
 )
+
+
+@pytest.mark.parametrize("cls", TABLES)
 def test_every_config_field_has_an_annotation_the_wording_understands(cls: type) -> None:
-    nested = (config.Backoff, config.LogConfig, config.StartLimit)
     for field in msgspec.structs.fields(cls):
-        if field.type in nested:
+        if field.type in NESTED:
             continue
         assert config_wording.understands(field.type), f"{cls.__name__}.{field.name}"
 
 
 def test_a_fitting_value_also_converts() -> None:
     # explain() and msgspec.convert agree on every default of every config field.
-    structs = (
-        config.DaemonConfig,
-        config.ProgramConfig,
-        config.LogConfig,
-        config.Backoff,
-        config.StartLimit,
-    )
-    for cls in structs:
+    for cls in TABLES:
         for field in msgspec.structs.fields(cls):
-            if field.default is msgspec.NODEFAULT or field.type in (
-                config.Backoff,
-                config.LogConfig,
-                config.StartLimit,
-            ):
+            if field.default is msgspec.NODEFAULT or field.type in NESTED:
                 continue
             plain = msgspec.to_builtins(field.default)
             assert config_wording.explain(plain, field.type) is None
