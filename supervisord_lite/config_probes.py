@@ -122,8 +122,10 @@ def _check_url(value: object) -> str:
 
 
 def _check_address(value: object) -> str:
-    return "" if split_address(str(value)) is not None else (
-        f"expected HOST:PORT (e.g. 127.0.0.1:8000 or [::1]:8000), got {value!r}"
+    return (
+        ""
+        if split_address(str(value)) is not None
+        else (f"expected HOST:PORT (e.g. 127.0.0.1:8000 or [::1]:8000), got {value!r}")
     )
 
 

@@ -60,9 +60,9 @@ class Notification(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def reports_progress(self) -> bool:
-        return any(
-            v is not None for v in (self.done, self.total, self.phase, self.unit)
-        ) or bool(self.fields)
+        return any(v is not None for v in (self.done, self.total, self.phase, self.unit)) or bool(
+            self.fields
+        )
 
 
 def parse(data: bytes) -> Notification:

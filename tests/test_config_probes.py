@@ -27,9 +27,9 @@ P = '[programs.web]\ncommand = "x"\n'
         ("ready.fd = 3", "fd", ReadyProbe(fd=3)),
         ('ready.exec = ["pg_isready"]', "exec", ReadyProbe(exec=("pg_isready",))),
         (
-            "ready = { http = 'http://127.0.0.1:8000/h', http_status = [200, 204], interval = 0.5 }",
+            "ready = { http = 'http://127.0.0.1:80/h', http_status = [200, 204], interval = 0.5 }",
             "http",
-            ReadyProbe(http="http://127.0.0.1:8000/h", http_status=(200, 204), interval=0.5),
+            ReadyProbe(http="http://127.0.0.1:80/h", http_status=(200, 204), interval=0.5),
         ),
         ('ready.tcp = "[::1]:5432"', "tcp", ReadyProbe(tcp="[::1]:5432")),
         (
