@@ -30,6 +30,7 @@ from supervisord_lite.config import (
     load,
     load_path,
 )
+from supervisord_lite.config_probes import LivenessProbe, ReadyProbe
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "packaging" / "supervisord-lite.service"
@@ -190,6 +191,8 @@ SECTIONS: dict[type[msgspec.Struct], str] = {
     Backoff: "## `[programs.NAME.backoff]`",
     StartLimit: "## `[programs.NAME.start_limit]`",
     LogConfig: "## `[programs.NAME.log]`",
+    ReadyProbe: "## `[programs.NAME.ready]`",
+    LivenessProbe: "## `[programs.NAME.liveness]`",
 }
 OCTAL_FIELDS = frozenset({"socket_mode", "umask"})
 
