@@ -69,6 +69,12 @@ PROGRAM_FIELDS: Final[dict[str, Effect]] = {
     "log.queue_bytes": "hot",
     "log.overflow": "hot",
     "log.timestamps": "hot",
+    "ready": "hot",
+    "liveness": "hot",
+    "watchdog": "hot",
+    "watchdog_signal": "hot",
+    "depends_on": "hot",
+    "on_dependency_failure": "hot",
 }
 
 #: Each DaemonConfig field -> whether the running daemon applies it.

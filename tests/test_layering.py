@@ -49,6 +49,10 @@ def _pure_files() -> list[Path]:
     for name in (
         "config",
         "config_wording",
+        "config_probes",
+        "depgraph",
+        "notify_datagram",
+        "reloadplan",
         "lifecycle",
         "logbuffer",
         "errors",
@@ -128,9 +132,12 @@ PARTS: dict[str, tuple[str, ...]] = {
     "core": (
         "supervisord_lite/config.py",
         "supervisord_lite/config_files.py",
+        "supervisord_lite/config_probes.py",
         "supervisord_lite/config_wording.py",
+        "supervisord_lite/depgraph.py",
         "supervisord_lite/lifecycle/",
         "supervisord_lite/logbuffer.py",
+        "supervisord_lite/notify_datagram.py",
         "supervisord_lite/reloadplan.py",
         "supervisord_lite/signames.py",
     ),
