@@ -24,7 +24,9 @@ from supervisord_lite.lifecycle import (
     Event,
     Exited,
     ExitStatus,
+    ExtendTimeout,
     GroupEmpty,
+    KeepAlive,
     LifecycleError,
     Outcome,
     Policy,
@@ -41,10 +43,12 @@ from supervisord_lite.lifecycle import (
     SpawnFailed,
     State,
     StopPhase,
+    Unhealthy,
     Verdict,
     Want,
     WantDown,
     WantUp,
+    WatchdogFired,
     judge,
     step,
 )
@@ -1021,3 +1025,180 @@ def test_any_event_in_any_order_is_answered_safely(
                 assert record.run_id not in ended
                 ended.add(record.run_id)
         snap = new
+
+
+# Readiness, health and the watchdog
+
+PROBED = Policy(ready_probe=True, start_timeout=30)
+WATCHED = Policy(ready_probe=True, start_timeout=30, watchdog=5)
+SIGABRT = ExitStatus(signal="ABRT")
+
+
+def _probed_start(policy: Policy = PROBED) -> list[Line]:
+    return [
+        (0, WantUp(), STARTING, [pub(STOPPED, STARTING), Spawn()]),
+        (0, spawned(1), STARTING, [up(1), SetDeadline(30)]),
+    ]
+
+
+READINESS = [
+    pytest.param(
+        PROBED,
+        [
+            *_probed_start(),
+            (1, DeadlineReached(), STARTING, []),  # start_seconds means nothing with a probe
+            (12, Ready(), RUNNING, [pub(STARTING, RUNNING), ClearDeadline()]),
+        ],
+        id="a probed program is STARTING until Ready, whatever start_seconds says",
+    ),
+    pytest.param(
+        Policy(ready_probe=True, start_timeout=30, start_seconds=0),
+        [*_probed_start(), (3, Ready(), RUNNING, [pub(STARTING, RUNNING), ClearDeadline()])],
+        id="start_seconds = 0 does not make a probed program ready",
+    ),
+    pytest.param(
+        PROBED,
+        [
+            *_probed_start(),
+            (
+                30,
+                DeadlineReached(),
+                STOPPING,
+                [pub(STARTING, STOPPING), SetDeadline(40), SignalGroup("TERM")],
+            ),
+            (
+                31,
+                Exited(SIGTERM),
+                BACKOFF,
+                [
+                    Record(RecordKind.EXITED, Outcome.FAILED, SIGTERM, "not ready within 30 s", 1),
+                    pub(STOPPING, BACKOFF),
+                    SetDeadline(32),
+                ],
+            ),
+        ],
+        id="not ready by start_timeout: the run is stopped and it is a failed start",
+    ),
+    pytest.param(
+        PROBED,
+        [
+            *_probed_start(),
+            (10, ExtendTimeout(60), STARTING, [SetDeadline(70)]),
+            (30, DeadlineReached(), STARTING, []),  # stale: the deadline moved
+            (12, ExtendTimeout(1), STARTING, []),  # never closer
+        ],
+        id="EXTEND_TIMEOUT_USEC moves the start timeout, never closer",
+    ),
+    pytest.param(
+        P,
+        [*RUN[:2], (0.5, ExtendTimeout(60), STARTING, [])],
+        id="without a probe, an extension means nothing",
+    ),
+    pytest.param(
+        WATCHED,
+        [
+            *_probed_start(),
+            (2, Ready(), RUNNING, [pub(STARTING, RUNNING), SetDeadline(7)]),
+            (4, KeepAlive(), RUNNING, [SetDeadline(9)]),
+            (7, DeadlineReached(), RUNNING, []),  # stale
+            (8, KeepAlive(), RUNNING, [SetDeadline(13)]),
+        ],
+        id="WATCHDOG=1 keeps the watchdog from firing",
+    ),
+    pytest.param(
+        WATCHED,
+        [
+            *_probed_start(),
+            (2, Ready(), RUNNING, [pub(STARTING, RUNNING), SetDeadline(7)]),
+            (
+                7,
+                DeadlineReached(),
+                STOPPING,
+                [pub(RUNNING, STOPPING), SetDeadline(17), SignalGroup("ABRT")],
+            ),
+            (
+                7.5,
+                Exited(SIGABRT),
+                BACKOFF,  # a crash: it backs off like any other
+                [
+                    Record(
+                        RecordKind.EXITED,
+                        Outcome.FAILED,
+                        SIGABRT,
+                        "watchdog timeout: no WATCHDOG=1 within 5 s",
+                        1,
+                    ),
+                    pub(STOPPING, EXITED),
+                    pub(EXITED, BACKOFF),
+                    SetDeadline(8.5),
+                ],
+            ),
+        ],
+        id="a watchdog timeout ends the run with SIGABRT and autorestart starts it again",
+    ),
+    pytest.param(
+        WATCHED,
+        [
+            *_probed_start(),
+            (2, Ready(), RUNNING, [pub(STARTING, RUNNING), SetDeadline(7)]),
+            (
+                3,
+                WatchdogFired(),
+                STOPPING,
+                [pub(RUNNING, STOPPING), SetDeadline(13), SignalGroup("ABRT")],
+            ),
+        ],
+        id="WATCHDOG=trigger fires it at once",
+    ),
+    pytest.param(
+        P,
+        [
+            *RUN,
+            (5, KeepAlive(), RUNNING, []),
+            (6, WatchdogFired(), RUNNING, []),
+        ],
+        id="without a watchdog, WATCHDOG= means nothing",
+    ),
+    pytest.param(
+        P,
+        [
+            *RUN,
+            (
+                5,
+                Unhealthy("tcp 127.0.0.1:80: refused"),
+                STOPPING,
+                [pub(RUNNING, STOPPING), SetDeadline(15), SignalGroup("TERM")],
+            ),
+            (
+                6,
+                Exited(SIGTERM),
+                STARTING,
+                [
+                    Record(
+                        RecordKind.EXITED,
+                        Outcome.FAILED,
+                        SIGTERM,
+                        "unhealthy: tcp 127.0.0.1:80: refused",
+                        1,
+                    ),
+                    Record(RecordKind.RESTARTED, run_id=1),
+                    pub(STOPPING, EXITED),
+                    pub(EXITED, STARTING),
+                    ClearDeadline(),
+                    Spawn(),
+                ],
+            ),
+        ],
+        id="unhealthy: stopped and started again",
+    ),
+    pytest.param(
+        P,
+        [*RUN[:2], (0.5, Unhealthy("x"), STARTING, [])],
+        id="liveness means nothing before the program is ready",
+    ),
+]
+
+
+@pytest.mark.parametrize(("policy", "script"), READINESS)
+def test_readiness(policy: Policy, script: list[Line]) -> None:
+    play(policy, script)

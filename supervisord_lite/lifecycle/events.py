@@ -18,14 +18,18 @@ __all__ = [
     "DeadlineReached",
     "Event",
     "Exited",
+    "ExtendTimeout",
     "GroupEmpty",
+    "KeepAlive",
     "LifecycleError",
     "Ready",
     "Restart",
     "SpawnFailed",
     "Spawned",
+    "Unhealthy",
     "WantDown",
     "WantUp",
+    "WatchdogFired",
 ]
 
 
@@ -74,6 +78,26 @@ class DeadlineReached(msgspec.Struct, frozen=True):
     """The timer set by the last ``SetDeadline`` fired."""
 
 
+class Unhealthy(msgspec.Struct, frozen=True):
+    """The liveness probe failed ``failure_threshold`` times in a row; ``reason`` says how."""
+
+    reason: str
+
+
+class KeepAlive(msgspec.Struct, frozen=True):
+    """The program said ``WATCHDOG=1``: it is alive, its watchdog starts over."""
+
+
+class WatchdogFired(msgspec.Struct, frozen=True):
+    """The program asked for its watchdog to fire now (``WATCHDOG=trigger``)."""
+
+
+class ExtendTimeout(msgspec.Struct, frozen=True):
+    """The program asked for ``seconds`` more to get ready (``EXTEND_TIMEOUT_USEC``)."""
+
+    seconds: float
+
+
 Event: TypeAlias = (
     WantUp
     | WantDown
@@ -84,6 +108,10 @@ Event: TypeAlias = (
     | GroupEmpty
     | Ready
     | DeadlineReached
+    | Unhealthy
+    | KeepAlive
+    | WatchdogFired
+    | ExtendTimeout
 )
 
 EVENT_TYPES: Final[tuple[type[Event], ...]] = (
@@ -96,6 +124,10 @@ EVENT_TYPES: Final[tuple[type[Event], ...]] = (
     GroupEmpty,
     Ready,
     DeadlineReached,
+    Unhealthy,
+    KeepAlive,
+    WatchdogFired,
+    ExtendTimeout,
 )
 """Every event type, in the column order of the transition table."""
 

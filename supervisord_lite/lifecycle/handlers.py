@@ -20,7 +20,14 @@ from supervisord_lite.lifecycle.effects import (
     SignalGroup,
     Spawn,
 )
-from supervisord_lite.lifecycle.events import Exited, LifecycleError, Spawned, SpawnFailed
+from supervisord_lite.lifecycle.events import (
+    Exited,
+    ExtendTimeout,
+    LifecycleError,
+    Spawned,
+    SpawnFailed,
+    Unhealthy,
+)
 from supervisord_lite.lifecycle.states import (
     DEATH_TALLY,
     Death,
@@ -156,6 +163,9 @@ def _end(c: Context, snap: Snapshot, status: ExitStatus) -> Result:
     if snap.stop_phase in (StopPhase.KILLED, StopPhase.UNKILLABLE):
         kind, outcome = RecordKind.KILLED, Outcome.KILLED
         reason = f"needed SIGKILL: group alive {p.stop_timeout:g} s after SIG{p.stop_signal}"
+        reason = f"{snap.ending}; {reason}" if snap.ending else reason
+    elif snap.ending:
+        kind, outcome, reason = RecordKind.EXITED, Outcome.FAILED, snap.ending
     elif cause is None:
         kind, outcome, reason = RecordKind.STOPPED, Outcome.STOPPED, ""
     else:
@@ -175,6 +185,7 @@ def _end(c: Context, snap: Snapshot, status: ExitStatus) -> Result:
         exited_from=None,
         restart_pending=False,
         message=reason,
+        ending="",
     )
     if snap.want is Want.DOWN:
         return replace(over, state=State.STOPPED), records, ()
@@ -185,7 +196,7 @@ def _end(c: Context, snap: Snapshot, status: ExitStatus) -> Result:
     if cause is None:
         return _spawn_or_wait(c, over, records, (State.STOPPED,), floor=False)
     if cause is State.STARTING:
-        return _failed_start(c, over, "exited too quickly", records)
+        return _failed_start(c, over, snap.ending or "exited too quickly", records)
     exited = replace(
         over, state=State.EXITED, message=status.describe(), crashes=_crashes(c, snap, status)
     )
@@ -194,8 +205,11 @@ def _end(c: Context, snap: Snapshot, status: ExitStatus) -> Result:
     return exited, records, ()
 
 
-def _running(snap: Snapshot) -> Snapshot:
-    return replace(snap, state=State.RUNNING, retries=0, deadline=None, message="")
+def _running(c: Context, snap: Snapshot) -> Snapshot:
+    """RUNNING (ready): retries cleared, and the watchdog armed for programs that have one."""
+    watchdog = c.policy.watchdog
+    deadline = c.now + watchdog if watchdog is not None else None
+    return replace(snap, state=State.RUNNING, retries=0, deadline=deadline, message="")
 
 
 def start(c: Context, snap: Snapshot, _: object) -> Result:
@@ -257,8 +271,11 @@ def track(c: Context, snap: Snapshot, event: Spawned) -> Result:
     if snap.want is Want.DOWN or snap.restart_pending:
         stopping, effects, via = _begin_stop(c, run)
         return stopping, (record, *effects), via
+    if c.policy.ready_probe:
+        starting = replace(run, state=State.STARTING, deadline=c.now + c.policy.start_timeout)
+        return starting, (record,), ()
     if c.policy.start_seconds <= 0:
-        return _running(run), (record,), (State.STARTING,)
+        return _running(c, run), (record,), (State.STARTING,)
     starting = replace(run, state=State.STARTING, deadline=c.now + c.policy.start_seconds)
     return starting, (record,), ()
 
@@ -303,7 +320,59 @@ def ready(c: Context, snap: Snapshot, _: object) -> Result:
     """Start succeeded (ready, or alive for start_seconds): RUNNING, retries cleared."""
     if snap.pgid is None:
         return _same(snap)
-    return _same(_running(snap))
+    return _same(_running(c, snap))
+
+
+def start_deadline(c: Context, snap: Snapshot, event: object) -> Result:
+    """STARTING's timer: alive ``start_seconds`` is ready; with a probe, not ready in time is a
+    failed start, and the run is stopped to end it."""
+    if not c.policy.ready_probe:
+        return ready(c, snap, event)
+    ending = f"not ready within {c.policy.start_timeout:g} s"
+    return _begin_stop(c, replace(snap, exited_from=State.STARTING, ending=ending, message=ending))
+
+
+def extend(c: Context, snap: Snapshot, event: ExtendTimeout) -> Result:
+    """The program asks for more time to get ready: the start timeout moves, never closer."""
+    if not c.policy.ready_probe or snap.deadline is None:
+        return _same(snap)
+    return _same(replace(snap, deadline=max(snap.deadline, c.now + event.seconds)))
+
+
+def keep_alive(c: Context, snap: Snapshot, _: object) -> Result:
+    """``WATCHDOG=1``: the watchdog starts over."""
+    if c.policy.watchdog is None or snap.pgid is None:
+        return _same(snap)
+    return _same(replace(snap, deadline=c.now + c.policy.watchdog))
+
+
+def watchdog(c: Context, snap: Snapshot, _: object) -> Result:
+    """The watchdog fired: the run is ended with ``watchdog_signal`` (then the usual
+    escalation), and once it is over ``autorestart`` decides, as after any failed exit."""
+    if snap.pgid is None or c.policy.watchdog is None:
+        return _same(snap)
+    ending = f"watchdog timeout: no WATCHDOG=1 within {c.policy.watchdog:g} s"
+    stopping = replace(
+        snap,
+        state=State.STOPPING,
+        exited_from=State.RUNNING,
+        ending=ending,
+        message=ending,
+        stop_phase=StopPhase.SIGNALLED,
+        deadline=c.now + c.policy.stop_timeout,
+    )
+    return stopping, (SignalGroup(c.policy.watchdog_signal),), ()
+
+
+def unhealthy(c: Context, snap: Snapshot, event: Unhealthy) -> Result:
+    """The liveness probe gave up on the program: stop the run, then start a new one."""
+    if snap.pgid is None:
+        return _same(snap)
+    ending = f"unhealthy: {event.reason}"
+    failing = replace(
+        snap, exited_from=State.RUNNING, ending=ending, message=ending, restart_pending=True
+    )
+    return _begin_stop(c, failing)
 
 
 def escalate(c: Context, snap: Snapshot, _: object) -> Result:

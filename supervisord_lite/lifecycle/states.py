@@ -94,6 +94,13 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
     backoff_reset: float = 30.0
     start_limit_burst: int = 5
     start_limit_interval: float = 60.0
+    ready_probe: bool = False
+    """The program is ready when ``Ready`` says so (a probe), not after ``start_seconds``."""
+    start_timeout: float = 60.0
+    """With ``ready_probe``: not ready this long after the spawn is a failed start."""
+    watchdog: float | None = None
+    """Once RUNNING, a ``KeepAlive`` is due at least this often (seconds)."""
+    watchdog_signal: str = "ABRT"
 
     def expects(self, status: ExitStatus) -> bool:
         """Whether an exit was expected: its code is in ``exit_codes`` (a signal never is)."""
@@ -134,6 +141,8 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
       clears what is left of its group; None when the stop was requested.
     - ``restart_pending``: a ``Restart`` arrived; spawn again once the stop completes.
     - ``message``: why the program is in this state, for operators.
+    - ``ending``: why the supervisor is ending a run that was not asked to stop (not ready in
+      time, unhealthy, its watchdog fired); the run's record says it and it counts as failed.
     """
 
     state: State = State.STOPPED
@@ -154,3 +163,4 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     message: str = ""
     crashes: int = 0
     failures: tuple[float, ...] = ()
+    ending: str = ""

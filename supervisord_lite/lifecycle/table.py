@@ -57,16 +57,28 @@ The table
 Rows are events (one block of ``TRANSITIONS`` each), columns states; ``-`` is an explicit
 IGNORE, other names are the functions of ``handlers.py``. A test holds this grid to the code::
 
-                     STOPPED  STARTING  RUNNING  BACKOFF  STOPPING       EXITED  FATAL
-    WantUp           start    -         -        launch   up_later       start   start
-    WantDown         -        stop      stop     drop     down_later     drop    drop
-    Restart          start    restart   restart  launch   restart_later  start   start
-    Spawned          track    track     track    track    track          track   track
-    SpawnFailed      -        fail      -        -        fail           -       -
-    Exited           -        reap      reap     -        reap           -       -
-    GroupEmpty       -        -         -        -        finish         -       -
-    Ready            -        ready     -        -        -              -       -
-    DeadlineReached  -        ready     -        launch   escalate       -       -
+                     STOPPED  STARTING        RUNNING     BACKOFF  STOPPING       EXITED  FATAL
+    WantUp           start    -               -           launch   up_later       start   start
+    WantDown         -        stop            stop        drop     down_later     drop    drop
+    Restart          start    restart         restart     launch   restart_later  start   start
+    Spawned          track    track           track       track    track          track   track
+    SpawnFailed      -        fail            -           -        fail           -       -
+    Exited           -        reap            reap        -        reap           -       -
+    GroupEmpty       -        -               -           -        finish         -       -
+    Ready            -        ready           -           -        -              -       -
+    DeadlineReached  -        start_deadline  watchdog    launch   escalate       -       -
+    Unhealthy        -        -               unhealthy   -        -              -       -
+    KeepAlive        -        -               keep_alive  -        -              -       -
+    WatchdogFired    -        -               watchdog    -        -              -       -
+    ExtendTimeout    -        extend          -           -        -              -       -
+
+Readiness: a program with a ready probe (``Policy.ready_probe``) is STARTING until ``Ready``;
+its timer is ``start_timeout``, and reaching it stops the run as a failed start ("not ready
+within N s"). Once RUNNING, a program with a ``watchdog`` has its timer armed to it; each
+``KeepAlive`` moves it, and its firing (or ``WatchdogFired``) sends ``watchdog_signal`` and
+ends the run as a failed exit, after which ``autorestart`` decides. ``Unhealthy`` (the liveness
+probe gave up) stops the run and starts a new one. Such runs end ``failed`` with ``ending`` as
+their reason.
 """
 
 from __future__ import annotations
@@ -84,13 +96,17 @@ from supervisord_lite.lifecycle.events import (
     DeadlineReached,
     Event,
     Exited,
+    ExtendTimeout,
     GroupEmpty,
+    KeepAlive,
     Ready,
     Restart,
     Spawned,
     SpawnFailed,
+    Unhealthy,
     WantDown,
     WantUp,
+    WatchdogFired,
 )
 from supervisord_lite.lifecycle.handlers import Context, Result
 from supervisord_lite.lifecycle.states import Policy, Snapshot, State
@@ -120,6 +136,10 @@ _E = TypeVar(
     GroupEmpty,
     Ready,
     DeadlineReached,
+    Unhealthy,
+    KeepAlive,
+    WatchdogFired,
+    ExtendTimeout,
 )
 
 
@@ -232,14 +252,18 @@ TRANSITIONS: Final[Mapping[tuple[State, type[Event]], Handler | Ignore]] = {
         DeadlineReached,
         {
             State.STOPPED: IGNORE,
-            State.STARTING: h.ready,
-            State.RUNNING: IGNORE,
+            State.STARTING: h.start_deadline,
+            State.RUNNING: h.watchdog,
             State.BACKOFF: h.launch,
             State.STOPPING: h.escalate,
             State.EXITED: IGNORE,
             State.FATAL: IGNORE,
         },
     ),
+    **_column(Unhealthy, {**dict.fromkeys(State, IGNORE), State.RUNNING: h.unhealthy}),
+    **_column(KeepAlive, {**dict.fromkeys(State, IGNORE), State.RUNNING: h.keep_alive}),
+    **_column(WatchdogFired, {**dict.fromkeys(State, IGNORE), State.RUNNING: h.watchdog}),
+    **_column(ExtendTimeout, {**dict.fromkeys(State, IGNORE), State.STARTING: h.extend}),
 }
 
 
