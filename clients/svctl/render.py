@@ -63,6 +63,15 @@ def last_exit(exit_code: int | None, exit_signal: str | None) -> str:
     return _NONE
 
 
+def _message(p: ProgramStatus) -> str:
+    """What the MESSAGE column says: why it waits, or why it is in its state; and its own
+    ``STATUS=`` text, if it sent one."""
+    said = p.waiting_for or p.message
+    if p.notify_status:
+        said = f"{said}; {p.notify_status}" if said else p.notify_status
+    return said
+
+
 def status_table(programs: Sequence[ProgramStatus]) -> str:
     """The ``svctl status`` table: a header, then one aligned row per program."""
     rows = [STATUS_COLUMNS]
@@ -73,7 +82,7 @@ def status_table(programs: Sequence[ProgramStatus]) -> str:
             str(p.pid) if p.pid is not None else _NONE,
             uptime(p.uptime),
             last_exit(p.exit_code, p.exit_signal),
-            p.message,
+            _message(p),
         )
         for p in programs
     )

@@ -60,6 +60,7 @@ __all__ = [
     "Outcome",
     "Ping",
     "Pong",
+    "ProbeReport",
     "ProgramState",
     "ProgramStatus",
     "Reload",
@@ -161,12 +162,14 @@ class Stop(Request, tag="stop", kw_only=True, frozen=True):
     """Want programs down (``svctl stop NAME... | --all [--no-wait]``).
 
     Same fields and answers as :class:`Start`; with ``wait`` the reply comes once each
-    program's process group is gone.
+    program's process group is gone. A program that running programs depend on is refused
+    (its result names them) unless ``with_dependents``, which stops them first.
     """
 
     names: tuple[str, ...] = ()
     all: bool = False
     wait: bool = True
+    with_dependents: bool = False
 
 
 class Restart(Request, tag="restart", kw_only=True, frozen=True):
@@ -318,6 +321,16 @@ class LogStreamStats(Struct, kw_only=True, frozen=True):
     reopened: NonNegative = 0
 
 
+class ProbeReport(Struct, kw_only=True, frozen=True):
+    """The last look a probe took at a program: passed or not, what it saw (``HTTP 503``,
+    ``exit 1: ...``), how long it took (seconds) and when (wall-clock epoch seconds)."""
+
+    ok: bool
+    detail: str
+    latency: float
+    at: float
+
+
 class ProgramStatus(Struct, kw_only=True, frozen=True):
     """One program as ``svctl status`` shows it.
 
@@ -326,6 +339,11 @@ class ProgramStatus(Struct, kw_only=True, frozen=True):
     counters of each captured stream (none for a stream sent to /dev/null), when asked for.
     ``containment`` names how the program's descendants are kept within reach: ``cgroup`` (a
     cgroup v2 per run) or ``subreaper`` (its process group, plus adoption of escapees).
+    ``ready`` is true while the program is RUNNING (ready by its probe, or alive
+    ``start_seconds``), since ``ready_since`` (wall clock); ``healthy`` is None without a
+    liveness probe, else whether it has passed since it last failed; ``probe`` is the last look
+    a probe took; ``notify_status`` the program's own ``STATUS=`` text; ``waiting_for`` why a
+    program wanted up is not started yet (its dependencies).
     """
 
     name: str
@@ -340,6 +358,12 @@ class ProgramStatus(Struct, kw_only=True, frozen=True):
     restarts: int = 0
     logs: tuple[LogStreamStats, ...] = ()
     containment: str = ""
+    ready: bool = False
+    ready_since: float | None = None
+    healthy: bool | None = None
+    probe: ProbeReport | None = None
+    notify_status: str | None = None
+    waiting_for: str = ""
 
 
 class ActionResult(Struct, kw_only=True, frozen=True):

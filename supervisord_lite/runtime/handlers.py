@@ -130,11 +130,12 @@ class Handlers:
                 await send(
                     m.ActionReply(id=rid, results=await sup.start(names, every=every, wait=wait))
                 )
-            case m.Stop(names=names, all=every, wait=wait):
+            case m.Stop(names=names, all=every, wait=wait, with_dependents=dependents):
                 self._need_names(names, every)
-                await send(
-                    m.ActionReply(id=rid, results=await sup.stop(names, every=every, wait=wait))
+                stopped = await sup.stop(
+                    names, every=every, wait=wait, with_dependents=dependents or every
                 )
+                await send(m.ActionReply(id=rid, results=stopped))
             case m.Restart(names=names, all=every, wait=wait):
                 self._need_names(names, every)
                 await send(

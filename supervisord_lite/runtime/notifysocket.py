@@ -28,9 +28,10 @@ if TYPE_CHECKING:
 
     import trio
 
+    from supervisord_lite.config import Config
     from supervisord_lite.runtime.fdwatch import FdWatch
 
-__all__ = ["NotifySocket", "NotifySockets"]
+__all__ = ["NotifySocket", "NotifySockets", "notify_folder"]
 
 _UCRED: Final = struct.Struct("3i")
 _MAX_PATH: Final = 107
@@ -40,6 +41,11 @@ _BATCH: Final = 64
 #: Descriptors a datagram may carry (``BARRIER=1`` passes one; nothing else is kept).
 _MAX_FDS: Final = 16
 _ANCILLARY: Final = socket.CMSG_SPACE(_UCRED.size) + socket.CMSG_SPACE(_MAX_FDS * 4)
+
+
+def notify_folder(config: Config) -> str:
+    """Where a daemon's notify sockets live: ``notify/`` beside its control socket."""
+    return os.path.join(os.path.dirname(config.daemon.socket), "notify")
 
 
 class NotifySocket:

@@ -29,6 +29,7 @@ from supervisord_lite.protocol.messages import ProgramStatus
 from supervisord_lite.runtime import process_groups as groups
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.exitwatch import ExitWatch
+from supervisord_lite.runtime.health import Health, needs_health
 from supervisord_lite.runtime.logs.streams import ProgramLogs
 from supervisord_lite.runtime.reports import describe_transition, state_changed, store_op
 from supervisord_lite.runtime.spawn import spawn
@@ -64,6 +65,10 @@ def policy_for(program: ProgramConfig) -> lc.Policy:
         backoff_reset=program.backoff.reset_after,
         start_limit_burst=program.start_limit.burst,
         start_limit_interval=program.start_limit.interval,
+        ready_probe=program.ready is not None,
+        start_timeout=program.ready.start_timeout if program.ready is not None else 60.0,
+        watchdog=program.watchdog,
+        watchdog_signal=program.watchdog_signal,
     )
 
 
@@ -74,6 +79,7 @@ class ProgramRunner:
         "_closed",
         "_exit",
         "_finished",
+        "_health",
         "_queue",
         "_retired",
         "_scope",
@@ -86,6 +92,7 @@ class ProgramRunner:
         "program",
         "snapshot",
         "spawns",
+        "waiting_for",
     )
 
     def __init__(self, program: ProgramConfig, services: RunnerServices) -> None:
@@ -94,9 +101,17 @@ class ProgramRunner:
         self.snapshot = lc.Snapshot()
         #: How many runs were spawned (``status`` shows the restarts).
         self.spawns = 0
+        #: Why the program, wanted up, is not started yet (its dependencies); "" otherwise.
+        self.waiting_for = ""
         #: The program's output: pipes, queues, log files, followers and their counters.
         self.logs = ProgramLogs(program, services.log_fanout, services.fdwatch)
         self._services = services
+        #: Readiness and health, for a program with probes (None for the others).
+        self._health = (
+            Health(program, services, self.send, lambda: self._scope)
+            if needs_health(program)
+            else None
+        )
         # Everything below exists only while something happens to the program.
         self._scope: RunScope | None = None
         self._exit: ExitWatch | None = None
@@ -167,6 +182,8 @@ class ProgramRunner:
             self._exit = None
         for scope in self._tasks or ():
             scope.cancel()
+        if self._health is not None:
+            self._health.close(self._services.notify)
         self._services.nursery.start_soon(self._close, name=f"retire {self.name}")
 
     # -- status -------------------------------------------------------------------------------
@@ -178,6 +195,8 @@ class ProgramRunner:
             uptime = max(0.0, trio.current_time() - snap.spawned_at)
             started_at = self._services.wall_clock() - uptime
         last = snap.last_exit
+        health = self._health
+        running = snap.state is lc.State.RUNNING
         return ProgramStatus(
             name=self.name,
             state=snap.state,
@@ -191,6 +210,12 @@ class ProgramRunner:
             restarts=max(0, self.spawns - 1),
             logs=self.logs.statistics() if stats else (),
             containment=self._services.containment.mechanism,
+            ready=running,
+            ready_since=health.ready_since if health is not None else None,
+            healthy=health.healthy if health is not None else None,
+            probe=health.last if health is not None else None,
+            notify_status=health.status_text if health is not None else None,
+            waiting_for=self.waiting_for,
         )
 
     # -- one step -----------------------------------------------------------------------------
@@ -220,6 +245,9 @@ class ProgramRunner:
                 case lc.Spawn():
                     self._spawning = trio.Event()
                     self._services.nursery.start_soon(self._spawn, name=f"spawn {self.name}")
+        health = self._health
+        if health is not None and (after.state is not before.state or after.pgid != before.pgid):
+            health.on_step(before, after)
         if self._watchers is not None:
             heard = tuple(entered)
             self._watchers = [w for w in self._watchers if not w(heard, after)] or None
@@ -273,6 +301,7 @@ class ProgramRunner:
                     stderr=logs.stderr,
                     marker=containment.marker(run_id),
                     cgroup=cgroup,
+                    extra_env=self._health.env() if self._health is not None else None,
                 )
                 containment.reaper.manage(process.pid)
             self.logs.start_run(logs, services.nursery)  # before the finally drops unused pipes

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from supervisord_lite.runtime.fanout import FanOut
     from supervisord_lite.runtime.fdwatch import FdWatch
     from supervisord_lite.runtime.logs.fanout import LogFanOut
+    from supervisord_lite.runtime.notifysocket import NotifySockets
     from supervisord_lite.runtime.storewriter import StoreWriter
 
 
@@ -40,4 +41,5 @@ class RunnerServices:
     fdwatch: FdWatch
     deadlines: Deadlines
     spawn_slots: trio.CapacityLimiter
+    notify: NotifySockets | None = None
     wall_clock: Callable[[], float] = field(default=time.time)

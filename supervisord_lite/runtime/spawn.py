@@ -113,12 +113,14 @@ async def spawn(
     marker: str,
     cgroup: Cgroup | None = None,
     env: Mapping[str, str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> trio.Process:
     """Start ``program`` as the leader of a new process group; stdin is /dev/null.
 
     ``stdout``/``stderr`` are file descriptors (or ``subprocess.DEVNULL``/``STDOUT``);
     ``marker`` goes into the environment as the run's marker; with ``cgroup`` the process moves
-    itself into that cgroup before the program is exec'ed.
+    itself into that cgroup before the program is exec'ed. ``extra_env`` is what the daemon
+    gives the run besides (its notify socket).
 
     Raises:
         SpawnError: the program could not be started, for any reason the kernel gives (no
@@ -126,6 +128,7 @@ async def spawn(
     """
     identity = resolve_identity(program.user, program.group)
     child_env = build_env(program, identity, os.environ if env is None else env)
+    child_env.update(extra_env or {})
     child_env[RUN_MARKER] = marker
     cwd = program.cwd or cwd
     argv = list(program.command)

@@ -25,8 +25,10 @@ from supervisord_lite.protocol.messages import (
 )
 from supervisord_lite.runtime.containment import terminate
 from supervisord_lite.runtime.daemonlog import log
+from supervisord_lite.runtime.dependencies import DependencyGate
 from supervisord_lite.runtime.fdwatch import FdWatch
 from supervisord_lite.runtime.logs.fanout import LogFanOut
+from supervisord_lite.runtime.notifysocket import NotifySockets, notify_folder
 from supervisord_lite.runtime.program import ProgramRunner
 from supervisord_lite.runtime.services import RunnerServices
 
@@ -87,6 +89,7 @@ class Supervisor:
         self._reload_lock = trio.Lock()
         #: Every program's output, for log followers (it outlives runners replaced by reloads).
         self.log_fanout = LogFanOut()
+        fdwatch = FdWatch(nursery)
         #: What every runner borrows: the nursery for its few tasks, the watchers, the timers.
         self.services = RunnerServices(
             nursery=nursery,
@@ -95,12 +98,15 @@ class Supervisor:
             events=events,
             containment=containment,
             log_fanout=self.log_fanout,
-            fdwatch=FdWatch(nursery),
+            fdwatch=fdwatch,
             deadlines=deadlines,
             spawn_slots=trio.CapacityLimiter(SPAWN_SLOTS),
+            notify=NotifySockets(notify_folder(config), fdwatch, nursery),
         )
         for program in config.programs.values():
             self._add(program)
+        #: Holds programs until their dependencies allow them to start.
+        self.gate = DependencyGate(self.runners)
 
     # -- runners ------------------------------------------------------------------------------
 
@@ -146,9 +152,8 @@ class Supervisor:
         each was spawned (or failed to be), so READY=1 means the programs are launched."""
         autostart = [r for r in self.runners.values() if r.program.autostart]
         for group in self._by_priority(autostart, descending=True):
-            for runner in group:
-                runner.send(lc.WantUp())
-            for runner in group:
+            sent = [r for r in group if self.gate.want_up(r) is None]
+            for runner in sent:
                 await runner.wait_spawned()
 
     async def start(
@@ -158,10 +163,44 @@ class Supervisor:
         return await self._act(self.lookup(names, every=every), self._start_one, wait)
 
     async def stop(
-        self, names: Sequence[str], *, every: bool = False, wait: bool = True
+        self,
+        names: Sequence[str],
+        *,
+        every: bool = False,
+        wait: bool = True,
+        with_dependents: bool = False,
     ) -> tuple[ActionResult, ...]:
+        """Stop the named programs; one that running programs depend on is refused (naming
+        them) unless ``with_dependents``, which stops them first, dependents before what they
+        need."""
         self._refuse_when_shutting_down()
-        return await self._act(self.lookup(names, every=every), self._stop_one, wait)
+        runners = self.lookup(names, every=every)
+        asked = {r.name for r in runners}
+        dependents = {d for r in runners for d in self.gate.graph.dependents(r.name)} - asked
+        active = (lc.State.STARTING, lc.State.RUNNING, lc.State.BACKOFF)
+        up = sorted(
+            d
+            for d in dependents
+            if self.runners[d].snapshot.want is lc.Want.UP
+            and self.runners[d].snapshot.state in active
+        )
+        if up and not with_dependents:
+            refused = []
+            for runner in runners:
+                mine = sorted(set(up) & self.gate.graph.dependents(runner.name))
+                message = (
+                    f"{', '.join(mine)} depend on it: stop them first, or stop with"
+                    " --with-dependents"
+                )
+                refused.append(self._result(runner, ok=not mine, message=message if mine else ""))
+            if any(not r.ok for r in refused):
+                return tuple(refused)
+        results: list[ActionResult] = []
+        for level in reversed(self.gate.graph.levels([*asked, *up])):
+            batch = [self.runners[n] for n in level if n in asked or n in up]
+            results.extend(await self._act(batch, self._stop_one, wait))
+        order = {name: i for i, name in enumerate([r.name for r in runners])}
+        return tuple(sorted(results, key=lambda r: order.get(r.name, -1)))
 
     async def restart(
         self, names: Sequence[str], *, every: bool = False, wait: bool = True
@@ -211,9 +250,43 @@ class Supervisor:
         if runner.snapshot.state is lc.State.RUNNING:
             runner.send(lc.WantUp())
             return self._result(runner, ok=True, message="already running")
-        return await self._request(runner, lc.WantUp(), lc.Want.UP, wait, "starting")
+        needed = self._start_dependencies(runner)
+        first = f"; started first: {', '.join(needed)}" if needed else ""
+        request = _Request(lc.Want.UP, runner.policy)
+        runner.watch(request)
+        try:
+            hold = self.gate.want_up(runner)
+            if not wait:
+                under_way = runner.waiting_for if hold is not None else "starting"
+                return self._result(runner, ok=True, message=under_way + first)
+            if hold is not None:
+                await _first_of(request.done, hold.failed)
+                if not request.done.is_set():
+                    self.gate.release(runner.name)
+                    return self._result(runner, ok=False, message=hold.reason)
+            await request.done.wait()
+        finally:
+            runner.unwatch(request)
+        verdict = request.verdict
+        assert verdict is not None
+        return ActionResult(
+            name=runner.name, ok=verdict.ok, state=verdict.state, message=verdict.message + first
+        )
+
+    def _start_dependencies(self, runner: ProgramRunner) -> list[str]:
+        """Want up what ``runner`` needs and nobody wants up yet, dependencies first; their
+        names."""
+        started = []
+        for level in self.gate.graph.levels([runner.name]):
+            for name in level:
+                other = self.runners[name]
+                if name != runner.name and other.snapshot.want is lc.Want.DOWN:
+                    self.gate.want_up(other)
+                    started.append(name)
+        return started
 
     async def _stop_one(self, runner: ProgramRunner, wait: bool) -> ActionResult:
+        self.gate.release(runner.name)
         if runner.snapshot.state is lc.State.STOPPED:
             runner.send(lc.WantDown())
             return self._result(runner, ok=True, message="already stopped")
@@ -282,9 +355,11 @@ class Supervisor:
                 for name in change.changed:
                     nursery.start_soon(self._replace, self.runners[name], new.programs[name])
                 for name in change.added:
-                    runner = self._add(new.programs[name])
-                    if runner.program.autostart:
-                        runner.send(lc.WantUp())
+                    self._add(new.programs[name])
+                self.gate.refresh()
+                for name in change.added:
+                    if self.runners[name].program.autostart:
+                        self.gate.want_up(self.runners[name])
             log.info(
                 "reload: %d added, %d removed, %d changed, %d unchanged",
                 len(change.added),
@@ -305,8 +380,9 @@ class Supervisor:
         was_up = runner.snapshot.want is lc.Want.UP
         await self._retire(runner, True)
         fresh = self._add(program)
+        self.gate.refresh()
         if was_up or program.autostart:
-            fresh.send(lc.WantUp())
+            self.gate.want_up(fresh)
 
     # -- shutdown -----------------------------------------------------------------------------
 
@@ -315,8 +391,10 @@ class Supervisor:
         concurrently) and retire the runners. Callers bound it with a cancel scope and then call
         ``kill_survivors``."""
         self.shutting_down = True
-        for group in self._by_priority(list(self.runners.values()), descending=False):
-            await _gather([functools.partial(self._stop_one, r, True) for r in group])
+        for level in reversed(self.gate.graph.levels()):
+            in_level = [self.runners[n] for n in level if n in self.runners]
+            for group in self._by_priority(in_level, descending=False):
+                await _gather([functools.partial(self._stop_one, r, True) for r in group])
         for runner in self.runners.values():
             runner.retire()
 
@@ -351,6 +429,20 @@ class Supervisor:
         its files (bounded), so followers see a program's last output. Callers bound it."""
         for runner in list(self.runners.values()):
             await runner.finished.wait()
+
+
+async def _first_of(*events: trio.Event) -> None:
+    """Return once any of ``events`` is set."""
+    if any(e.is_set() for e in events):
+        return
+    async with trio.open_nursery() as nursery:
+
+        async def wait(event: trio.Event) -> None:
+            await event.wait()
+            nursery.cancel_scope.cancel()
+
+        for event in events:
+            nursery.start_soon(wait, event)
 
 
 async def _gather(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:

@@ -28,6 +28,7 @@ from supervisord_lite.protocol import (
     Ok,
     Ping,
     Pong,
+    ProbeReport,
     ProgramState,
     ProgramStatus,
     Reload,
@@ -61,7 +62,7 @@ WIRE: dict[type[Request] | type[Reply], tuple[str, tuple[str, ...], tuple[str, .
     Ping: ("ping", (), ("id",)),
     Status: ("status", (), ("id", "names", "stats")),
     Start: ("start", (), ("id", "names", "all", "wait")),
-    Stop: ("stop", (), ("id", "names", "all", "wait")),
+    Stop: ("stop", (), ("id", "names", "all", "wait", "with_dependents")),
     Restart: ("restart", (), ("id", "names", "all", "wait")),
     History: ("history", (), ("id", "name", "limit")),
     Logs: ("logs", (), ("id", "name", "stream", "lines", "follow")),
@@ -92,8 +93,20 @@ WIRE: dict[type[Request] | type[Reply], tuple[str, tuple[str, ...], tuple[str, .
 VALUES: dict[type[msgspec.Struct], tuple[tuple[str, ...], tuple[str, ...]]] = {
     ProgramStatus: (
         ("name", "state", "want", "pid", "started_at", "uptime", "exit_code", "exit_signal"),
-        ("message", "restarts", "logs", "containment"),
+        (
+            "message",
+            "restarts",
+            "logs",
+            "containment",
+            "ready",
+            "ready_since",
+            "healthy",
+            "probe",
+            "notify_status",
+            "waiting_for",
+        ),
     ),
+    ProbeReport: (("ok", "detail", "latency", "at"), ()),
     LogStreamStats: (
         ("stream", "path", "policy", "capacity"),
         (

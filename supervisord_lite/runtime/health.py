@@ -1,0 +1,216 @@
+"""A program's readiness and health, watched: the probes, its notify socket and what they said.
+
+``Health`` exists only for a program that has a ``ready`` probe, a ``liveness`` probe or a
+``watchdog``. It turns what it learns into lifecycle events for the runner (``Ready``,
+``Unhealthy``, ``KeepAlive``, ``WatchdogFired``, ``ExtendTimeout``); the lifecycle decides what
+they mean. What needs the kernel to wake us does: the notify socket is read by the daemon's
+``FdWatch`` when a datagram comes. What can only be looked at (``exec``, ``http``, ``tcp``) is
+looked at every ``interval`` by one task, and only while it matters: the ready probe while the
+program is STARTING, the liveness probe while it is RUNNING. A datagram counts only when its
+sender, named by the kernel, is a process of the program's current run.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import trio
+
+from supervisord_lite import lifecycle as lc
+from supervisord_lite.protocol.messages import ProbeReport
+from supervisord_lite.runtime.containment import read_marker
+from supervisord_lite.runtime.daemonlog import log
+from supervisord_lite.runtime.probes import ProbeResult, check
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from supervisord_lite.config import ProgramConfig
+    from supervisord_lite.config_probes import Probe
+    from supervisord_lite.notify_datagram import Notification
+    from supervisord_lite.runtime.containment import RunScope
+    from supervisord_lite.runtime.notifysocket import NotifySockets
+    from supervisord_lite.runtime.services import RunnerServices
+
+__all__ = ["Health", "needs_health", "sender_in_run"]
+
+_POLLED = ("exec", "http", "tcp")
+
+
+def needs_health(program: ProgramConfig) -> bool:
+    """Whether a program has anything for ``Health`` to watch."""
+    return program.ready is not None or program.liveness is not None
+
+
+class Health:
+    """See the module docstring. ``send`` steps the runner; ``scope`` names the current run."""
+
+    def __init__(
+        self,
+        program: ProgramConfig,
+        services: RunnerServices,
+        send: Callable[[lc.Event], None],
+        scope: Callable[[], RunScope | None],
+    ) -> None:
+        self.program = program
+        self._services = services
+        self._send = send
+        self._scope = scope
+        self._probing: trio.CancelScope | None = None
+        self._probing_for: lc.State | None = None
+        #: Since when (wall clock) the program is ready; None while it is not.
+        self.ready_since: float | None = None
+        #: The last result of a probe (ready or liveness) and when it came (wall clock).
+        self.last: ProbeReport | None = None
+        #: Consecutive liveness failures.
+        self.failures = 0
+        #: The program's own ``STATUS=`` text, and its ``MAINPID=``.
+        self.status_text: str | None = None
+        self.main_pid: int | None = None
+        #: Datagrams refused: from a process outside the run, or malformed.
+        self.refused = 0
+        self.notify_path: str | None = None
+        ready = program.ready
+        if ready is not None and ready.notify and services.notify is not None:
+            self.notify_path = services.notify.open(program.name, self._notified).path
+
+    @property
+    def healthy(self) -> bool | None:
+        """None without a liveness probe; else whether it has not failed since it last passed."""
+        if self.program.liveness is None:
+            return None
+        return self.ready_since is not None and self.failures == 0
+
+    def env(self) -> dict[str, str]:
+        """What the program's environment gets: its notify socket."""
+        return {"NOTIFY_SOCKET": self.notify_path} if self.notify_path else {}
+
+    def close(self, notify: NotifySockets | None) -> None:
+        self._stop_probing()
+        if notify is not None and self.notify_path is not None:
+            notify.close(self.program.name)
+            self.notify_path = None
+
+    # -- the runner's steps --------------------------------------------------------------------
+
+    def on_step(self, before: lc.Snapshot, after: lc.Snapshot) -> None:
+        """Start or stop looking as the program moves between states."""
+        if after.state is lc.State.RUNNING and before.state is not lc.State.RUNNING:
+            self.ready_since = self._services.wall_clock()
+            self.failures = 0
+        elif after.state is not lc.State.RUNNING:
+            self.ready_since = None
+        if after.state is self._probing_for and after.pgid is not None:
+            return
+        self._stop_probing()
+        if after.pgid is None:
+            return
+        probe: Probe | None = None
+        if after.state is lc.State.STARTING:
+            probe = self.program.ready
+        elif after.state is lc.State.RUNNING:
+            probe = self.program.liveness
+        if probe is not None and probe.kind in _POLLED:
+            self._probing_for = after.state
+            self._services.nursery.start_soon(
+                self._probe_loop, probe, after.state, name=f"probe {self.program.name}"
+            )
+
+    def _stop_probing(self) -> None:
+        if self._probing is not None:
+            self._probing.cancel()
+        self._probing = None
+        self._probing_for = None
+
+    async def _probe_loop(self, probe: Probe, state: lc.State) -> None:
+        with trio.CancelScope() as scope:
+            if self._probing_for is not state or self._probing is not None:
+                return
+            self._probing = scope
+            await trio.sleep(probe.initial_delay)
+            while True:
+                started = trio.current_time()
+                result = await check(probe, self.program, cwd=self._services.base_dir)
+                self._note(result)
+                if state is lc.State.STARTING and result.ok:
+                    self._probing = self._probing_for = None
+                    self._send(lc.Ready())
+                    return
+                if state is lc.State.RUNNING:
+                    self._liveness(result)
+                await trio.sleep_until(started + probe.interval)
+
+    def _note(self, result: ProbeResult) -> None:
+        self.last = ProbeReport(
+            ok=result.ok,
+            detail=result.detail,
+            latency=result.latency,
+            at=self._services.wall_clock(),
+        )
+
+    def _liveness(self, result: ProbeResult) -> None:
+        liveness = self.program.liveness
+        assert liveness is not None
+        if result.ok:
+            self.failures = 0
+            return
+        self.failures += 1
+        if self.failures >= liveness.failure_threshold:
+            kind = liveness.kind
+            target = getattr(liveness, kind)
+            where = " ".join(target) if isinstance(target, tuple) else target
+            reason = f"{kind} {where}: {result.detail} ({self.failures} failures in a row)"
+            log.warning("%s: unhealthy: %s", self.program.name, reason)
+            self._send(lc.Unhealthy(reason))
+
+    # -- the notify socket ---------------------------------------------------------------------
+
+    def _notified(self, pid: int | None, note: Notification) -> None:
+        scope = self._scope()
+        if pid is None or scope is None or not sender_in_run(pid, scope):
+            self.refused += 1
+            log.warning(
+                "%s: notify datagram from pid %s ignored: not a process of its current run",
+                self.program.name,
+                pid,
+            )
+            return
+        for problem in note.problems:
+            log.warning("%s: notify datagram: %s", self.program.name, problem)
+        if note.status is not None:
+            self.status_text = note.status
+        if note.main_pid is not None:
+            self.main_pid = note.main_pid
+        if note.extend_timeout is not None:
+            self._send(lc.ExtendTimeout(note.extend_timeout))
+        if note.ready:
+            self._send(lc.Ready())
+        if note.watchdog:
+            self._send(lc.KeepAlive())
+        if note.watchdog_trigger:
+            self._send(lc.WatchdogFired())
+
+    def report(self) -> dict[str, object]:
+        """The status fields this adds to the program's row."""
+        return {
+            "ready_since": self.ready_since,
+            "healthy": self.healthy,
+            "probe": self.last,
+            "notify_status": self.status_text,
+        }
+
+
+def sender_in_run(pid: int, scope: RunScope) -> bool:
+    """Whether ``pid`` is a process of the run: in its process group, its cgroup, or marked."""
+    try:
+        if scope.pgid is not None and os.getpgid(pid) == scope.pgid:
+            return True
+    except (ProcessLookupError, PermissionError):
+        return False
+    if scope.cgroup is not None:
+        try:
+            return pid in scope.cgroup.pids()
+        except OSError:
+            return False
+    return read_marker(pid) == scope.marker
