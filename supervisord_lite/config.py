@@ -467,6 +467,10 @@ def _check_dependencies(
     paths = {name: f"{wording.join('$.programs', name)}.depends_on" for name in needs}
     problems.extend(DependencyGraph(needs).problems(paths))
     for name, program in programs.items():
+        captured = [t for t in (program.log.stdout, program.log.stderr) if t not in (None, INHERIT)]
+        if program.ready is not None and program.ready.log is not None and not captured:
+            where = f"{wording.join('$.programs', name)}.ready.log"
+            problems.append(Problem(where, "needs captured output (log.stdout or log.stderr)"))
         if program.watchdog is not None and (program.ready is None or not program.ready.notify):
             where = f"{wording.join('$.programs', name)}.watchdog"
             problems.append(Problem(where, "needs ready.notify = true (WATCHDOG=1 comes that way)"))

@@ -73,7 +73,7 @@ class ReadyProbe(Probe, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``[programs.NAME.ready]``: when a started program counts as ready (RUNNING)."""
 
     notify: bool = False
-    fd: Annotated[int, Meta(ge=3, le=1023)] | None = None
+    fd: Annotated[int, Meta(ge=3, le=9)] | None = None
     log: Annotated[str, Meta(min_length=1)] | None = None
     start_timeout: _Seconds = 60.0
     """Not ready this long after the spawn: a failed start (backoff, FATAL after retries)."""

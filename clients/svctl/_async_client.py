@@ -27,7 +27,7 @@ import os
 import warnings
 from typing import TYPE_CHECKING, Generic, Self
 
-from supervisord_lite.protocol.messages import ProgramState, Restart, Start, Stop
+from supervisord_lite.protocol.messages import ProgramState, Restart, Start
 from svctl import _requests
 from svctl._async_io import AsyncTransport, Lock, clock, open_transport
 from svctl._config import socket_from_config
@@ -278,15 +278,18 @@ class AsyncClient:
         *names: str,
         all: bool = False,
         wait: bool = True,
+        with_dependents: bool = False,
         timeout: TimeoutArg = DEFAULT,  # noqa: ASYNC109
     ) -> list[ActionResult]:
-        """Want programs down; with ``wait``, answer once each process group is gone.
+        """Want programs down; with ``wait``, answer once each process group is gone. A
+        program that running programs depend on is refused (its result names them) unless
+        ``with_dependents``, which stops them first.
 
         Raises:
             NoSuchProgram: a name is unknown; nothing was stopped.
             UsageError: neither names nor ``all``, or both.
         """
-        return await self._call(_requests.action(Stop, names, all, wait), timeout)
+        return await self._call(_requests.stop(names, all, wait, with_dependents), timeout)
 
     async def restart(
         self,
@@ -321,12 +324,16 @@ class AsyncClient:
         self,
         *names: str,
         state: ProgramState | str = "RUNNING",
+        ready: bool = False,
         timeout: float | None = None,  # noqa: ASYNC109 - the daemon's bound, sent in the request
     ) -> list[ActionResult]:
         """Block until every named program is in ``state``; the daemon watches, nobody polls.
 
-        ``timeout`` is how long the daemon waits (None: forever); the call itself gives up
-        the client's own ``timeout`` later than that.
+        With ``ready``, wait until each is ready (RUNNING: ready by its probe, or alive
+        ``start_seconds``); one that can no longer get there (FATAL, a dependency that failed)
+        comes back at once with ``ok=False`` and the reason. ``timeout`` is how long the
+        daemon waits (None: forever); the call itself gives up the client's own ``timeout``
+        later than that.
 
         Raises:
             Timeout: the programs did not get there in time.
@@ -334,7 +341,7 @@ class AsyncClient:
             ValueError: ``state`` is not a state name.
         """
         target = ProgramState(state.upper())
-        request = _requests.wait(names, target, timeout)
+        request = _requests.wait(names, target, timeout, ready)
         if timeout is None or self.timeout is None:
             return await self._request(request, None)
         return await self._request(request, clock() + timeout + self.timeout)

@@ -137,6 +137,24 @@ def action(
     return Request(lambda i: kind(id=i, names=names, all=every, wait=wait), _results_of, wait)
 
 
+def stop(
+    names: tuple[str, ...], every: bool, wait: bool, with_dependents: bool
+) -> Request[list[ActionResult]]:
+    """``Stop`` the named programs, or all of them; ``with_dependents`` stops first the
+    programs that depend on them (else the daemon refuses to stop a needed program).
+
+    Raises:
+        UsageError: neither names nor ``every``, or both.
+    """
+    if bool(names) == every:
+        raise UsageError("stop: name the programs, or ask for all (not both)")
+    return Request(
+        lambda i: Stop(id=i, names=names, all=every, wait=wait, with_dependents=with_dependents),
+        _results_of,
+        wait,
+    )
+
+
 def history(name: str | None, limit: int) -> Request[list[HistoryEntry]]:
     """``History`` of one program (of every program when ``name`` is None), oldest first."""
     if limit < 0:
@@ -145,15 +163,18 @@ def history(name: str | None, limit: int) -> Request[list[HistoryEntry]]:
 
 
 def wait(
-    names: tuple[str, ...], state: ProgramState, timeout: float | None
+    names: tuple[str, ...], state: ProgramState, timeout: float | None, ready: bool = False
 ) -> Request[list[ActionResult]]:
-    """``Wait`` until every named program is in ``state``; the daemon times it."""
+    """``Wait`` until every named program is in ``state`` (with ``ready``: ready, or unable
+    to get there); the daemon times it."""
     if not names:
         raise UsageError("wait: name at least one program")
     if timeout is not None and timeout < 0:
         raise UsageError(f"wait: the timeout must be 0 or more, not {timeout:g}")
     return Request(
-        lambda i: Wait(id=i, names=names, state=state, timeout=timeout), _results_of, True
+        lambda i: Wait(id=i, names=names, state=state, timeout=timeout, ready=ready),
+        _results_of,
+        True,
     )
 
 

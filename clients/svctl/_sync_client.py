@@ -12,7 +12,7 @@ import os
 import warnings
 from typing import TYPE_CHECKING, Generic, Self
 
-from supervisord_lite.protocol.messages import ProgramState, Restart, Start, Stop
+from supervisord_lite.protocol.messages import ProgramState, Restart, Start
 from svctl import _requests
 from svctl._config import socket_from_config
 from svctl._requests import DEFAULT, QUICK_TIMEOUT, ItemT, TimeoutArg
@@ -263,15 +263,18 @@ class Client:
         *names: str,
         all: bool = False,
         wait: bool = True,
+        with_dependents: bool = False,
         timeout: TimeoutArg = DEFAULT,
     ) -> list[ActionResult]:
-        """Want programs down; with ``wait``, answer once each process group is gone.
+        """Want programs down; with ``wait``, answer once each process group is gone. A
+        program that running programs depend on is refused (its result names them) unless
+        ``with_dependents``, which stops them first.
 
         Raises:
             NoSuchProgram: a name is unknown; nothing was stopped.
             UsageError: neither names nor ``all``, or both.
         """
-        return self._call(_requests.action(Stop, names, all, wait), timeout)
+        return self._call(_requests.stop(names, all, wait, with_dependents), timeout)
 
     def restart(
         self,
@@ -306,12 +309,16 @@ class Client:
         self,
         *names: str,
         state: ProgramState | str = "RUNNING",
+        ready: bool = False,
         timeout: float | None = None,
     ) -> list[ActionResult]:
         """Block until every named program is in ``state``; the daemon watches, nobody polls.
 
-        ``timeout`` is how long the daemon waits (None: forever); the call itself gives up
-        the client's own ``timeout`` later than that.
+        With ``ready``, wait until each is ready (RUNNING: ready by its probe, or alive
+        ``start_seconds``); one that can no longer get there (FATAL, a dependency that failed)
+        comes back at once with ``ok=False`` and the reason. ``timeout`` is how long the
+        daemon waits (None: forever); the call itself gives up the client's own ``timeout``
+        later than that.
 
         Raises:
             Timeout: the programs did not get there in time.
@@ -319,7 +326,7 @@ class Client:
             ValueError: ``state`` is not a state name.
         """
         target = ProgramState(state.upper())
-        request = _requests.wait(names, target, timeout)
+        request = _requests.wait(names, target, timeout, ready)
         if timeout is None or self.timeout is None:
             return self._request(request, None)
         return self._request(request, clock() + timeout + self.timeout)

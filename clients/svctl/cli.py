@@ -153,7 +153,17 @@ def _status(client: Client, args: argparse.Namespace) -> int:
 
 def _action(op: str) -> Callable[[Client, argparse.Namespace], int]:
     def run(client: Client, args: argparse.Namespace) -> int:
-        method = {"start": client.start, "stop": client.stop, "restart": client.restart}[op]
+        if op == "stop":
+            return _print_results(
+                client.stop(
+                    *args.names,
+                    all=args.all,
+                    wait=not args.no_wait,
+                    with_dependents=args.with_dependents,
+                    **_limit(args),
+                )
+            )
+        method = {"start": client.start, "restart": client.restart}[op]
         return _print_results(
             method(*args.names, all=args.all, wait=not args.no_wait, **_limit(args))
         )
@@ -171,7 +181,9 @@ def _wait(client: Client, args: argparse.Namespace) -> int:
     """The daemon waits ``wait --timeout`` or the global ``--timeout``, the shorter."""
     limits = [t for t in (args.wait_timeout, args.timeout) if t is not None]
     timeout = min(limits) if limits else None
-    return _print_results(client.wait(*args.names, state=args.state, timeout=timeout))
+    return _print_results(
+        client.wait(*args.names, state=args.state, ready=args.ready, timeout=timeout)
+    )
 
 
 def _events(client: Client, args: argparse.Namespace) -> int:
@@ -352,6 +364,13 @@ def _action_parser(
         action="store_true",
         help="return once the daemon took the request, without waiting for the outcome",
     )
+    if op == "stop":
+        parser.add_argument(
+            "--with-dependents",
+            action="store_true",
+            help="also stop, first, the programs that depend on these (without it, a program"
+            " that running programs need is not stopped)",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -427,7 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
         "wait",
         _wait,
         "block until every named program is in a state (the daemon tells, nobody polls)",
-        "svctl wait web --state running\nsvctl wait web worker --state stopped --timeout 30",
+        "svctl wait web --ready --timeout 60\nsvctl wait web --state running\n"
+        "svctl wait web worker --state stopped --timeout 30",
         timeout=False,
     )
     wait.add_argument("names", nargs="+", metavar="NAME", help="programs to wait for")
@@ -437,6 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=ProgramState.RUNNING,
         metavar="STATE",
         help="the state to wait for (default: running)",
+    )
+    wait.add_argument(
+        "--ready",
+        action="store_true",
+        help="wait until ready (RUNNING); exit 1 at once, with the reason, for a program that"
+        " can no longer get there (FATAL, a dependency that failed)",
     )
     wait.add_argument(
         "--timeout",

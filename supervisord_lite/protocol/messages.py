@@ -215,12 +215,15 @@ class Wait(Request, tag="wait", kw_only=True, frozen=True):
 
     The daemon waits on its own state changes, never by polling. Answered with
     :class:`ActionReply` once all are there, ``Error(timeout)`` after ``timeout`` seconds
-    (None waits forever), or ``Error(no_such_program)``.
+    (None waits forever), or ``Error(no_such_program)``. With ``ready`` the wait is for
+    readiness (RUNNING) and ends at once for a program that can no longer get there (FATAL,
+    or a dependency that failed): its result is ``ok=False`` with the reason.
     """
 
     names: tuple[str, ...]
     state: ProgramState
     timeout: Annotated[float, Meta(ge=0, le=MAX_WAIT)] | None = None
+    ready: bool = False
 
 
 class Subscribe(Request, tag="subscribe", kw_only=True, frozen=True):

@@ -21,7 +21,7 @@ from supervisord_lite import lifecycle as lc
 from supervisord_lite.depgraph import DependencyGraph
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from supervisord_lite.depgraph import Condition
     from supervisord_lite.runtime.program import ProgramRunner, Watcher
@@ -74,6 +74,7 @@ class DependencyGate:
         self._runners = runners
         self._held: dict[str, Hold] = {}
         self._watched: set[str] = set()
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
         self.graph = DependencyGraph({})
         self.refresh()
 
@@ -135,11 +136,29 @@ class DependencyGate:
         if hold is not None and not hold.failed.is_set():
             hold.released.set()
 
+    def failure(self, name: str) -> str:
+        """Why a held program can never start as things stand ("" when it still may)."""
+        hold = self._held.get(name)
+        return hold.reason if hold is not None and hold.failed.is_set() else ""
+
+    def on_failure(self, name: str, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` once ``name``'s hold fails; answers how to stop listening."""
+        listeners = self._listeners.setdefault(name, [])
+        listeners.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in listeners:
+                listeners.remove(callback)
+
+        return unsubscribe
+
     def _fail(self, name: str, why: str) -> None:
         hold = self._held.get(name)
         if hold is not None and not hold.failed.is_set():
             hold.reason = why
             hold.failed.set()
+            for callback in list(self._listeners.get(name, ())):
+                callback()
 
     def _changed(self, dep: str) -> None:
         for name in sorted(self.graph.dependents(dep, transitive=False)):

@@ -141,11 +141,15 @@ class Handlers:
                 await send(
                     m.ActionReply(id=rid, results=await sup.restart(names, every=every, wait=wait))
                 )
-            case m.Wait(names=names, state=state, timeout=timeout):
+            case m.Wait(names=names, state=state, timeout=timeout, ready=ready):
                 self._need_names(names, False)
                 results = None
+                if ready:
+                    state = m.ProgramState.RUNNING
                 with trio.move_on_after(math.inf if timeout is None else timeout):
-                    results = await sup.wait_state(names, state)
+                    results = await (
+                        sup.wait_ready(names) if ready else sup.wait_state(names, state)
+                    )
                 if results is None:
                     late = ", ".join(sup.not_in_state(names, state))
                     raise WaitTimeout(

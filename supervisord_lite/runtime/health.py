@@ -13,7 +13,8 @@ sender, named by the kernel, is a process of the program's current run.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Final
 
 import trio
 
@@ -30,12 +31,15 @@ if TYPE_CHECKING:
     from supervisord_lite.config_probes import Probe
     from supervisord_lite.notify_datagram import Notification
     from supervisord_lite.runtime.containment import RunScope
+    from supervisord_lite.runtime.logs.streams import ProgramLogs
     from supervisord_lite.runtime.notifysocket import NotifySockets
     from supervisord_lite.runtime.services import RunnerServices
 
 __all__ = ["Health", "needs_health", "sender_in_run"]
 
 _POLLED = ("exec", "http", "tcp")
+#: The longest partial line a ``log`` probe keeps between two chunks of output.
+MAX_PARTIAL_LINE: Final = 64 * 1024
 
 
 def needs_health(program: ProgramConfig) -> bool:
@@ -52,9 +56,12 @@ class Health:
         services: RunnerServices,
         send: Callable[[lc.Event], None],
         scope: Callable[[], RunScope | None],
+        logs: ProgramLogs,
     ) -> None:
         self.program = program
         self._services = services
+        self._logs = logs
+        self._pipe = -1  # the read end of an ``fd`` probe's pipe, while it is watched
         self._send = send
         self._scope = scope
         self._probing: trio.CancelScope | None = None
@@ -86,8 +93,66 @@ class Health:
         """What the program's environment gets: its notify socket."""
         return {"NOTIFY_SOCKET": self.notify_path} if self.notify_path else {}
 
+    def prepare_spawn(self) -> tuple[int, int] | None:
+        """Before a spawn: a ``log`` probe starts reading the output (the first line may come
+        at once); an ``fd`` probe makes a new pipe, whose write end the program gets as its
+        descriptor N: (N, the write end). ``spawned`` must follow."""
+        ready = self.program.ready
+        if ready is not None and ready.log is not None:
+            self._logs.watch_output(self._match_output(ready.log))
+        if ready is None or ready.fd is None:
+            return None
+        self._close_pipe()
+        self._pipe, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        return ready.fd, write_end
+
+    def spawned(self, given: tuple[int, int] | None, ok: bool) -> None:
+        """After a spawn: our copy of the write end goes; the read end is watched if it ran."""
+        if not ok:
+            self._logs.watch_output(None)
+        if given is None:
+            return
+        os.close(given[1])
+        if ok:
+            self._services.fdwatch.add(self._pipe, self._fd_readable, self._services.nursery)
+        else:
+            self._close_pipe()
+
+    def _fd_readable(self) -> None:
+        try:
+            data = os.read(self._pipe, 512)
+        except BlockingIOError:
+            return
+        if b"\n" in data:
+            self._close_pipe()
+            self._send(lc.Ready())
+        elif not data:  # closed without a newline: not ready (start_timeout decides)
+            self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        if self._pipe >= 0:
+            self._services.fdwatch.remove(self._pipe)
+            os.close(self._pipe)
+            self._pipe = -1
+
+    def _match_output(self, pattern: str) -> Callable[[bytes], None]:
+        """A watcher of the program's output that says Ready at the first line matching."""
+        regex = re.compile(pattern.encode())
+        partial = [b""]
+
+        def watcher(data: bytes) -> None:
+            lines = (partial[0] + data).split(b"\n")
+            partial[0] = lines.pop()[-MAX_PARTIAL_LINE:]
+            if any(regex.search(line) for line in lines):
+                self._logs.watch_output(None)
+                self._send(lc.Ready())
+
+        return watcher
+
     def close(self, notify: NotifySockets | None) -> None:
         self._stop_probing()
+        self._close_pipe()
+        self._logs.watch_output(None)
         if notify is not None and self.notify_path is not None:
             notify.close(self.program.name)
             self.notify_path = None
@@ -104,6 +169,9 @@ class Health:
         if after.state is self._probing_for and after.pgid is not None:
             return
         self._stop_probing()
+        if after.state is not lc.State.STARTING:
+            self._close_pipe()
+            self._logs.watch_output(None)
         if after.pgid is None:
             return
         probe: Probe | None = None

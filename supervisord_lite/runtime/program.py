@@ -108,7 +108,7 @@ class ProgramRunner:
         self._services = services
         #: Readiness and health, for a program with probes (None for the others).
         self._health = (
-            Health(program, services, self.send, lambda: self._scope)
+            Health(program, services, self.send, lambda: self._scope, self.logs)
             if needs_health(program)
             else None
         )
@@ -290,8 +290,12 @@ class ProgramRunner:
         run_id = services.store.store.allocate_run_id()
         logs: RunLogs | None = None
         cgroup = None
+        health = self._health
+        given = None
+        spawned = False
         try:
             logs = self.logs.open_run()
+            given = health.prepare_spawn() if health is not None else None
             cgroup = containment.cgroup_for(self.program, run_id)
             with containment.reaper.spawning():
                 process = await spawn(
@@ -301,9 +305,11 @@ class ProgramRunner:
                     stderr=logs.stderr,
                     marker=containment.marker(run_id),
                     cgroup=cgroup,
-                    extra_env=self._health.env() if self._health is not None else None,
+                    extra_env=health.env() if health is not None else None,
+                    give_fd=given,
                 )
                 containment.reaper.manage(process.pid)
+            spawned = True
             self.logs.start_run(logs, services.nursery)  # before the finally drops unused pipes
         except (SpawnError, LogPathError) as exc:
             if cgroup is not None:
@@ -313,6 +319,8 @@ class ProgramRunner:
         finally:
             if logs is not None:
                 logs.close_child_ends()  # the child has them; EOF must not wait for us
+            if health is not None:
+                health.spawned(given, spawned)
         self.spawns += 1
         self._scope = scope = containment.scope(process.pid, run_id, cgroup)
         self._exit = ExitWatch(process, scope, logs, self, services.fdwatch)

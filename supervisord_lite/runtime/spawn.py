@@ -114,13 +114,15 @@ async def spawn(
     cgroup: Cgroup | None = None,
     env: Mapping[str, str] | None = None,
     extra_env: Mapping[str, str] | None = None,
+    give_fd: tuple[int, int] | None = None,
 ) -> trio.Process:
     """Start ``program`` as the leader of a new process group; stdin is /dev/null.
 
     ``stdout``/``stderr`` are file descriptors (or ``subprocess.DEVNULL``/``STDOUT``);
     ``marker`` goes into the environment as the run's marker; with ``cgroup`` the process moves
     itself into that cgroup before the program is exec'ed. ``extra_env`` is what the daemon
-    gives the run besides (its notify socket).
+    gives the run besides (its notify socket); ``give_fd`` = (N, ours) hands our descriptor
+    to the program as its descriptor N (a ``sh`` redirection, so N is 3 to 9).
 
     Raises:
         SpawnError: the program could not be started, for any reason the kernel gives (no
@@ -132,6 +134,12 @@ async def spawn(
     child_env[RUN_MARKER] = marker
     cwd = program.cwd or cwd
     argv = list(program.command)
+    stdin: int = subprocess.DEVNULL
+    if give_fd is not None:
+        # The descriptor comes in as stdin (a number every sh can redirect from: dash takes
+        # one digit only), is moved to N, and stdin goes back to /dev/null.
+        target, stdin = give_fd
+        argv = ["/bin/sh", "-c", f'exec {target}>&0 0</dev/null; exec "$0" "$@"', *argv]
     # Only root switches identities; a daemon running as the program's own user just runs it.
     switch = identity if identity is not None and os.geteuid() == 0 else None
     if cgroup is not None:
@@ -141,7 +149,7 @@ async def spawn(
     try:
         process: trio.Process = await trio.lowlevel.open_process(
             argv,
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             stdout=stdout,
             stderr=stderr,
             cwd=cwd,

@@ -232,6 +232,47 @@ class Supervisor:
 
         return tuple(await _gather([functools.partial(one, r) for r in runners]))
 
+    async def wait_ready(self, names: Sequence[str]) -> tuple[ActionResult, ...]:
+        """Block until every named program is ready (RUNNING); one that can no longer get
+        there (FATAL, or held by a dependency that failed) answers at once, not ok, with why."""
+        runners = self.lookup(names)
+
+        def verdict(runner: ProgramRunner) -> ActionResult | None:
+            snap = runner.snapshot
+            if snap.state is lc.State.RUNNING:
+                return ActionResult(name=runner.name, ok=True, state=snap.state)
+            if snap.state is lc.State.FATAL:
+                why = snap.message or "FATAL"
+                return ActionResult(name=runner.name, ok=False, state=snap.state, message=why)
+            failed = self.gate.failure(runner.name)
+            if failed:
+                return ActionResult(name=runner.name, ok=False, state=snap.state, message=failed)
+            return None
+
+        async def one(runner: ProgramRunner) -> ActionResult:
+            settled = verdict(runner)
+            if settled is not None:
+                return settled
+            done = trio.Event()
+
+            def watcher(entered: tuple[lc.State, ...], snap: lc.Snapshot) -> bool:
+                if lc.State.RUNNING in entered or verdict(runner) is not None:
+                    done.set()
+                return done.is_set()
+
+            runner.watch(watcher)
+            unsubscribe = self.gate.on_failure(runner.name, done.set)
+            try:
+                await done.wait()
+            finally:
+                runner.unwatch(watcher)
+                unsubscribe()
+            return verdict(runner) or ActionResult(
+                name=runner.name, ok=True, state=lc.State.RUNNING
+            )
+
+        return tuple(await _gather([functools.partial(one, r) for r in runners]))
+
     def not_in_state(self, names: Sequence[str], state: ProgramState) -> list[str]:
         """The named programs that are not in ``state`` now."""
         return [r.name for r in self.lookup(names) if r.snapshot.state != state]

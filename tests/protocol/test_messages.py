@@ -66,7 +66,7 @@ WIRE: dict[type[Request] | type[Reply], tuple[str, tuple[str, ...], tuple[str, .
     Restart: ("restart", (), ("id", "names", "all", "wait")),
     History: ("history", (), ("id", "name", "limit")),
     Logs: ("logs", (), ("id", "name", "stream", "lines", "follow")),
-    Wait: ("wait", ("names", "state"), ("id", "timeout")),
+    Wait: ("wait", ("names", "state"), ("id", "timeout", "ready")),
     Subscribe: ("subscribe", (), ("id",)),
     Cancel: ("cancel", ("target",), ("id",)),
     Reload: ("reload", (), ("id",)),

@@ -31,6 +31,8 @@ from supervisord_lite.runtime.logs.pump import RunLogs
 from supervisord_lite.runtime.logs.writer import FileWriter
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from supervisord_lite.config import LogConfig, ProgramConfig
     from supervisord_lite.protocol.messages import Stream
     from supervisord_lite.runtime.logs.fanout import LogFanOut
@@ -63,6 +65,9 @@ class LogStream:
         self.writer = FileWriter(f"{program} {stream}", self.file, self.buffer)
         self._fanout = fanout
         self._started = False
+        #: Called with each chunk read while something looks at the output (a ``log``
+        #: readiness probe); None the rest of the time.
+        self.watcher: Callable[[bytes], None] | None = None
 
     def prepare(self) -> None:
         """Open the log file before a spawn, if it is not open.
@@ -83,6 +88,8 @@ class LogStream:
         """Count a chunk read from the pipe and hand it to the followers."""
         counters = self.counters
         counters.bytes_read += len(data)
+        if self.watcher is not None:
+            self.watcher(data)
         lags, missed = self._fanout.publish(self.program, self.stream, data)
         if missed:
             counters.lagged += lags
@@ -259,6 +266,13 @@ class ProgramLogs:
         self._runs = [r for r in self._runs if not all(p.done for p in r.pumps)]
         self._runs.append(run)
         run.start(nursery)
+
+    def watch_output(self, watcher: Callable[[bytes], None] | None) -> bool:
+        """Hand every chunk of captured output to ``watcher`` (None: stop); False when no
+        stream is captured."""
+        for stream in self.streams:
+            stream.watcher = watcher
+        return bool(self.streams)
 
     def statistics(self) -> tuple[LogStreamStats, ...]:
         return tuple(s.statistics() for s in self.streams)
