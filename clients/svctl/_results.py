@@ -32,7 +32,9 @@ class Welcome(Struct, kw_only=True, frozen=True):
 
 
 class StateChanged(Struct, kw_only=True, frozen=True):
-    """A program moved from ``old`` to ``new`` at ``at`` (Unix time)."""
+    """A program moved from ``old`` to ``new`` at ``at`` (Unix time); ``change`` is ``state``
+    for a transition, ``health`` or ``dependency`` (``old == new``) for a change of its health
+    or of what it waits for, said in ``message``."""
 
     program: str
     old: ProgramState
@@ -42,6 +44,7 @@ class StateChanged(Struct, kw_only=True, frozen=True):
     exit_signal: str | None
     at: float
     message: str = ""
+    change: str = "state"
 
 
 class LogChunk(Struct, kw_only=True, frozen=True):

@@ -134,6 +134,8 @@ def history_line(entry: HistoryEntry, tz: tzinfo | None = None) -> str:
 def event_line(event: StateChanged, tz: tzinfo | None = None) -> str:
     """``2024-05-01 12:00:03  web  STARTING -> RUNNING  pid 4242``."""
     ended = last_exit(event.exit_code, event.exit_signal)
+    if event.change != "state":
+        return _join((_when(event.at, tz), event.program, f"{event.change}:", event.message))
     return _join(
         (
             _when(event.at, tz),

@@ -457,7 +457,12 @@ class ReloadReply(Reply, tag="reload", kw_only=True, frozen=True):
 
 
 class StateChanged(Reply, tag="state", kw_only=True, frozen=True):
-    """Pushed to subscribers: a program moved from ``old`` to ``new`` at ``at`` (wall epoch)."""
+    """Pushed to subscribers: a program moved from ``old`` to ``new`` at ``at`` (wall epoch).
+
+    ``change`` says what changed: ``state`` (a transition; RUNNING is ready), ``health`` (its
+    liveness probe started failing, or passes again: ``old == new``, ``message`` says how) or
+    ``dependency`` (it waits for a dependency, or was stopped because of one).
+    """
 
     program: str
     old: ProgramState
@@ -467,6 +472,7 @@ class StateChanged(Reply, tag="state", kw_only=True, frozen=True):
     exit_signal: str | None
     at: float
     message: str = ""
+    change: Literal["state", "health", "dependency"] = "state"
 
 
 class LogChunk(Reply, tag="log", kw_only=True, frozen=True):

@@ -122,7 +122,7 @@ class DependencyGate:
         hold = self._held.get(runner.name)
         if hold is None:
             hold = self._held[runner.name] = Hold(event)
-        runner.waiting_for = why
+        runner.set_waiting(why)
         if ": failed: " in why:
             self._fail(runner.name, why)
         return hold
@@ -132,7 +132,7 @@ class DependencyGate:
         hold = self._held.pop(name, None)
         runner = self._runners.get(name)
         if runner is not None:
-            runner.waiting_for = ""
+            runner.set_waiting("")
         if hold is not None and not hold.failed.is_set():
             hold.released.set()
 
@@ -173,7 +173,7 @@ class DependencyGate:
                     self.release(name)
                     runner.send(hold.event)
                 else:
-                    runner.waiting_for = why
+                    runner.set_waiting(why)
                     if ": failed: " in why:
                         self._fail(name, why)
                 continue
@@ -192,6 +192,6 @@ class DependencyGate:
         runner.send(lc.WantDown())
         if policy == "restart":
             self._held[runner.name] = Hold(lc.WantUp())
-            runner.waiting_for = f"waiting for {why}"
+            runner.set_waiting(f"waiting for {why}")
         else:
-            runner.waiting_for = f"stopped: dependency {why}"
+            runner.set_waiting(f"stopped: dependency {why}")

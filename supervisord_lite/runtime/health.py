@@ -23,6 +23,7 @@ from supervisord_lite.protocol.messages import ProbeReport
 from supervisord_lite.runtime.containment import read_marker
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.probes import ProbeResult, check
+from supervisord_lite.runtime.reports import state_changed
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -57,8 +58,10 @@ class Health:
         send: Callable[[lc.Event], None],
         scope: Callable[[], RunScope | None],
         logs: ProgramLogs,
+        snapshot: Callable[[], lc.Snapshot],
     ) -> None:
         self.program = program
+        self._snapshot = snapshot
         self._services = services
         self._logs = logs
         self._pipe = -1  # the read end of an ``fd`` probe's pipe, while it is watched
@@ -221,9 +224,13 @@ class Health:
         liveness = self.program.liveness
         assert liveness is not None
         if result.ok:
+            if self.failures:
+                self._publish(f"healthy again: {result.detail}")
             self.failures = 0
             return
         self.failures += 1
+        if self.failures == 1:
+            self._publish(f"liveness probe failed: {result.detail}")
         if self.failures >= liveness.failure_threshold:
             kind = liveness.kind
             target = getattr(liveness, kind)
@@ -231,6 +238,21 @@ class Health:
             reason = f"{kind} {where}: {result.detail} ({self.failures} failures in a row)"
             log.warning("%s: unhealthy: %s", self.program.name, reason)
             self._send(lc.Unhealthy(reason))
+
+    def _publish(self, message: str) -> None:
+        snap = self._snapshot()
+        at = self._services.wall_clock()
+        self._services.events.publish(
+            state_changed(
+                self.program.name,
+                snap.state,
+                snap.state,
+                snap,
+                at=at,
+                change="health",
+                message=message,
+            )
+        )
 
     # -- the notify socket ---------------------------------------------------------------------
 

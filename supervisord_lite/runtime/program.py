@@ -108,7 +108,7 @@ class ProgramRunner:
         self._services = services
         #: Readiness and health, for a program with probes (None for the others).
         self._health = (
-            Health(program, services, self.send, lambda: self._scope, self.logs)
+            Health(program, services, self.send, lambda: self._scope, self.logs, self._snap)
             if needs_health(program)
             else None
         )
@@ -126,6 +126,24 @@ class ProgramRunner:
     @property
     def name(self) -> str:
         return self.program.name
+
+    def _snap(self) -> lc.Snapshot:
+        return self.snapshot
+
+    def set_waiting(self, why: str) -> None:
+        """Say why the program waits for, or was stopped by, a dependency ("" when it does
+        not); a change is an event (``change = "dependency"``)."""
+        if why == self.waiting_for:
+            return
+        self.waiting_for = why
+        if why:
+            snap = self.snapshot
+            at = self._services.wall_clock()
+            self._services.events.publish(
+                state_changed(
+                    self.name, snap.state, snap.state, snap, at=at, change="dependency", message=why
+                )
+            )
 
     @property
     def finished(self) -> trio.Event:

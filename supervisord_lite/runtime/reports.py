@@ -4,7 +4,7 @@ functions; the runner hands their results on."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.protocol.messages import StateChanged
@@ -62,9 +62,17 @@ def store_op(
 
 
 def state_changed(
-    program: str, old: lc.State, new: lc.State, snap: lc.Snapshot, *, at: float
+    program: str,
+    old: lc.State,
+    new: lc.State,
+    snap: lc.Snapshot,
+    *,
+    at: float,
+    change: Literal["state", "health", "dependency"] = "state",
+    message: str | None = None,
 ) -> StateChanged:
-    """The event subscribers get for a transition."""
+    """The event subscribers get for a transition (or, with ``change``, for a change of health
+    or of what the program waits for, in ``message``)."""
     last = snap.last_exit
     return StateChanged(
         program=program,
@@ -74,7 +82,8 @@ def state_changed(
         exit_code=last.code if last else None,
         exit_signal=last.signal if last else None,
         at=at,
-        message=snap.message,
+        message=snap.message if message is None else message,
+        change=change,
     )
 
 

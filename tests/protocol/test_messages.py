@@ -82,7 +82,7 @@ WIRE: dict[type[Request] | type[Reply], tuple[str, tuple[str, ...], tuple[str, .
     StateChanged: (
         "state",
         ("program", "old", "new", "pid", "exit_code", "exit_signal", "at"),
-        ("id", "message"),
+        ("id", "message", "change"),
     ),
     LogChunk: ("log", ("program", "stream", "data"), ("id",)),
     Lagged: ("lagged", ("program", "stream", "dropped"), ("id",)),
