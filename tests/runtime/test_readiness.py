@@ -47,6 +47,14 @@ def _state(daemon: Daemon, name: str = "p") -> str:
         return client.status(name)[0].state.value
 
 
+def _wait_starting(daemon: Daemon, name: str = "p") -> None:
+    """Until the program is STARTING (spawned, not ready); the daemon's log if it never is."""
+    try:
+        wait_until(lambda: _state(daemon, name) == "STARTING", "STARTING")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {_state(daemon, name)}\n{daemon.log()}") from exc
+
+
 def _wait_ready(daemon: Daemon, name: str = "p", within: float = 20) -> None:
     with Client(daemon.socket, timeout=within + 10) as client:
         [result] = client.wait(name, ready=True, timeout=within)
@@ -68,7 +76,7 @@ def _notifier(tmp_path: Path, extra: str = "") -> str:
 
 def test_notify_ready_waits_for_ready_1_and_shows_status(tmp_path: Path) -> None:
     with running(tmp_path, _notifier(tmp_path)) as daemon:
-        wait_until(lambda: _state(daemon) == "STARTING", "STARTING")
+        _wait_starting(daemon)
         (tmp_path / "flag").touch()
         _wait_ready(daemon)
         with Client(daemon.socket, timeout=10) as client:
@@ -83,14 +91,14 @@ def test_systemd_notify_works_unchanged(tmp_path: Path) -> None:
     script = f"while [ ! -e {flag} ]; do sleep 0.02; done; systemd-notify --ready --status=up;"
     program = _program(f'command = ["sh", "-c", "{script} exec sleep 3600"]\nready.notify = true')
     with running(tmp_path, program) as daemon:
-        wait_until(lambda: _state(daemon) == "STARTING", "STARTING")
+        _wait_starting(daemon)
         flag.touch()
         _wait_ready(daemon)
 
 
 def test_a_datagram_from_outside_the_run_is_ignored(tmp_path: Path) -> None:
     with running(tmp_path, _notifier(tmp_path)) as daemon:
-        wait_until(lambda: _state(daemon) == "STARTING", "STARTING")
+        _wait_starting(daemon)
         path = os.path.join(os.path.dirname(daemon.socket), "notify", "p.sock")
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.sendto(b"READY=1", path)  # the test is no process of the program's run
@@ -112,7 +120,7 @@ def test_probes_a_program_answers_itself(tmp_path: Path, kind: str) -> None:
         "fd": f'command = ["sh", "-c", "{wait} echo >&3; exec sleep 3600"]\nready.fd = 3',
     }[kind]
     with running(tmp_path, _program(body)) as daemon:
-        wait_until(lambda: _state(daemon) == "STARTING", "STARTING")
+        _wait_starting(daemon)
         flag.touch()
         _wait_ready(daemon)
 
