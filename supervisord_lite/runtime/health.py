@@ -202,7 +202,12 @@ class Health:
             await trio.sleep(probe.initial_delay)
             while True:
                 started = trio.current_time()
-                result = await check(probe, self.program, cwd=self._services.base_dir)
+                result = await check(
+                    probe,
+                    self.program,
+                    cwd=self._services.base_dir,
+                    reaper=self._services.containment.reaper,
+                )
                 self._note(result)
                 if state is lc.State.STARTING and result.ok:
                     self._probing = self._probing_for = None

@@ -25,6 +25,7 @@ from supervisord_lite.runtime.spawn import build_env, resolve_identity
 if TYPE_CHECKING:
     from supervisord_lite.config import ProgramConfig
     from supervisord_lite.config_probes import Probe
+    from supervisord_lite.runtime.reaper import Reaper
 
 __all__ = ["ProbeResult", "check"]
 
@@ -41,13 +42,16 @@ class ProbeResult(msgspec.Struct, frozen=True, kw_only=True):
     latency: float
 
 
-async def check(probe: Probe, program: ProgramConfig, *, cwd: str) -> ProbeResult:
-    """Look once; never raises for what the program did (a refusal is a failed result)."""
+async def check(
+    probe: Probe, program: ProgramConfig, *, cwd: str, reaper: Reaper | None = None
+) -> ProbeResult:
+    """Look once; never raises for what the program did (a refusal is a failed result).
+    ``reaper``: the daemon's subreaper, told about an ``exec`` probe's process."""
     started = trio.current_time()
     ok, detail = False, "timed out"
     with trio.move_on_after(probe.timeout):
         if probe.exec is not None:
-            ok, detail = await _exec(probe.exec, program, cwd)
+            ok, detail = await _exec(probe.exec, program, cwd, reaper)
         elif probe.http is not None:
             ok, detail = await _http(probe, probe.http)
         elif probe.tcp is not None:
@@ -59,37 +63,52 @@ async def check(probe: Probe, program: ProgramConfig, *, cwd: str) -> ProbeResul
     return ProbeResult(ok=ok, detail=detail, latency=trio.current_time() - started)
 
 
-async def _exec(argv: tuple[str, ...], program: ProgramConfig, cwd: str) -> tuple[bool, str]:
+async def _exec(
+    argv: tuple[str, ...], program: ProgramConfig, cwd: str, reaper: Reaper | None
+) -> tuple[bool, str]:
     try:
         identity = resolve_identity(program.user, program.group)
     except SpawnError as exc:
         return False, str(exc)
     switch = identity if identity is not None and os.geteuid() == 0 else None
     env = build_env(program, identity, os.environ)
-
-    async def kill_group(process: trio.Process) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-
     try:
-        done = await trio.run_process(
-            list(argv),
-            check=False,
-            capture_stdout=True,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=program.cwd or cwd,
-            env=env,
-            process_group=0,
-            user=switch.uid if switch else None,
-            group=switch.gid if switch else None,
-            extra_groups=list(switch.groups) if switch else None,
-            deliver_cancel=kill_group,
-        )
+        # Registered with the daemon's subreaper before it can exit, so its exit status is
+        # ours to read and never reaped away (docs/architecture.md, "Kernel facts").
+        with reaper.spawning() if reaper is not None else contextlib.nullcontext():
+            process = await trio.lowlevel.open_process(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=program.cwd or cwd,
+                env=env,
+                process_group=0,
+                user=switch.uid if switch else None,
+                group=switch.gid if switch else None,
+                extra_groups=list(switch.groups) if switch else None,
+            )
+            if reaper is not None:
+                reaper.manage(process.pid)
     except OSError as exc:
         return False, f"cannot run {argv[0]!r}: {exc.strerror or exc}"
-    tail = done.stdout[-OUTPUT_TAIL:].decode("utf-8", "replace").strip()
-    code = done.returncode
+    try:
+        output = bytearray()
+        assert process.stdout is not None
+        async with process.stdout:
+            async for chunk in process.stdout:
+                output += chunk
+                del output[:-OUTPUT_TAIL]
+        code = await process.wait()
+    finally:
+        if process.returncode is None:  # overran its timeout: the whole group goes
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            with trio.CancelScope(shield=True):
+                await process.wait()
+        if reaper is not None:
+            reaper.release(process.pid)
+    tail = bytes(output).decode("utf-8", "replace").strip()
     said = f"exit {code}" if code >= 0 else f"signal {signal.Signals(-code).name[3:]}"
     return code == 0, f"{said}: {tail}" if tail else said
 
