@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         ProgramStatus,
         Reply,
         ServerMessage,
+        StoreHealth,
         Stream,
     )
 
@@ -122,6 +123,11 @@ def ping() -> Request[None]:
 def status(names: tuple[str, ...], stats: bool) -> Request[list[ProgramStatus]]:
     """``Status`` of the named programs (every program when ``names`` is empty)."""
     return Request(lambda i: Status(id=i, names=names, stats=stats), _status)
+
+
+def store() -> Request[StoreHealth | None]:
+    """The state store's health, from a ``Status`` of no program in particular."""
+    return Request(lambda i: Status(id=i, names=(), stats=False), _store)
 
 
 def action(
@@ -241,6 +247,10 @@ def _ok_message(reply: ServerMessage) -> str:
 
 def _status(reply: ServerMessage) -> list[ProgramStatus]:
     return list(_expect(reply, StatusReply).programs)
+
+
+def _store(reply: ServerMessage) -> StoreHealth | None:
+    return _expect(reply, StatusReply).store
 
 
 def _results_of(reply: ServerMessage) -> list[ActionResult]:

@@ -26,7 +26,13 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import TypeVar
 
-    from supervisord_lite.protocol.messages import ActionResult, HistoryEntry, ProgramStatus, Stream
+    from supervisord_lite.protocol.messages import (
+        ActionResult,
+        HistoryEntry,
+        ProgramStatus,
+        StoreHealth,
+        Stream,
+    )
     from svctl._requests import Request, StreamRequest
     from svctl._results import Lagged, LogChunk, ReloadReply, StateChanged, Welcome
     from svctl._session import PushStream
@@ -240,6 +246,11 @@ class Client:
             NoSuchProgram: a name is unknown (``.known`` lists the valid ones).
         """
         return self._call(_requests.status(names, stats), timeout)
+
+    def store_health(self, *, timeout: TimeoutArg = DEFAULT) -> StoreHealth | None:
+        """The daemon's state store: records held back (``pending``), dropped or refused, the
+        last write error; None from a daemon that does not say."""
+        return self._call(_requests.store(), timeout)
 
     def start(
         self,

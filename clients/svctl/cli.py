@@ -148,6 +148,9 @@ def _status(client: Client, args: argparse.Namespace) -> int:
             print(render.json_line(program))
     else:
         print(render.status_table(programs))
+        store = client.store_health()
+        if store is not None and (said := render.store_warning(store)):
+            _warn(said)
     return 0
 
 

@@ -16,7 +16,12 @@ import msgspec
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from supervisord_lite.protocol.messages import ActionResult, HistoryEntry, ProgramStatus
+    from supervisord_lite.protocol.messages import (
+        ActionResult,
+        HistoryEntry,
+        ProgramStatus,
+        StoreHealth,
+    )
     from svctl._results import Lagged, ReloadReply, StateChanged
 
 __all__ = [
@@ -70,6 +75,21 @@ def _message(p: ProgramStatus) -> str:
     if p.notify_status:
         said = f"{said}; {p.notify_status}" if said else p.notify_status
     return said
+
+
+def store_warning(store: StoreHealth) -> str:
+    """What ``svctl status`` says about a state store in trouble ("" when it is well)."""
+    lost = store.dropped + store.refused
+    if not (store.failing or store.pending or lost):
+        return ""
+    parts = []
+    if store.pending:
+        parts.append(f"{store.pending} records held back, not yet written")
+    if lost:
+        parts.append(f"{lost} records lost ({store.dropped} dropped, {store.refused} refused)")
+    if store.error:
+        parts.append(f"last error: {store.error}")
+    return f"state store {store.path}: " + "; ".join(parts)
 
 
 def status_table(programs: Sequence[ProgramStatus]) -> str:

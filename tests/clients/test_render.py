@@ -194,3 +194,16 @@ def test_line_prefixer_keeps_lines_whole_across_chunks_and_programs() -> None:
     assert lines.feed("web", "stderr", b"oops") == b""
     assert sorted(lines.flush()) == [("stderr", b"web | oops\n"), ("stdout", b"web | POST\n")]
     assert lines.flush() == []
+
+
+def test_a_store_in_trouble_is_said_and_a_well_one_is_not() -> None:
+    from supervisord_lite.protocol.messages import StoreHealth
+
+    assert render.store_warning(StoreHealth(path="/s.db", written=10)) == ""
+    said = render.store_warning(
+        StoreHealth(path="/s.db", pending=3, dropped=1, failing=True, error="database is locked")
+    )
+    assert said == (
+        "state store /s.db: 3 records held back, not yet written; 1 records lost (1 dropped,"
+        " 0 refused); last error: database is locked"
+    )

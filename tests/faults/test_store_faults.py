@@ -35,6 +35,7 @@ from tests.daemon_harness import (
     Daemon,
     start_daemon,
     stop_daemon,
+    svctl,
     write_config,
 )
 from tests.faults.tmpfs import fill, small_tmpfs
@@ -266,6 +267,11 @@ def test_a_held_lock_shows_in_status_and_history_answers_with_an_error(tmp_path:
             health = store_health(daemon.socket)
             assert health.pending > 0
             assert "another process holds its lock" in health.error
+            assert client.store_health() is not None
+            said = svctl(daemon, "status")
+            assert said.returncode == 0, said.stderr
+            assert "records held back, not yet written" in said.stderr
+            assert "another process holds its lock" in said.stderr
             # Within the client's own timeout: an answer, not a wait on the lock.
             with (
                 Client(daemon.socket, timeout=8) as hurried,
