@@ -123,12 +123,106 @@ def one_run(load: float, width: int) -> float:
                 daemon.wait(timeout=10)
 
 
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cost(programs: int, window: float, probed: bool, port: int) -> float:
+    """The daemon's CPU seconds over ``window`` with ``programs`` idle programs, each with a
+    tcp liveness probe every second when ``probed``."""
+    with tempfile.TemporaryDirectory(prefix="sl-idle-") as tmp:
+        folder = Path(tmp)
+        lines = ["[daemon]", 'socket = "run/ctl.sock"', 'state_db = "state/s.db"']
+        for i in range(programs):
+            lines += [f"[programs.p{i}]", 'command = ["sleep", "3600"]', "start_seconds = 0"]
+            if probed:
+                lines.append(f'liveness = {{ tcp = "127.0.0.1:{port}", interval = 1.0 }}')
+        path = folder / "idle.toml"
+        path.write_text("\n".join(lines) + "\n")
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "supervisord_lite", "-c", str(path)],
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            socket_path = str(folder / "run" / "ctl.sock")
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with svctl.Client(socket_path, timeout=2) as client:
+                        client.wait(*(f"p{i}" for i in range(programs)), state="RUNNING")
+                    break
+                except svctl.SvctlError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            time.sleep(2)  # settle
+            before = _cpu_seconds(daemon.pid)
+            time.sleep(window)
+            used = _cpu_seconds(daemon.pid) - before
+            with svctl.Client(socket_path, timeout=30) as client:
+                client.shutdown(wait=True)
+            daemon.wait(timeout=30)
+            return used
+        finally:
+            if daemon.poll() is None:
+                os.killpg(daemon.pid, 9)
+                daemon.wait(timeout=10)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=10)
     parser.add_argument("--load", type=float, default=0.2, help="each program's ready time (s)")
     parser.add_argument("--width", type=int, default=1, help="programs per level")
+    parser.add_argument(
+        "--idle",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: the daemon's CPU over --window s with N idle programs, probed (a tcp"
+        " liveness probe every second each) and not",
+    )
+    parser.add_argument("--window", type=float, default=20.0)
     args = parser.parse_args()
+    if args.idle:
+        import socket
+
+        import threading
+
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(128)
+            port = listener.getsockname()[1]
+
+            def accept() -> None:
+                while True:
+                    try:
+                        conn, _ = listener.accept()
+                    except OSError:
+                        return
+                    conn.close()
+
+            threading.Thread(target=accept, daemon=True).start()
+            plain = idle_cost(args.idle, args.window, False, port)
+            probed = idle_cost(args.idle, args.window, True, port)
+        looks = args.idle * args.window
+        print(
+            json.dumps(
+                {
+                    "programs": args.idle,
+                    "window_s": args.window,
+                    "cpu_s_without_probes": round(plain, 3),
+                    "cpu_s_with_tcp_probes_every_1s": round(probed, 3),
+                    "cpu_ms_per_look": round((probed - plain) / looks * 1000, 3),
+                }
+            )
+        )
+        return 0
     runs = [one_run(args.load, args.width) for _ in range(args.reps)]
     own = statistics.median(own_ready_time(args.load) for _ in range(args.reps))
     floor = 3 * own
