@@ -191,7 +191,6 @@ def main() -> int:
     args = parser.parse_args()
     if args.idle:
         import socket
-
         import threading
 
         with socket.socket() as listener:
