@@ -15,6 +15,7 @@ measured here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -24,8 +25,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import svctl
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 PROGRAM = """
@@ -86,41 +91,49 @@ def own_ready_time(load: float) -> float:
                 child.wait(timeout=10)
 
 
+@contextlib.contextmanager
+def serving(folder: Path, path: Path) -> Iterator[str]:
+    """A daemon on ``path`` for the block, answering on the socket it yields; shut down (or
+    killed by its group) after."""
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "supervisord_lite", "-c", str(path)],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    socket_path = str(folder / "run" / "ctl.sock")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with svctl.Client(socket_path, timeout=2) as client:
+                    client.ping()
+                break
+            except svctl.SvctlError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        yield socket_path
+        with svctl.Client(socket_path, timeout=30) as client:
+            client.shutdown(wait=True)
+        daemon.wait(timeout=30)
+    finally:
+        if daemon.poll() is None:
+            os.killpg(daemon.pid, 9)
+            daemon.wait(timeout=10)
+
+
 def one_run(load: float, width: int) -> float:
     with tempfile.TemporaryDirectory(prefix="sl-chain-") as tmp:
         folder = Path(tmp)
-        path = config(folder, load, width)
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "supervisord_lite", "-c", str(path)],
-            cwd=folder,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            socket_path = str(folder / "run" / "ctl.sock")
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    with svctl.Client(socket_path, timeout=2) as client:
-                        client.ping()
-                    break
-                except svctl.SvctlError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.02)
+        with serving(folder, config(folder, load, width)) as socket_path:
             with svctl.Client(socket_path, timeout=30) as client:
                 start = time.monotonic()
                 results = client.start(all=True)
                 took = time.monotonic() - start
-                assert all(r.ok for r in results), results
-                client.shutdown(wait=True)
-            daemon.wait(timeout=30)
+            assert all(r.ok for r in results), results
             return took
-        finally:
-            if daemon.poll() is None:
-                os.killpg(daemon.pid, 9)
-                daemon.wait(timeout=10)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -141,37 +154,22 @@ def idle_cost(programs: int, window: float, probed: bool, port: int) -> float:
                 lines.append(f'liveness = {{ tcp = "127.0.0.1:{port}", interval = 1.0 }}')
         path = folder / "idle.toml"
         path.write_text("\n".join(lines) + "\n")
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "supervisord_lite", "-c", str(path)],
-            cwd=folder,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            socket_path = str(folder / "run" / "ctl.sock")
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with svctl.Client(socket_path, timeout=2) as client:
-                        client.wait(*(f"p{i}" for i in range(programs)), state="RUNNING")
-                    break
-                except svctl.SvctlError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
-            time.sleep(2)  # settle
-            before = _cpu_seconds(daemon.pid)
-            time.sleep(window)
-            used = _cpu_seconds(daemon.pid) - before
+        with serving(folder, path) as socket_path:
             with svctl.Client(socket_path, timeout=30) as client:
-                client.shutdown(wait=True)
-            daemon.wait(timeout=30)
-            return used
-        finally:
-            if daemon.poll() is None:
-                os.killpg(daemon.pid, 9)
-                daemon.wait(timeout=10)
+                client.wait(*(f"p{i}" for i in range(programs)), state="RUNNING", timeout=30)
+            time.sleep(2)  # settle
+            pid = _daemon_pid(socket_path)
+            before = _cpu_seconds(pid)
+            time.sleep(window)
+            return _cpu_seconds(pid) - before
+
+
+def _daemon_pid(socket_path: str) -> int:
+    with svctl.Client(socket_path, timeout=5) as client:
+        client.ping()
+        welcome = client.welcome
+    assert welcome is not None
+    return welcome.pid
 
 
 def main() -> int:

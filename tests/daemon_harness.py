@@ -24,7 +24,7 @@ from supervisord_lite.runtime.cgroups import TREE_PREFIX, CgroupTree, cgroup_of,
 from svctl import Client, SvctlError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
 TOKEN_VAR = "SVL_TEST_TOKEN"
 ROOT = Path(__file__).resolve().parent.parent
@@ -231,32 +231,42 @@ def svctl(
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def pids_with_token(token: str) -> list[int]:
-    """Every live process whose environment holds ``SVL_TEST_TOKEN=token``."""
-    needle = f"{TOKEN_VAR}={token}".encode()
+def pids_with_env(entry: str) -> list[int]:
+    """Every live process (but this one) with an environment entry starting with ``entry``."""
+    needle = entry.encode()
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         try:
-            environ = (entry / "environ").read_bytes()
+            environ = (proc / "environ").read_bytes()
         except OSError:
             continue  # gone, a zombie, or not ours to read
-        if needle in environ.split(b"\0"):
-            found.append(int(entry.name))
+        if any(item.startswith(needle) for item in environ.split(b"\0")):
+            found.append(int(proc.name))
     return found
 
 
-def kill_by_token(token: str, *, within: float = 10.0) -> None:
-    """SIGKILL every process carrying ``token`` until none is left (a dying one may fork)."""
+def kill_all(find: Callable[[], list[int]], *, within: float = 10.0) -> None:
+    """SIGKILL every process ``find`` names until it names none (a dying one may fork)."""
     deadline = time.monotonic() + within
-    while pids := pids_with_token(token):
+    while pids := find():
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         if time.monotonic() > deadline:
             raise AssertionError(f"processes of the test survive SIGKILL: {pids}")
         time.sleep(0.01)
+
+
+def pids_with_token(token: str) -> list[int]:
+    """Every live process whose environment holds ``SVL_TEST_TOKEN=token``."""
+    return pids_with_env(f"{TOKEN_VAR}={token}")
+
+
+def kill_by_token(token: str, *, within: float = 10.0) -> None:
+    """SIGKILL every process carrying ``token`` until none is left."""
+    kill_all(lambda: pids_with_token(token), within=within)
 
 
 @contextlib.contextmanager

@@ -10,10 +10,6 @@ a test leaves nothing running whatever happened, and nothing is ever killed by n
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import trio
@@ -27,10 +23,11 @@ from supervisord_lite.runtime.reaper import Reaper
 from supervisord_lite.runtime.storewriter import StoreWriter
 from supervisord_lite.runtime.supervisor import Supervisor
 from supervisord_lite.store import Store
-from tests.daemon_harness import write_config
+from tests.daemon_harness import kill_all, pids_with_env, write_config
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from pathlib import Path
 
     from supervisord_lite.protocol.messages import StateChanged
     from supervisord_lite.runtime.logs.fanout import LogFollower
@@ -41,30 +38,12 @@ STOP_GRACE = 15.0
 
 def marked_pids(marker_prefix: str) -> list[int]:
     """Every live process whose run marker starts with ``marker_prefix``."""
-    needle = f"{RUN_MARKER}={marker_prefix}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue  # gone, a zombie, or not ours to read
-        if any(item.startswith(needle) for item in environ.split(b"\0")):
-            found.append(int(entry.name))
-    return found
+    return pids_with_env(f"{RUN_MARKER}={marker_prefix}")
 
 
 def kill_marked(marker_prefix: str, *, within: float = 10.0) -> None:
     """SIGKILL every process carrying the marker until none is left."""
-    deadline = time.monotonic() + within
-    while pids := marked_pids(marker_prefix):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"processes of the test survive SIGKILL: {pids}")
-        time.sleep(0.01)
+    kill_all(lambda: marked_pids(marker_prefix), within=within)
 
 
 async def wait_output(follower: LogFollower, text: bytes) -> None:
