@@ -78,9 +78,10 @@ def _message(p: ProgramStatus) -> str:
 
 
 def store_warning(store: StoreHealth) -> str:
-    """What ``svctl status`` says about a state store in trouble ("" when it is well)."""
+    """What ``svctl status`` says about a state store in trouble ("" when it is well: records
+    queued for the next write are not trouble while writes succeed)."""
     lost = store.dropped + store.refused
-    if not (store.failing or store.pending or lost):
+    if not (store.failing or lost):
         return ""
     parts = []
     if store.pending:

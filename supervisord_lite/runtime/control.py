@@ -89,6 +89,7 @@ class ControlServer:
         self.failed = 0
         self.throttled = 0
         self.accept_exhausted = 0
+        self._exhausted_said_at = -math.inf
 
     def apply(self, daemon: DaemonConfig) -> None:
         """Take the ``[daemon]`` settings the server serves by: who may connect, how long a
@@ -139,7 +140,6 @@ class ControlServer:
         """The next connection; while a resource is exhausted, wait for it (module docstring)."""
         pause, longest = ACCEPT_BACKOFF
         since: float | None = None
-        said_at = -math.inf
         while True:
             try:
                 stream = await listener.accept()
@@ -149,8 +149,10 @@ class ControlServer:
                 self.accept_exhausted += 1
                 now = trio.current_time()
                 since = now if since is None else since
-                if now - said_at >= EXHAUSTED_LOG_EVERY:
-                    said_at = now
+                # Once a minute at most, across episodes: descriptors freed and used up again
+                # (a spawn's pipes) make a new episode, not a new line.
+                if now - self._exhausted_said_at >= EXHAUSTED_LOG_EVERY:
+                    self._exhausted_said_at = now
                     log.error(
                         "%s: new control connections wait until some are freed "
                         "(%d connections open)",

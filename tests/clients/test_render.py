@@ -200,6 +200,7 @@ def test_a_store_in_trouble_is_said_and_a_well_one_is_not() -> None:
     from supervisord_lite.protocol.messages import StoreHealth
 
     assert render.store_warning(StoreHealth(path="/s.db", written=10)) == ""
+    assert render.store_warning(StoreHealth(path="/s.db", written=10, pending=1)) == ""
     said = render.store_warning(
         StoreHealth(path="/s.db", pending=3, dropped=1, failing=True, error="database is locked")
     )
