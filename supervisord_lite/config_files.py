@@ -15,7 +15,6 @@ import io
 import os
 from typing import TYPE_CHECKING, Final, Protocol
 
-import dotenv
 import msgspec
 
 from supervisord_lite.errors import Problem
@@ -63,6 +62,8 @@ def env_from_files(
     paths: Sequence[str], files: FileAccess, where: str, problems: list[Problem]
 ) -> dict[str, str]:
     """The variables of the dotenv files at ``paths`` (absolute), later files winning."""
+    import dotenv  # only configs with env files pay for it (and for the logging it imports)
+
     env: dict[str, str] = {}
     for index, path in enumerate(paths):
         at = f"{where}[{index}]"
