@@ -4,7 +4,10 @@ Every config field is classified once, here, as data. A program field is ``hot``
 changes how the daemon treats the program (its restart policy, its stop escalation, its log
 rotation, its priority) and can be applied to the running program, or ``restart`` when it
 changes the process itself (command, environment, folder, identity, limits, where its output
-goes), which only a new process can take. A ``[daemon]`` field is ``live`` when the running
+goes), which only a new process can take. A few settings that only change how the daemon treats
+the program are still ``restart`` because the daemon builds them with the run and cannot swap
+them under a running one: the log queue (its size and overflow policy) and the probes
+(``ready``, ``liveness``, ``watchdog``). A ``[daemon]`` field is ``live`` when the running
 daemon applies it, or ``daemon-restart`` when only a new daemon can (the socket it listens on,
 the store it writes). ``plan(old, new)`` compares two configs field by field and says, per
 program, what changes, from what to what (values of ``env`` masked: they are often secrets),
@@ -48,6 +51,11 @@ PROGRAM_FIELDS: Final[dict[str, Effect]] = {
     "log.stdout": "restart",
     "log.stderr": "restart",
     "log.merge": "restart",
+    "log.queue_bytes": "restart",
+    "log.overflow": "restart",
+    "ready": "restart",
+    "liveness": "restart",
+    "watchdog": "restart",
     "autostart": "hot",
     "autorestart": "hot",
     "exit_codes": "hot",
@@ -66,12 +74,7 @@ PROGRAM_FIELDS: Final[dict[str, Effect]] = {
     "priority": "hot",
     "log.max_bytes": "hot",
     "log.backups": "hot",
-    "log.queue_bytes": "hot",
-    "log.overflow": "hot",
     "log.timestamps": "hot",
-    "ready": "hot",
-    "liveness": "hot",
-    "watchdog": "hot",
     "watchdog_signal": "hot",
     "depends_on": "hot",
     "on_dependency_failure": "hot",

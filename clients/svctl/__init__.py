@@ -21,6 +21,8 @@ from supervisord_lite.protocol.messages import (
     ActionResult,
     ErrorCode,
     HistoryEntry,
+    PlannedChange,
+    PlannedProgram,
     ProgramState,
     ProgramStatus,
 )
@@ -61,6 +63,8 @@ __all__ = [
     "LogChunk",
     "NoSuchProgram",
     "PermissionDenied",
+    "PlannedChange",
+    "PlannedProgram",
     "ProgramState",
     "ProgramStatus",
     "ProtocolMismatch",

@@ -357,13 +357,19 @@ class AsyncClient:
             return await self._request(request, None)
         return await self._request(request, clock() + timeout + self.timeout)
 
-    async def reload(self, *, timeout: TimeoutArg = DEFAULT) -> ReloadReply:  # noqa: ASYNC109
-        """Have the daemon re-read its config file and apply the difference.
+    async def reload(
+        self,
+        *,
+        dry_run: bool = False,
+        timeout: TimeoutArg = DEFAULT,  # noqa: ASYNC109
+    ) -> ReloadReply:
+        """Have the daemon re-read its config file and apply the difference; the reply is
+        the plan it carried out. With ``dry_run`` it only works out the plan: nothing changes.
 
         Raises:
             ConfigInvalid: the file is invalid; the running config stays in force.
         """
-        return await self._call(_requests.reload(), timeout)
+        return await self._call(_requests.reload(dry_run), timeout)
 
     async def reopen_logs(
         self,

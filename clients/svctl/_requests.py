@@ -184,9 +184,9 @@ def wait(
     )
 
 
-def reload() -> Request[_results.ReloadReply]:
-    """``Reload`` the daemon's config file."""
-    return Request(lambda i: Reload(id=i), _reload)
+def reload(dry_run: bool = False) -> Request[_results.ReloadReply]:
+    """``Reload`` the daemon's config file (with ``dry_run``, only plan it)."""
+    return Request(lambda i: Reload(id=i, dry_run=dry_run), _reload)
 
 
 def reopen_logs(names: tuple[str, ...]) -> Request[str]:

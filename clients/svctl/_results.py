@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from msgspec import Struct
 
-from supervisord_lite.protocol.messages import ProgramState, Stream
+from supervisord_lite.protocol.messages import PlannedChange, PlannedProgram, ProgramState, Stream
 
 if TYPE_CHECKING:
     from supervisord_lite.protocol.messages import Reply
@@ -70,12 +70,17 @@ class End(Struct, kw_only=True, frozen=True):
 
 
 class ReloadReply(Struct, kw_only=True, frozen=True):
-    """What a reload did: program names by what the new config did to them."""
+    """What a reload did (or, with ``dry_run``, would do): program names by what the new
+    config did to them, and the plan in full: per program its fate and each changed field
+    (``hot`` or ``restart``), and the ``[daemon]`` changes (``live`` or ``daemon-restart``)."""
 
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
+    dry_run: bool = False
+    programs: tuple[PlannedProgram, ...] = ()
+    daemon: tuple[PlannedChange, ...] = ()
 
 
 R = TypeVar("R", bound=Struct)

@@ -342,13 +342,19 @@ class Client:
             return self._request(request, None)
         return self._request(request, clock() + timeout + self.timeout)
 
-    def reload(self, *, timeout: TimeoutArg = DEFAULT) -> ReloadReply:
-        """Have the daemon re-read its config file and apply the difference.
+    def reload(
+        self,
+        *,
+        dry_run: bool = False,
+        timeout: TimeoutArg = DEFAULT,
+    ) -> ReloadReply:
+        """Have the daemon re-read its config file and apply the difference; the reply is
+        the plan it carried out. With ``dry_run`` it only works out the plan: nothing changes.
 
         Raises:
             ConfigInvalid: the file is invalid; the running config stays in force.
         """
-        return self._call(_requests.reload(), timeout)
+        return self._call(_requests.reload(dry_run), timeout)
 
     def reopen_logs(
         self,

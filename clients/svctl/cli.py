@@ -237,7 +237,11 @@ def _write(stream: str, data: bytes) -> None:
 
 
 def _reload(client: Client, args: argparse.Namespace) -> int:
-    for line in render.reload_lines(client.reload()):
+    reply = client.reload(dry_run=args.dry_run)
+    if args.json:
+        print(render.json_line(reply))
+        return 0
+    for line in render.reload_lines(reply):
         print(line)
     return 0
 
@@ -484,13 +488,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     events.add_argument("--json", action="store_true", help="one JSON object per line")
 
-    _subcommand(
+    reload = _subcommand(
         subparsers,
         "reload",
         _reload,
-        "re-read the daemon's config and apply the difference",
-        "svctl reload",
+        "re-read the daemon's config and apply the difference (the plan it prints)",
+        "svctl reload\nsvctl reload --dry-run\nsvctl reload --dry-run --json",
     )
+    reload.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="only print the plan: what would change, what would restart; change nothing",
+    )
+    reload.add_argument("--json", action="store_true", help="the plan as one JSON document")
     shutdown = _subcommand(
         subparsers,
         "shutdown",

@@ -9,9 +9,11 @@ daemon, shown in ``tz`` (the local zone when None); nothing here reads a clock.
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import msgspec
+
+from supervisord_lite.protocol.messages import PlannedProgram
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -170,17 +172,40 @@ def event_line(event: StateChanged, tz: tzinfo | None = None) -> str:
 
 
 def reload_lines(reply: ReloadReply) -> list[str]:
-    """``added: web``, ``removed: ...``, ``changed: ...``, or ``no changes``."""
-    lines = [
-        f"{label}: {', '.join(names)}"
-        for label, names in (
-            ("added", reply.added),
-            ("removed", reply.removed),
-            ("changed", reply.changed),
+    """The plan a reload carried out (or, dry run, would carry out), one program a line and
+    each changed field below it: ``web: changed, restarts`` / ``  command [...] -> [...]
+    (restart)``; then the ``[daemon]`` changes; ``no changes`` when there are none."""
+    lines = ["dry run: nothing applied"] if reply.dry_run else []
+    planned = reply.programs or (
+        *(PlannedProgram(name=n, fate="added") for n in reply.added),
+        *(PlannedProgram(name=n, fate="removed") for n in reply.removed),
+        *(PlannedProgram(name=n, fate="changed") for n in reply.changed),
+    )
+    for program in planned:
+        if program.fate == "unchanged":
+            continue
+        if program.fate != "changed":
+            lines.append(f"{program.name}: {program.fate}")
+            continue
+        verb = _RESTART_VERB[reply.dry_run] if program.restart else _HOT_VERB[reply.dry_run]
+        lines.append(f"{program.name}: changed, {verb}")
+        lines.extend(f"  {c.field}: {c.old} -> {c.new} ({c.effect})" for c in program.changes)
+    unchanged = [p.name for p in reply.programs if p.fate == "unchanged"] or reply.unchanged
+    if unchanged:
+        lines.append(f"unchanged: {', '.join(unchanged)}")
+    for change in reply.daemon:
+        note = "applies now" if change.effect == "live" else "needs a daemon restart"
+        lines.append(
+            f"[daemon] {change.field}: {change.old} -> {change.new} ({change.effect}: {note})"
         )
-        if names
-    ]
-    return lines or ["no changes"]
+    if not any(p.fate != "unchanged" for p in planned) and not reply.daemon:
+        lines.append("no changes")
+    return lines
+
+
+#: What a changed program's line says, by ``dry_run``.
+_RESTART_VERB: Final = {False: "restarted", True: "would restart"}
+_HOT_VERB: Final = {False: "applied without a restart", True: "would apply without a restart"}
 
 
 def lagged_line(item: Lagged) -> str:

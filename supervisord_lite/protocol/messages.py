@@ -59,6 +59,8 @@ __all__ = [
     "Ok",
     "Outcome",
     "Ping",
+    "PlannedChange",
+    "PlannedProgram",
     "Pong",
     "ProbeReport",
     "ProgramState",
@@ -247,9 +249,12 @@ class Cancel(Request, tag="cancel", kw_only=True, frozen=True):
 class Reload(Request, tag="reload", kw_only=True, frozen=True):
     """Re-read the config file and apply the difference (``svctl reload``, or SIGHUP).
 
-    Answered with :class:`ReloadReply`, or ``Error(config_invalid)`` (the running config is
-    kept).
+    With ``dry_run`` the daemon only works out the plan against the file as it is now and
+    answers it, changing nothing. Answered with :class:`ReloadReply`, or
+    ``Error(config_invalid)`` (the running config is kept).
     """
+
+    dry_run: bool = False
 
 
 class Shutdown(Request, tag="shutdown", kw_only=True, frozen=True):
@@ -447,13 +452,39 @@ class HistoryReply(Reply, tag="history", kw_only=True, frozen=True):
     entries: tuple[HistoryEntry, ...]
 
 
+class PlannedChange(Struct, kw_only=True, frozen=True):
+    """One setting a reload changes: its dotted name, old and new values as text (``env``
+    values masked as ``***``), and its effect: for a program ``hot`` (applied to the running
+    process) or ``restart``; for ``[daemon]`` ``live`` or ``daemon-restart`` (the running value
+    stays until the daemon restarts)."""
+
+    field: str
+    old: str
+    new: str
+    effect: str
+
+
+class PlannedProgram(Struct, kw_only=True, frozen=True):
+    """What a reload does to one program: ``fate`` is ``added``, ``removed``, ``changed`` or
+    ``unchanged``; ``restart`` when a change needs a new process."""
+
+    name: str
+    fate: str
+    restart: bool = False
+    changes: tuple[PlannedChange, ...] = ()
+
+
 class ReloadReply(Reply, tag="reload", kw_only=True, frozen=True):
-    """The answer to :class:`Reload`: program names by what the new config did to them."""
+    """The answer to :class:`Reload`: program names by what the new config did to them, and
+    the plan in full (``programs``, ``daemon``); ``dry_run`` when nothing was applied."""
 
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
+    dry_run: bool = False
+    programs: tuple[PlannedProgram, ...] = ()
+    daemon: tuple[PlannedChange, ...] = ()
 
 
 class StateChanged(Reply, tag="state", kw_only=True, frozen=True):

@@ -233,6 +233,7 @@ async def _serve(
                     stop = trio.Event()
                     handlers = Handlers(supervisor, stop.set)
                     server = ControlServer(sock, handlers, config.daemon)
+                    supervisor.daemon_appliers.append(server.apply)
                     nursery.start_soon(server.serve, name="control server")
                     nursery.start_soon(_watch_signals, signals, stop, supervisor, notifier)
                     log.info("supervisord-lite %d serving %s", os.getpid(), config.daemon.socket)
@@ -242,11 +243,12 @@ async def _serve(
                     await stop.wait()
                     log.info("shutting down")
                     notifier.stopping("stopping programs")
-                    with trio.move_on_after(config.daemon.shutdown_timeout) as stopping:
+                    timeout = supervisor.config.daemon.shutdown_timeout  # a reload may set it
+                    with trio.move_on_after(timeout) as stopping:
                         await supervisor.stop_all()
                     if stopping.cancelled_caught:
                         killed = await supervisor.kill_survivors()
-                        _report_timeout(supervisor, config.daemon.shutdown_timeout, killed)
+                        _report_timeout(supervisor, timeout, killed)
                     with trio.move_on_after(CLOSE_GRACE + 1.0):
                         await supervisor.wait_retired()  # the log queues drain to their files
                     lost = _output_lost(supervisor)
@@ -327,12 +329,13 @@ async def _watch_signals(
 
 
 async def _reload(supervisor: Supervisor, notifier: Notifier) -> None:
-    """SIGHUP: reload; a refused reload (bad file, shutting down) is logged, never fatal."""
+    """SIGHUP: reload; a refused reload (bad file, shutting down) is logged, never fatal
+    (``Supervisor.reload`` logs a refused file itself, however the reload was asked for)."""
     notifier.reloading("reloading the config")
     try:
         await supervisor.reload()
-    except ConfigError as exc:
-        log.error("reload refused, the running config stays in force:\n%s", exc)
+    except ConfigError:
+        pass
     except SupervisorLiteError as exc:
         log.error("reload refused: %s", exc)
     notifier.ready(_summary(supervisor))

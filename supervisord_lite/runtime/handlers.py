@@ -34,6 +34,7 @@ from supervisord_lite.store import Store
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from supervisord_lite.reloadplan import DaemonChange, FieldChange, ReloadPlan
     from supervisord_lite.runtime.storewriter import StoreWriter
     from supervisord_lite.runtime.supervisor import Supervisor
 
@@ -74,6 +75,32 @@ def store_health(writer: StoreWriter) -> m.StoreHealth:
         error=stats.error,
         error_at=stats.error_at,
     )
+
+
+def reload_reply(request_id: int, todo: ReloadPlan, *, dry_run: bool) -> m.ReloadReply:
+    """A reload's plan as the wire carries it: the names by fate, and the plan in full."""
+    return m.ReloadReply(
+        id=request_id,
+        added=todo.names("added"),
+        removed=todo.names("removed"),
+        changed=todo.names("changed"),
+        unchanged=todo.names("unchanged"),
+        dry_run=dry_run,
+        programs=tuple(
+            m.PlannedProgram(
+                name=p.name,
+                fate=p.fate,
+                restart=p.restart,
+                changes=tuple(_planned(c) for c in p.changes),
+            )
+            for p in todo.programs
+        ),
+        daemon=tuple(_planned(c) for c in todo.daemon),
+    )
+
+
+def _planned(change: FieldChange | DaemonChange) -> m.PlannedChange:
+    return m.PlannedChange(field=change.field, old=change.old, new=change.new, effect=change.effect)
 
 
 class Handlers:
@@ -169,17 +196,9 @@ class Handlers:
                 runners = sup.lookup([name]) if name is not None else sup.runners.values()
                 with self._stream():
                     await send_logs(request, [r.logs for r in runners], sup.log_fanout, send)
-            case m.Reload():
-                change = await sup.reload()
-                await send(
-                    m.ReloadReply(
-                        id=rid,
-                        added=change.added,
-                        removed=change.removed,
-                        changed=change.changed,
-                        unchanged=change.unchanged,
-                    )
-                )
+            case m.Reload(dry_run=dry_run):
+                todo = await sup.reload(dry_run=dry_run)
+                await send(reload_reply(rid, todo, dry_run=dry_run))
             case m.ReopenLogs(names=names):
                 runners = sup.lookup(names, every=not names)
                 count = sum(r.logs.reopen() for r in runners)

@@ -127,6 +127,14 @@ class ProgramRunner:
     def name(self) -> str:
         return self.program.name
 
+    def update(self, program: ProgramConfig) -> None:
+        """Take a changed config whose changes are all ``hot`` (reloadplan.py) in place: the
+        lifecycle decides with the new policy from its next step on (a timer already armed
+        keeps its deadline), the log files rotate by the new limits."""
+        self.program = program
+        self.policy = policy_for(program)
+        self.logs.update(program)
+
     def _snap(self) -> lc.Snapshot:
         return self.snapshot
 

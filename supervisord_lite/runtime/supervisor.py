@@ -12,10 +12,11 @@ import itertools
 import time
 from typing import TYPE_CHECKING, TypeVar
 
+import msgspec
 import trio
 
 from supervisord_lite import lifecycle as lc
-from supervisord_lite.config import Config, ConfigDiff, ProgramConfig, diff, load_path
+from supervisord_lite.config import Config, DaemonConfig, ProgramConfig, load_path
 from supervisord_lite.errors import ConfigError, NoSuchProgram, ShuttingDown
 from supervisord_lite.protocol.messages import (
     ActionResult,
@@ -23,6 +24,7 @@ from supervisord_lite.protocol.messages import (
     ProgramStatus,
     StateChanged,
 )
+from supervisord_lite.reloadplan import ProgramPlan, ReloadPlan, plan
 from supervisord_lite.runtime.containment import terminate
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.dependencies import DependencyGate
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from supervisord_lite.runtime.deadlines import Deadlines
     from supervisord_lite.runtime.fanout import FanOut
     from supervisord_lite.runtime.storewriter import StoreWriter
+    from supervisord_lite.store import Store
 
 T = TypeVar("T")
 
@@ -107,6 +110,8 @@ class Supervisor:
             self._add(program)
         #: Holds programs until their dependencies allow them to start.
         self.gate = DependencyGate(self.runners)
+        #: Told the ``[daemon]`` settings a reload applied (the control server's ``apply``).
+        self.daemon_appliers: list[Callable[[DaemonConfig], None]] = []
 
     # -- runners ------------------------------------------------------------------------------
 
@@ -366,49 +371,94 @@ class Supervisor:
 
     # -- reload -------------------------------------------------------------------------------
 
-    async def reload(self) -> ConfigDiff:
-        """Re-read the config file and apply only what changed.
+    async def reload(self, *, dry_run: bool = False) -> ReloadPlan:
+        """Re-read the config file, work out the plan (reloadplan.py) and, unless ``dry_run``,
+        carry it out: added programs start (with ``autostart``), removed ones stop, changed
+        ones with a ``restart`` change restart (keeping whether the operator wanted them up),
+        the others take their new settings in place; ``live`` ``[daemon]`` settings apply,
+        ``daemon-restart`` ones keep their running value.
 
         Raises:
-            ConfigError: the new file is invalid; the running config stays in force.
+            ConfigError: the new file is invalid; the running config stays in force (and the
+                refusal is in the daemon's log, whoever asked).
         """
         self._refuse_when_shutting_down()
         async with self._reload_lock:
-            new = await trio.to_thread.run_sync(load_path, self.config.source)
-            problems = self.containment.problems(new)
-            if problems:
-                raise ConfigError(new.source, problems)
+            try:
+                new = await trio.to_thread.run_sync(load_path, self.config.source)
+                problems = self.containment.problems(new)
+                if problems:
+                    raise ConfigError(new.source, problems)
+            except ConfigError as exc:
+                log.error("reload refused, the running config stays in force:\n%s", exc)
+                raise
+            todo = plan(self.config, new)
+            if dry_run:
+                return todo
             self.containment.enable_controllers(new)
-            change = diff(self.config, new)
-            if change.daemon_changed:
-                log.warning(
-                    "reload: [daemon] settings changed; they take effect when the daemon restarts"
-                )
             self.config = Config(
-                daemon=self.config.daemon,
+                daemon=await self._apply_daemon(todo, new.daemon),
                 programs=new.programs,
                 source=new.source,
                 base_dir=new.base_dir,
             )
+            added = todo.names("added")
             async with trio.open_nursery() as nursery:
-                for name in change.removed:
-                    nursery.start_soon(self._retire, self.runners[name], False)
-                for name in change.changed:
-                    nursery.start_soon(self._replace, self.runners[name], new.programs[name])
-                for name in change.added:
+                for program in todo.programs:
+                    _log_program(program)
+                    if program.fate == "removed":
+                        nursery.start_soon(self._retire, self.runners[program.name], False)
+                    elif program.fate == "changed" and program.restart:
+                        runner = self.runners[program.name]
+                        nursery.start_soon(self._replace, runner, new.programs[program.name])
+                    elif program.fate == "changed":
+                        self.runners[program.name].update(new.programs[program.name])
+                for name in added:
                     self._add(new.programs[name])
                 self.gate.refresh()
-                for name in change.added:
+                for name in added:
                     if self.runners[name].program.autostart:
                         self.gate.want_up(self.runners[name])
+            changed = [p for p in todo.programs if p.fate == "changed"]
             log.info(
-                "reload: %d added, %d removed, %d changed, %d unchanged",
-                len(change.added),
-                len(change.removed),
-                len(change.changed),
-                len(change.unchanged),
+                "reload: %d added, %d removed, %d changed (%d restarted), %d unchanged",
+                len(added),
+                len(todo.names("removed")),
+                len(changed),
+                sum(p.restart for p in changed),
+                len(todo.names("unchanged")),
             )
-            return change
+            return todo
+
+    async def _apply_daemon(self, todo: ReloadPlan, new: DaemonConfig) -> DaemonConfig:
+        """The ``[daemon]`` settings from now on: the ``live`` changes applied (the store's
+        retention, the control server's through ``daemon_appliers``), the others kept at their
+        running value until the daemon restarts."""
+        live = {c.field: getattr(new, c.field) for c in todo.daemon if c.effect == "live"}
+        daemon = msgspec.structs.replace(self.config.daemon, **live)
+        for change in todo.daemon:
+            if change.effect == "live":
+                log.info(
+                    "reload: [daemon] %s %s -> %s, applied", change.field, change.old, change.new
+                )
+            else:
+                log.warning(
+                    "reload: [daemon] %s %s -> %s needs a daemon restart; %s stays in force",
+                    change.field,
+                    change.old,
+                    change.new,
+                    change.old,
+                )
+        if "history_runs" in live:
+            keep = daemon.history_runs
+
+            def retain(store: Store) -> None:
+                store.keep_runs = keep
+
+            await self.store.query(retain)
+        for apply in self.daemon_appliers:
+            apply(daemon)
+        return daemon
 
     async def _retire(self, runner: ProgramRunner, keep_name: bool) -> None:
         await self._stop_one(runner, True)
@@ -470,6 +520,15 @@ class Supervisor:
         its files (bounded), so followers see a program's last output. Callers bound it."""
         for runner in list(self.runners.values()):
             await runner.finished.wait()
+
+
+def _log_program(program: ProgramPlan) -> None:
+    """One line per changed program of a reload: what changes and whether it restarts."""
+    if program.fate != "changed":
+        return
+    changes = ", ".join(f"{c.field} {c.old} -> {c.new} ({c.effect})" for c in program.changes)
+    action = "restarting" if program.restart else "applied without a restart"
+    log.info("reload: %s: %s; %s", program.name, changes, action)
 
 
 async def _first_of(*events: trio.Event) -> None:

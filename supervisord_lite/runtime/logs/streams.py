@@ -274,6 +274,15 @@ class ProgramLogs:
             stream.watcher = watcher
         return bool(self.streams)
 
+    def update(self, program: ProgramConfig) -> None:
+        """Rotate by ``program``'s limits from the next write on (``log.max_bytes``,
+        ``backups``, ``timestamps``; the queue is built once: changing it is a restart)."""
+        config = program.log
+        for stream in self.streams:
+            stream.file.max_bytes = config.max_bytes
+            stream.file.backups = config.backups
+            stream.file.timestamps = config.timestamps
+
     def statistics(self) -> tuple[LogStreamStats, ...]:
         return tuple(s.statistics() for s in self.streams)
 
