@@ -173,10 +173,10 @@ def event_line(event: StateChanged, tz: tzinfo | None = None) -> str:
 
 def reload_lines(reply: ReloadReply) -> list[str]:
     """The plan a reload carried out (or, dry run, would carry out), one program a line and
-    each changed field below it: ``web: changed, restarts`` / ``  command [...] -> [...]
-    (restart)``; then the ``[daemon]`` changes; ``no changes`` when there are none."""
+    each changed field below it (``web: changed, restarted`` then ``  command: [...] -> [...]
+    (restart)``), then the ``[daemon]`` changes; ``no changes`` when there are none."""
     lines = ["dry run: nothing applied"] if reply.dry_run else []
-    planned = reply.programs or (
+    planned: Sequence[PlannedProgram] = reply.programs or (
         *(PlannedProgram(name=n, fate="added") for n in reply.added),
         *(PlannedProgram(name=n, fate="removed") for n in reply.removed),
         *(PlannedProgram(name=n, fate="changed") for n in reply.changed),
@@ -184,22 +184,22 @@ def reload_lines(reply: ReloadReply) -> list[str]:
     for program in planned:
         if program.fate == "unchanged":
             continue
-        if program.fate != "changed":
+        if program.fate != "changed" or not reply.programs:  # a daemon that sent no plan
             lines.append(f"{program.name}: {program.fate}")
             continue
         verb = _RESTART_VERB[reply.dry_run] if program.restart else _HOT_VERB[reply.dry_run]
         lines.append(f"{program.name}: changed, {verb}")
         lines.extend(f"  {c.field}: {c.old} -> {c.new} ({c.effect})" for c in program.changes)
+    if not any(p.fate != "unchanged" for p in planned) and not reply.daemon:
+        return [*lines, "no changes"]
     unchanged = [p.name for p in reply.programs if p.fate == "unchanged"] or reply.unchanged
     if unchanged:
         lines.append(f"unchanged: {', '.join(unchanged)}")
     for change in reply.daemon:
-        note = "applies now" if change.effect == "live" else "needs a daemon restart"
-        lines.append(
-            f"[daemon] {change.field}: {change.old} -> {change.new} ({change.effect}: {note})"
-        )
-    if not any(p.fate != "unchanged" for p in planned) and not reply.daemon:
-        lines.append("no changes")
+        line = f"[daemon] {change.field}: {change.old} -> {change.new} ({change.effect})"
+        if change.effect != "live":
+            line += f"; {change.old} stays until the daemon restarts"
+        lines.append(line)
     return lines
 
 

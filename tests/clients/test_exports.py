@@ -25,6 +25,8 @@ PUBLIC = [
     "LogChunk",
     "NoSuchProgram",
     "PermissionDenied",
+    "PlannedChange",
+    "PlannedProgram",
     "ProgramState",
     "ProgramStatus",
     "ProtocolMismatch",

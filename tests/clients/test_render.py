@@ -176,7 +176,44 @@ def test_event_line() -> None:
 def test_reload_lines() -> None:
     assert render.reload_lines(ReloadReply(unchanged=("web",))) == ["no changes"]
     reply = ReloadReply(added=("a", "b"), changed=("web",), unchanged=("worker",))
-    assert render.reload_lines(reply) == ["added: a, b", "changed: web"]
+    assert render.reload_lines(reply) == [
+        "a: added",
+        "b: added",
+        "web: changed",
+        "unchanged: worker",
+    ]
+
+
+def test_reload_lines_say_the_plan() -> None:
+    from supervisord_lite.protocol.messages import PlannedChange, PlannedProgram
+
+    hot = PlannedChange(field="priority", old="0", new="5", effect="hot")
+    secret = PlannedChange(field="env.TOKEN", old="***", new="***", effect="restart")
+    reply = ReloadReply(
+        dry_run=True,
+        programs=(
+            PlannedProgram(name="api", fate="changed", restart=True, changes=(hot, secret)),
+            PlannedProgram(name="old", fate="removed"),
+            PlannedProgram(name="web", fate="changed", changes=(hot,)),
+            PlannedProgram(name="worker", fate="unchanged"),
+        ),
+        daemon=(
+            PlannedChange(field="socket", old="'/a'", new="'/b'", effect="daemon-restart"),
+            PlannedChange(field="history_runs", old="0", new="5", effect="live"),
+        ),
+    )
+    assert render.reload_lines(reply) == [
+        "dry run: nothing applied",
+        "api: changed, would restart",
+        "  priority: 0 -> 5 (hot)",
+        "  env.TOKEN: *** -> *** (restart)",
+        "old: removed",
+        "web: changed, would apply without a restart",
+        "  priority: 0 -> 5 (hot)",
+        "unchanged: worker",
+        "[daemon] socket: '/a' -> '/b' (daemon-restart); '/a' stays until the daemon restarts",
+        "[daemon] history_runs: 0 -> 5 (live)",
+    ]
 
 
 def test_lagged_line() -> None:
