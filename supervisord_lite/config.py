@@ -83,6 +83,10 @@ class StartLimit(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     interval: PositiveFloat = 60.0
 
 
+ROTATE_EVERY_PATTERN: Final = "^[1-9][0-9]{0,5}[mhd]$"
+"""A log rotation period: a whole number of minutes, hours or days (``"10m"``, ``"1d"``)."""
+_DURATION_UNITS: Final = {"m": 60, "h": 3600, "d": 86400}
+
 INHERIT: Final = "inherit"
 """A log target: the program writes straight to the daemon's own stdout or stderr (a
 container's log, the journal under systemd); not captured, so not in ``svctl logs``."""
@@ -100,6 +104,15 @@ class LogConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     queue_bytes: Annotated[int, Meta(ge=4096)] = MiB
     overflow: Literal["block", "drop-oldest", "drop-newest"] = "block"
     timestamps: bool = False
+    format: Literal["text", "json"] = "text"
+    rotate_every: Annotated[str, Meta(pattern=ROTATE_EVERY_PATTERN)] | None = None
+
+    @property
+    def rotate_seconds(self) -> int:
+        """``rotate_every`` in seconds; 0 when files are not rotated by time."""
+        if self.rotate_every is None:
+            return 0
+        return int(self.rotate_every[:-1]) * _DURATION_UNITS[self.rotate_every[-1]]
 
 
 class ProgramConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -419,7 +432,8 @@ def _log(
     """Resolve ``auto``/``none``/``inherit``/a path for each stream; merged stderr goes into
     stdout."""
     before = len(problems)
-    values = _table(raw, LogConfig, where, problems, special={"stdout": _str, "stderr": _str})
+    special = {"stdout": _str, "stderr": _str, "rotate_every": _rotate_every}
+    values = _table(raw, LogConfig, where, problems, special=special)
     targets: dict[str, str | None] = {}
     for stream in ("stdout", "stderr"):
         target = values.get(stream, "auto")
@@ -436,6 +450,9 @@ def _log(
             message = "cannot be set when merge = true (stderr goes into stdout)"
             problems.append(Problem(wording.join(where, "stderr"), message))
         targets["stderr"] = None
+    if values.get("format") == "json" and values.get("timestamps") is True:
+        message = 'cannot be set with format = "json" (each JSON line has its own time)'
+        problems.append(Problem(wording.join(where, "timestamps"), message))
     if len(problems) > before:
         return LogConfig()
     return LogConfig(**(values | targets))
@@ -474,6 +491,17 @@ def _check_dependencies(
         if program.watchdog is not None and (program.ready is None or not program.ready.notify):
             where = f"{wording.join('$.programs', name)}.watchdog"
             problems.append(Problem(where, "needs ready.notify = true (WATCHDOG=1 comes that way)"))
+
+
+def _rotate_every(raw: object, where: str, problems: list[Problem]) -> object:
+    text = _convert(raw, str, where, problems)
+    if not isinstance(text, str):
+        return _INVALID
+    if re.fullmatch(ROTATE_EVERY_PATTERN, text) is None:
+        message = f'must be minutes, hours or days, as "10m", "1h" or "1d"; got {text!r}'
+        problems.append(Problem(where, message))
+        return _INVALID
+    return text
 
 
 def _str(raw: object, where: str, problems: list[Problem]) -> object:

@@ -56,6 +56,7 @@ PROGRAM_FIELDS: Final[dict[str, Effect]] = {
     "ready": "restart",
     "liveness": "restart",
     "watchdog": "restart",
+    "log.format": "restart",
     "autostart": "hot",
     "autorestart": "hot",
     "exit_codes": "hot",
@@ -78,6 +79,7 @@ PROGRAM_FIELDS: Final[dict[str, Effect]] = {
     "watchdog_signal": "hot",
     "depends_on": "hot",
     "on_dependency_failure": "hot",
+    "log.rotate_every": "hot",
 }
 
 #: Each DaemonConfig field -> whether the running daemon applies it.

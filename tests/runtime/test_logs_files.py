@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from supervisord_lite.errors import LogPathError
-from supervisord_lite.runtime.logs.files import RotatingFile, WriteFailed, open_log_file
+from supervisord_lite.runtime.logs.files import RotatingFile, WriteFailed
+from supervisord_lite.runtime.logs.paths import open_log_file
 from supervisord_lite.runtime.logs.tail import open_tail
 
 if TYPE_CHECKING:

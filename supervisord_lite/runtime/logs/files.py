@@ -1,13 +1,7 @@
-"""Log files on disk: opening one safely, and writing it with size rotation.
+"""Log files on disk: writing one, with size and time rotation, JSON lines or timestamps.
 
-A log file is opened with ``O_NOFOLLOW`` (a symlink planted at the log path is refused), created
-with mode 0640, and only inside a folder that nobody but root or the daemon's user can write to:
-``O_NOFOLLOW`` checks the last path component only, so a folder another user can write to would
-let that user swap the file for a symlink between two opens (docs/architecture.md, "Kernel facts").
-
-Besides regular files, a FIFO or a character device (a terminal, ``/dev/null``) is accepted as a
-log path; those are never rotated. A FIFO is opened without blocking, so a FIFO nobody reads is
-refused at once instead of hanging the daemon.
+Files are opened through ``paths.open_log_file`` (no symlinks, no folder others can write to);
+FIFOs and character devices are accepted and never rotated.
 
 ``RotatingFile`` is synchronous and only ever used by one thread at a time. It appends what it is
 given, byte for byte, and rotates by size, between lines: a line that would take the file past
@@ -19,6 +13,16 @@ by less than one line. Every byte lands in exactly one file, once. ``max_bytes``
 rotation off; ``backups`` 0 empties the file instead of keeping a backup. With ``timestamps``
 each line gets the wall-clock time it was written at; that costs a pass over the bytes
 (``bytes.replace``, in C), which is why it is off by default.
+
+``rotate_every`` rotates by time as well, the same way (same names, same ``backups``, between
+lines): the clock is read once per write, and a write in a later period (of local time, see
+``_period_of``) than the file's rotates the file before its first line. Nothing wakes up at the
+turn of a period: a file nobody writes to keeps its lines until the next write rotates it. A
+file found at the daemon's start belongs to the period of its last modification.
+
+With ``format = "json"`` the file holds JSON lines (``jsonlines``): the bytes are cut into lines
+here, in the writer's thread, and only the file pays for it. Rotation never splits an object:
+one longer than ``max_bytes`` gets a file of its own.
 
 A log file renamed or deleted under the daemon (by hand, or by logrotate without
 ``copytruncate``) is noticed at the next write: each write first compares the open file with what
@@ -44,63 +48,11 @@ from typing import TYPE_CHECKING
 from supervisord_lite.errors import LogPathError
 from supervisord_lite.logbuffer import StreamCounters
 from supervisord_lite.runtime.daemonlog import log
+from supervisord_lite.runtime.logs.jsonlines import JsonLines
+from supervisord_lite.runtime.logs.paths import open_log_file
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-LOG_FILE_MODE = 0o640
-LOG_DIR_MODE = 0o750
-
-
-def check_log_dir(folder: str) -> None:
-    """Refuse a log folder that someone other than root or us could write to.
-
-    Raises:
-        LogPathError: the folder is not a folder, or other users can write to it.
-    """
-    info = os.stat(folder)
-    if not stat.S_ISDIR(info.st_mode):
-        raise LogPathError(f"log folder {folder!r} is not a folder")
-    trusted_owner = info.st_uid in (0, os.geteuid())
-    if not trusted_owner or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise LogPathError(f"log folder {folder!r} can be written by other users")
-
-
-def open_log_file(path: str, *, truncate: bool = False) -> int:
-    """Open (creating) a log file for appending, refusing symlinks and unsafe folders.
-
-    The fd is blocking, close-on-exec, and positioned at the end (``O_APPEND``); with
-    ``truncate`` an existing regular file is emptied first.
-
-    Raises:
-        LogPathError: the path is a symlink, its folder is unsafe, it is a FIFO nobody reads,
-            or it cannot be opened; the message names the path and the reason.
-    """
-    folder = os.path.dirname(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-    if truncate:
-        flags |= os.O_TRUNC
-    try:
-        os.makedirs(folder, mode=LOG_DIR_MODE, exist_ok=True)
-        check_log_dir(folder)
-        fd = os.open(path, flags, LOG_FILE_MODE)
-    except LogPathError:
-        raise
-    except OSError as exc:
-        if exc.errno == errno.ELOOP or os.path.islink(path):
-            raise LogPathError(f"log path {path!r} is a symlink: refused") from exc
-        if exc.errno == errno.ENXIO:
-            raise LogPathError(f"log path {path!r} is a FIFO that nobody reads") from exc
-        raise LogPathError(f"cannot open log file {path!r}: {exc.strerror}") from exc
-    try:
-        mode = os.fstat(fd).st_mode
-        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
-            raise LogPathError(f"log path {path!r} is not a file, a FIFO or a device")
-        os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
 
 class WriteFailed(Exception):
@@ -128,6 +80,10 @@ class RotatingFile:
         max_bytes: int = 0,
         backups: int = 0,
         timestamps: bool = False,
+        format: str = "text",
+        stream: str = "stdout",
+        max_line: int = 1024 * 1024,
+        rotate_every: int = 0,
         clock: Callable[[], float] = time.time,
         counters: StreamCounters | None = None,
     ) -> None:
@@ -135,6 +91,18 @@ class RotatingFile:
         self.max_bytes = max_bytes
         self.backups = backups
         self.timestamps = timestamps
+        #: Seconds per time period; a write in a later period than the file's rotates it first.
+        self.rotate_every = rotate_every
+        #: The JSON-lines encoder (``format = "json"``), which holds the line not finished yet.
+        self.json = JsonLines(stream, max_line) if format == "json" else None
+        #: The program's bytes go to the file as they are: no stamps, no JSON.
+        self._plain = not timestamps and self.json is None
+        self._timed = not self._plain or rotate_every > 0
+        #: The time period of what the file holds (None: it is empty, or not known yet).
+        self._period: int | None = None
+        self._now_period = 0
+        #: The file holds an earlier period than the present one: rotate at the next line.
+        self._time_due = False
         #: The stream's counters; the file counts its reopenings there.
         self.counters = counters if counters is not None else StreamCounters()
         self._clock = clock
@@ -186,6 +154,9 @@ class RotatingFile:
         self._identity = (info.st_dev, info.st_ino)
         self._open_line = 0
         self._fd = fd
+        if self.rotate_every:
+            # What the file holds was written by its last modification, at the latest.
+            self._period = self._period_of(info.st_mtime) if self._size else None
 
     @property
     def reopen_pending(self) -> bool:
@@ -202,46 +173,64 @@ class RotatingFile:
             fd, self._fd = self._fd, -1
             os.close(fd)
 
-    def write(self, *chunks: bytes) -> int:
+    def write(self, *chunks: bytes, end_line: bool = False) -> int:
         """Write the carry, then ``chunks`` in order; the number of program bytes now in the
-        file (all of them, when nothing fails).
+        file (all of them, when nothing fails; in JSON, a line not finished yet counts as in).
+        ``end_line``: the program's run ended after these bytes, so a JSON line it did not
+        finish is written now, as a partial one.
 
         Raises:
             WriteFailed: a write, a rotation or a reopening failed; what was not written is in
                 the carry.
         """
+        now = self._clock() if self._timed else 0.0
         try:
             self._check_path()
             self.open()
         except (OSError, LogPathError) as exc:
-            self._keep(chunks)
+            self._keep(chunks, now, end_line=end_line)
             raise WriteFailed(0, _reason(exc)) from exc
+        if self.rotate_every:
+            self._check_period(now)
         done = 0
-        if self._carry_at < len(self._carry):
+        if self._carry_input or self._carry_at < len(self._carry):
             try:
                 done += self._flush()
             except WriteFailed:
-                self._keep(chunks)
+                self._keep(chunks, now, end_line=end_line)
                 raise
         for n, data in enumerate(chunks):
-            self._carry = self._stamp(data) if self.timestamps else data
+            self._carry = data if self._plain else self._transform(data, now)
             self._carry_at = 0
             self._carry_input = len(data)
             try:
                 done += self._flush()
             except WriteFailed as exc:
-                self._keep(chunks[n + 1 :])
+                self._keep(chunks[n + 1 :], now, end_line=end_line)
                 raise WriteFailed(done + exc.done, exc.reason) from exc
+        if end_line and self.json is not None:
+            self._carry, self._carry_at, self._carry_input = self.json.finish(), 0, 0
+            try:
+                self._flush()
+            except WriteFailed as exc:
+                raise WriteFailed(done, exc.reason) from exc
         return done
 
-    def _keep(self, chunks: tuple[bytes, ...]) -> None:
+    def _keep(self, chunks: tuple[bytes, ...], now: float, *, end_line: bool) -> None:
         """Put ``chunks`` behind the carry (a write failed before it got to them)."""
-        if not chunks:
+        pending = [c if self._plain else self._transform(c, now) for c in chunks]
+        if end_line and self.json is not None:
+            pending.append(self.json.finish())
+        if not pending:
             return
-        pending = [self._stamp(c) if self.timestamps else c for c in chunks]
         self._carry = b"".join([self._carry[self._carry_at :], *pending])
         self._carry_at = 0
         self._carry_input += sum(len(c) for c in chunks)
+
+    def _transform(self, data: bytes, now: float) -> bytes:
+        if self.json is not None:
+            return self.json.encode(data, now)
+        return self._stamp(data, now)
 
     def discard_carry(self) -> int:
         """Forget the carry; the program bytes it stood for (they are lost)."""
@@ -286,7 +275,7 @@ class RotatingFile:
                 self._write_some(carry)
         except (OSError, LogPathError) as exc:
             done = 0
-            if not self.timestamps:
+            if self._plain:
                 # Plain bytes: the carry is the program's bytes, so what went out is exact.
                 done = self._carry_at - start
                 self._carry_input -= done
@@ -302,7 +291,7 @@ class RotatingFile:
         self.open()
         at = self._carry_at
         end = len(carry)
-        if self.max_bytes and self._regular:
+        if (self.max_bytes or self._time_due) and self._regular:
             end = self._stop(carry, at, end)
             if end == at:
                 self._rotate()
@@ -318,7 +307,16 @@ class RotatingFile:
         """Where ``data[at:end]`` stops in this file: ``end`` when all of it belongs here, ``at``
         when the file must rotate first, else a point between (after a whole line, or where the
         file is full inside a line longer than ``max_bytes``)."""
+        if self._time_due:
+            if not self._size:
+                self._time_due = False
+            elif self._open_line:
+                return self._line_end(data, at, end)  # finished where it began, then rotated
+            else:
+                return at
         limit = self.max_bytes
+        if not limit:
+            return end
         room = limit - self._size
         if end - at <= room:
             return end
@@ -326,6 +324,9 @@ class RotatingFile:
             newline = data.rfind(b"\n", at, at + room)
             if newline >= 0:
                 return newline + 1
+        if self.json is not None:
+            # A JSON object is never split: one longer than max_bytes gets a file of its own.
+            return self._line_end(data, at, end) if self._open_line or not self._size else at
         # The line at ``at`` does not end within the room left.
         if self._open_line:
             # It began in this file: finish it here unless it is longer than a file.
@@ -338,7 +339,26 @@ class RotatingFile:
             return at  # it fits in a file of its own: rotate before it
         return at + max(room, 0)  # longer than a file holds: split where this one is full
 
+    @staticmethod
+    def _line_end(data: bytes, at: int, end: int) -> int:
+        """Just after the newline that ends the line at ``at`` (``end`` if it does not end)."""
+        newline = data.find(b"\n", at, end)
+        return newline + 1 if newline >= 0 else end
+
+    def _period_of(self, moment: float) -> int:
+        """The number of the local-time period of ``rotate_every`` seconds that ``moment`` is
+        in (periods start at local midnight of 1970-01-01, so "1d" turns at local midnight)."""
+        return int((moment + time.localtime(moment).tm_gmtoff) // self.rotate_every)
+
+    def _check_period(self, now: float) -> None:
+        period = self._now_period = self._period_of(now)
+        if self._period is None or not self._size:
+            self._period = period
+        elif period != self._period and self._regular:
+            self._time_due = True
+
     def _rotate(self) -> None:
+        self._time_due = False
         self.close()
         if self.backups > 0:
             for n in range(self.backups - 1, 0, -1):
@@ -354,9 +374,10 @@ class RotatingFile:
             self._size = 0
             self._open_line = 0
         self.generation += 1
+        if self.rotate_every:
+            self._period = self._now_period
 
-    def _stamp(self, data: bytes) -> bytes:
-        now = self._clock()
+    def _stamp(self, data: bytes, now: float) -> bytes:
         stamp = b"%s.%03d " % (
             time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now)).encode(),
             int(now * 1000) % 1000,
