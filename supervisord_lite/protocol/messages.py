@@ -39,6 +39,7 @@ __all__ = [
     "MAX_HISTORY",
     "MAX_ID",
     "MAX_LOG_LINES",
+    "MAX_TIME",
     "MAX_WAIT",
     "PROTOCOL_VERSION",
     "ActionReply",
@@ -105,6 +106,9 @@ MAX_HISTORY: Final = 10_000
 
 MAX_LOG_LINES: Final = 1_000_000
 """The most lines one :class:`Logs` request asks for from the files."""
+
+MAX_TIME: Final = 253_402_300_799.0
+"""The latest time a request names, in seconds since the epoch (the end of the year 9999)."""
 
 MAX_WAIT: Final = 366 * 24 * 3600.0
 """The longest finite :class:`Wait` timeout, in seconds (a year); None waits forever."""
@@ -204,12 +208,19 @@ class Logs(Request, tag="logs", kw_only=True, frozen=True):
     without ``follow``, :class:`End`. With ``follow`` chunks keep coming, with
     :class:`Lagged` when this reader fell behind, until :class:`Cancel` or shutdown, which
     end it with :class:`End`. Answered with ``Error(no_such_program)`` for an unknown name.
+
+    ``since`` (seconds since the epoch, UTC) keeps, of the last ``lines`` lines, only those
+    written at or after that time (send ``lines = MAX_LOG_LINES`` for all of them); what is
+    followed live is not filtered. It needs log files whose lines carry their time
+    (``log.timestamps`` or ``log.format = "json"``): else ``Error(bad_request)`` says which
+    streams lack it.
     """
 
     name: str | None = None
     stream: Stream | None = None
     lines: Annotated[int, Meta(ge=0, le=MAX_LOG_LINES)] = 10
     follow: bool = False
+    since: Annotated[float, Meta(ge=0, le=MAX_TIME)] | None = None
 
 
 class Wait(Request, tag="wait", kw_only=True, frozen=True):

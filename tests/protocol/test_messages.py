@@ -67,7 +67,7 @@ WIRE: dict[type[Request] | type[Reply], tuple[str, tuple[str, ...], tuple[str, .
     Stop: ("stop", (), ("id", "names", "all", "wait", "with_dependents")),
     Restart: ("restart", (), ("id", "names", "all", "wait")),
     History: ("history", (), ("id", "name", "limit")),
-    Logs: ("logs", (), ("id", "name", "stream", "lines", "follow")),
+    Logs: ("logs", (), ("id", "name", "stream", "lines", "follow", "since")),
     Wait: ("wait", ("names", "state"), ("id", "timeout", "ready")),
     Subscribe: ("subscribe", (), ("id",)),
     Cancel: ("cancel", ("target",), ("id",)),

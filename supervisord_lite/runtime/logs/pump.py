@@ -121,6 +121,7 @@ class Pump:
         self._held = None
         self.done = True
         os.close(self.fd)
+        self.stream.end_of_input()
         self._signal()
 
     def _signal(self) -> None:

@@ -60,6 +60,10 @@ class LogStream:
             max_bytes=config.max_bytes,
             backups=config.backups,
             timestamps=config.timestamps,
+            format=config.format,
+            stream=stream,
+            max_line=config.queue_bytes,
+            rotate_every=config.rotate_seconds,
             counters=self.counters,
         )
         self.writer = FileWriter(f"{program} {stream}", self.file, self.buffer)
@@ -102,6 +106,15 @@ class LogStream:
             return False
         self.writer.kick()
         return True
+
+    def end_of_input(self) -> None:
+        """A run's pipe into this stream closed (see ``FileWriter.end_line``)."""
+        self.writer.end_line()
+
+    @property
+    def timed(self) -> bool:
+        """Whether the file's lines carry the time they were written at."""
+        return self.file.timestamps or self.file.json is not None
 
     async def wait_written(self) -> bool:
         """Wait until what was queued so far is in the file; False if writing fails."""

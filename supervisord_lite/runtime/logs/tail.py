@@ -6,12 +6,23 @@ current file holds fewer; it reads each byte at most once and keeps the files op
 rotation while the tail is being sent does not change what is sent. It is plain file reading,
 run in a worker thread.
 
+With ``since`` only the lines written at or after that time are wanted, which needs files whose
+lines carry their time (``timestamps``, or JSON lines): the scan reads each line's time on its way
+back and stops at the first line older than ``since``, so the tail is the run of lines after the
+last older one, whatever the clock did before it. A line whose time cannot be read (written
+before timestamps were turned on) counts as older. The scan costs a pass over what it sends.
+
+A JSON-lines file is read back into the program's bytes (``jsonlines.decode``), so a reader gets
+the same output whatever the format; a line that is not one of our objects is passed on as it is.
+
 ``send_logs`` serves a ``Logs`` request. With ``follow`` it subscribes to the live output
 *before* it reads the files, then waits (briefly) until what the program wrote up to that moment
 is in the file, and tells the follower to skip the bytes that the file part already holds: the
 reader gets the tail and then the live output with no gap and no repeat in between (barring
-bytes a policy dropped). Live output arrives in ``LogChunk`` messages of at most ``CHUNK`` bytes,
-with a ``Lagged`` wherever this reader fell behind and missed output.
+bytes a policy dropped). A JSON file holds back a line until it is finished: the writer's mark
+says which bytes those are, and they are sent after the file's. Live output arrives in
+``LogChunk`` messages of at most ``CHUNK`` bytes, with a ``Lagged`` wherever this reader fell
+behind and missed output.
 """
 
 from __future__ import annotations
@@ -19,12 +30,15 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import trio
 
 from supervisord_lite.protocol import messages as m
+from supervisord_lite.protocol.errors import BadRequest
+from supervisord_lite.runtime.logs import jsonlines
 from supervisord_lite.runtime.logs.fanout import LogGap, LogPiece
 
 if TYPE_CHECKING:
@@ -34,6 +48,7 @@ if TYPE_CHECKING:
     from supervisord_lite.runtime.logs.streams import LogStream, ProgramLogs
 
     Send = Callable[[m.ServerMessage], Awaitable[None]]
+    LineTime = Callable[[bytes], float | None]
 
 #: Largest LogChunk sent (well under the protocol's MAX_FRAME).
 CHUNK = 256 * 1024
@@ -52,12 +67,30 @@ class _Segment:
 
 @dataclass
 class Tail:
-    """Byte ranges of open files that together hold the last lines, oldest first."""
+    """Byte ranges of open files that together hold the last lines, oldest first; with
+    ``json``, read back into the program's bytes."""
 
     segments: list[_Segment] = field(default_factory=list)
+    json: bool = False
+    _rest: bytes = b""
 
     def read(self, size: int = CHUNK) -> bytes:
-        """The next at most ``size`` bytes; b"" at the end."""
+        """The next bytes (at most ``size`` of the file); b"" at the end."""
+        if not self.json:
+            return self._read(size)
+        while True:
+            data = self._read(size)
+            if not data:
+                rest, self._rest = self._rest, b""
+                item = jsonlines.decode(rest) if rest else None
+                return item[1] if item is not None else rest
+            data = self._rest + data
+            cut = data.rfind(b"\n") + 1
+            self._rest = data[cut:]
+            if cut and (out := b"".join(map(_program_bytes, data[: cut - 1].split(b"\n")))):
+                return out
+
+    def _read(self, size: int) -> bytes:
         while self.segments:
             segment = self.segments[0]
             if segment.start < segment.end:
@@ -98,14 +131,86 @@ def _scan_back(fd: int, end: int, wanted: int) -> tuple[int, int]:
     return 0, found
 
 
-def open_tail(path: str, lines: int, *, backups: int, end: int | None = None) -> Tail:
-    """The last ``lines`` lines of the log at ``path``, reading into its backups as needed.
+def _program_bytes(line: bytes) -> bytes:
+    item = jsonlines.decode(line)
+    return item[1] if item is not None else line + b"\n"
+
+
+def json_line_time(line: bytes) -> float | None:
+    """The time of a JSON-lines log line; None if it has none."""
+    item = jsonlines.decode(line)
+    return item[0] if item is not None else None
+
+
+def stamp_time(line: bytes) -> float | None:
+    """The time of a line that ``timestamps`` prefixed (local time, to the millisecond: see
+    ``files.RotatingFile._stamp``); None if it has none."""
+    if len(line) < 24 or line[19:20] != b"." or line[23:24] != b" ":
+        return None
+    try:
+        parsed = time.strptime(line[:19].decode("ascii"), "%Y-%m-%dT%H:%M:%S")
+        millis = int(line[20:23])
+    except ValueError:
+        return None
+    return time.mktime(parsed) + millis / 1000
+
+
+def _scan_back_since(
+    fd: int, end: int, wanted: int, since: float, line_time: LineTime
+) -> tuple[int, int, bool]:
+    """Scan ``[0, end)`` backwards, line by line, for at most ``wanted`` lines written at or
+    after ``since``; (where the first of them starts, or ``end`` when none is; how many were
+    found; whether an older line stopped the scan)."""
+    found = 0
+    start = end
+    pieces: list[bytes] = []  # the line being read, its last piece first
+    position = end
+    while position > 0:
+        begin = max(0, position - SCAN_BLOCK)
+        block = os.pread(fd, position - begin, begin)
+        if len(block) != position - begin:
+            return start, found, True  # the file shrank under us: take what we have
+        at = len(block)
+        while (newline := block.rfind(b"\n", 0, at)) >= 0:
+            pieces.append(block[newline + 1 : at])
+            moment = line_time(b"".join(reversed(pieces)))
+            if moment is None or moment < since:
+                return start, found, True
+            found += 1
+            start = begin + newline + 1
+            if found >= wanted:
+                return start, found, False
+            pieces = []
+            at = newline
+        pieces.append(block[:at])
+        position = begin
+    if end > 0:  # the file's first line
+        moment = line_time(b"".join(reversed(pieces)))
+        if moment is None or moment < since:
+            return start, found, True
+        return 0, found + 1, False
+    return start, found, False
+
+
+def open_tail(
+    path: str,
+    lines: int,
+    *,
+    backups: int,
+    end: int | None = None,
+    since: float | None = None,
+    line_time: LineTime | None = None,
+    json: bool = False,
+) -> Tail:
+    """The last ``lines`` lines of the log at ``path``, reading into its backups as needed;
+    with ``since``, only of those written at or after it (by ``line_time``).
 
     ``end`` limits how much of the current file counts (its size at some earlier moment). A
     last line without its newline counts as a line. Files that are missing, symlinks or not
-    regular files end the search; nothing here raises for them.
+    regular files end the search; nothing here raises for them. ``json``: the files hold JSON
+    lines, which the tail reads back into the program's bytes.
     """
-    tail = Tail()
+    tail = Tail(json=json)
     if lines <= 0:
         return tail
     wanted = lines
@@ -124,9 +229,16 @@ def open_tail(path: str, lines: int, *, backups: int, end: int | None = None) ->
         if newest and stop and os.pread(fd, 1, stop - 1) == b"\n":
             scan_to -= 1  # the newline ending the last line is not a line boundary to count
         newest = False
-        start, found = _scan_back(fd, scan_to, wanted)
+        older = False
+        if since is None:
+            start, found = _scan_back(fd, scan_to, wanted)
+        else:
+            assert line_time is not None
+            start, found, older = _scan_back_since(fd, scan_to, wanted, since, line_time)
+            if start == scan_to:
+                start = stop  # not even the last line: nothing of this file
         tail.segments.insert(0, _Segment(fd, start, stop))
-        if found >= wanted:
+        if found >= wanted or older:
             break
         wanted -= found
     return tail
@@ -143,6 +255,12 @@ async def send_logs(
         [program] = programs
         await send(m.End(id=rid, message=program.not_captured(request.stream)))
         return
+    untimed = [s.writer.label for s in streams if not s.timed]
+    if request.since is not None and untimed:
+        raise BadRequest(
+            f"since needs log lines that carry their time, and those of {', '.join(untimed)} "
+            'do not (set log.timestamps = true or log.format = "json")'
+        )
     names = None if request.name is None else (request.name,)
     with contextlib.ExitStack() as stack:
         follower = (
@@ -150,7 +268,7 @@ async def send_logs(
         )
         starts = [s.bytes_read for s in streams]  # taken with the subscription, no await between
         for stream, start in zip(streams, starts, strict=True):
-            await _send_tail(stream, request.lines, start, follower, rid, send)
+            await _send_tail(stream, request, start, follower, send)
         if follower is None:
             await send(m.End(id=rid))
             return
@@ -162,31 +280,45 @@ async def send_logs(
 
 
 async def _send_tail(
-    stream: LogStream,
-    lines: int,
-    start: int,
-    follower: LogFollower | None,
-    rid: int,
-    send: Send,
+    stream: LogStream, request: m.Logs, start: int, follower: LogFollower | None, send: Send
 ) -> None:
+    lines = request.lines
+    since = request.since
     if lines <= 0:
         return
     end = None
+    held = b""
     with trio.move_on_after(SETTLE_WAIT):
         await stream.writer.wait_settled(start)
-    settled, generation, size = stream.writer.mark
-    if settled >= start and generation == stream.file.generation:
-        end = size
+    mark = stream.writer.mark
+    if mark is not None and mark.settled >= start and mark.generation == stream.file.generation:
+        end = mark.size
+        if mark.held and (since is None or mark.held_at >= since):
+            held = mark.held
+            lines -= 1
         if follower is not None:
-            follower.skip(stream.program, stream.stream, settled - start)
+            follower.skip(stream.program, stream.stream, mark.settled - start)
+    json = stream.file.json is not None
+    line_time = None if since is None else json_line_time if json else stamp_time
     tail = await trio.to_thread.run_sync(
-        lambda: open_tail(stream.path, lines, backups=stream.file.backups, end=end)
+        lambda: open_tail(
+            stream.path,
+            lines,
+            backups=stream.file.backups,
+            end=end,
+            since=since,
+            line_time=line_time,
+            json=json,
+        )
     )
+    rid = request.id
     try:
         while data := await trio.to_thread.run_sync(tail.read, CHUNK):
             await send(m.LogChunk(id=rid, program=stream.program, stream=stream.stream, data=data))
     finally:
         tail.close()
+    if held:
+        await send(m.LogChunk(id=rid, program=stream.program, stream=stream.stream, data=held))
 
 
 def _messages(batch: list[LogPiece | LogGap], rid: int) -> Iterator[m.ServerMessage]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import outcome
 import trio
@@ -53,6 +53,18 @@ async def _reraise(result: outcome.Error) -> None:
     result.unwrap()
 
 
+class WriteMark(NamedTuple):
+    """The stream's first ``settled`` bytes are the first ``size`` bytes of the file (of this
+    ``generation``) and then ``held``, the JSON line not finished yet, which the file does not
+    hold; it began at ``held_at``."""
+
+    settled: int
+    generation: int
+    size: int
+    held: bytes
+    held_at: float
+
+
 class FileWriter:
     """Writes one stream's queue to its file; see the module docstring.
 
@@ -72,8 +84,11 @@ class FileWriter:
         self.finished = False
         #: A write is in a worker thread.
         self.busy = False
-        #: (settled, file generation, file size) after the last write that completed.
-        self.mark = (0, 0, 0)
+        #: Where the last write that completed left the file; None before the first one.
+        self.mark: WriteMark | None = None
+        #: Where runs' output ended (positions in ``bytes_in``), for a JSON file to write the
+        #: line that a run left unfinished.
+        self._line_ends: list[int] = []
         self._abandoned = False
         self._in_flight = 0
         self._retry = RETRY_MIN
@@ -119,6 +134,14 @@ class FileWriter:
             self._kicked = None
         elif not self.busy and not self.error and not self.finished:
             self._write_queued()
+
+    def end_line(self) -> None:
+        """The output queued so far ends a run (its pipe closed): a JSON file writes the line
+        the run left unfinished once it has written those bytes. Nothing for a text file."""
+        if self.file.json is None or self.finished:
+            return
+        self._line_ends.append(self.counters.bytes_in)
+        self.kick()
 
     def reopen(self) -> None:
         """Close the file and open its path afresh (logrotate's ``postrotate``): now when no
@@ -173,21 +196,32 @@ class FileWriter:
     def _write_queued(self) -> bool:
         """Start writing everything queued (nothing, when only a reopen is pending); False
         when there was nothing to do."""
-        chunks = self.buffer.get_chunks()
-        if not chunks and not self.file.reopen_pending:
+        end_line = False
+        if self._line_ends:
+            # Up to where the oldest run ended, and no further: that write finishes its line.
+            head = self.counters.bytes_in - len(self.buffer)
+            chunks = self.buffer.get_chunks(max(0, self._line_ends[0] - head))
+            head = self.counters.bytes_in - len(self.buffer)
+            while self._line_ends and self._line_ends[0] <= head:
+                self._line_ends.pop(0)
+                end_line = True
+        else:
+            chunks = self.buffer.get_chunks()
+        if not chunks and not end_line and not self.file.reopen_pending:
             return False
-        self._start(chunks)
+        self._start(chunks, end_line=end_line)
         # After the start: what a called-back pump queues now waits for this write to end.
         callbacks, self._room = self._room, None
         for callback in callbacks or ():
             callback()
         return True
 
-    def _start(self, chunks: list[bytes]) -> None:
+    def _start(self, chunks: list[bytes], *, end_line: bool = False) -> None:
         assert self._token is not None, "the writer was not started"
         self._in_flight = self.file.carried + sum(len(c) for c in chunks)
         self.busy = True
-        trio.lowlevel.start_thread_soon(functools.partial(self.file.write, *chunks), self._deliver)
+        write = functools.partial(self.file.write, *chunks, end_line=end_line)
+        trio.lowlevel.start_thread_soon(write, self._deliver)
 
     def _deliver(self, result: outcome.Outcome[int]) -> None:
         # In the worker thread. After the daemon's event loop ended there is nobody to tell.
@@ -219,7 +253,14 @@ class FileWriter:
             log.info("%s: writing resumed (%s)", self.label, self.file.path)
             counters.error = ""
             self._retry = RETRY_MIN
-        self.mark = (self.settled, self.file.generation, self.file.size)
+        json = self.file.json
+        self.mark = WriteMark(
+            settled=self.settled,
+            generation=self.file.generation,
+            size=self.file.size,
+            held=json.held if json is not None else b"",
+            held_at=json.held_at if json is not None else 0.0,
+        )
         self._signal_progress()
         if self._retrying is None and not self._write_queued():
             self._was_kicked = False  # idle: a later failure waits for new data afresh
@@ -286,6 +327,7 @@ class FileWriter:
         counted as dropped, and returned so that the caller can say so.
         """
         before = self._dropped_total()
+        self.end_line()
         self.closing = True
         self.kick()
         try:
@@ -309,7 +351,7 @@ class FileWriter:
         return self._dropped_total() - before
 
     def _queued(self) -> bool:
-        return bool(len(self.buffer)) and not self.error
+        return bool(len(self.buffer) or self._line_ends) and not self.error
 
     def _dropped_total(self) -> int:
         return self.counters.dropped_unwritten + self.counters.dropped_in_queue
