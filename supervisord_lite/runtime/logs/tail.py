@@ -226,8 +226,11 @@ def open_tail(
             break
         stop = info.st_size if end is None or not newest else min(end, info.st_size)
         scan_to = stop
-        if newest and stop and os.pread(fd, 1, stop - 1) == b"\n":
-            scan_to -= 1  # the newline ending the last line is not a line boundary to count
+        # The newline ending the last line is not a line boundary to count; in a backup it is,
+        # counting the newer file's first line, except for the scan of timed lines, which
+        # reads each file's lines on their own.
+        if (newest or since is not None) and stop and os.pread(fd, 1, stop - 1) == b"\n":
+            scan_to -= 1
         newest = False
         older = False
         if since is None:
