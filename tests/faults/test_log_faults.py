@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from supervisord_lite.protocol import messages as m
+from supervisord_lite.runtime.logs import jsonlines
 from svctl import Client
 from tests.daemon_harness import running, start_daemon, stop_daemon, write_config
 from tests.faults.tmpfs import fill, small_tmpfs
@@ -128,6 +129,40 @@ start_seconds = 0
             log = daemon.log()
         assert re.search(r"held stdout: cannot write .*No space left on device", log)
         assert "held stdout: writing resumed" in log
+
+
+def test_json_lines_rotated_on_a_full_filesystem_lose_nothing_once_space_is_back(
+    folder: Path,
+) -> None:
+    with small_tmpfs(folder / "full", "4m") as full:
+        total = MB
+        path = full / "json.log"
+        log = (
+            f'stdout = "{path}", format = "json", queue_bytes = 65536, max_bytes = 300000, '
+            "backups = 50"
+        )
+        programs = flood_program("json", total, "--write", 100_000, log=log)
+        with running(folder, programs) as daemon, Client(daemon.socket) as client:
+            filler = fill(full)
+            client.start("json")
+            wait_for(lambda: stats_of(client, "json").write_errors > 0, "a write error")
+            filler.unlink()
+            client.wait("json", state="EXITED", timeout=30)
+            # The pipe held all it wrote: its exit did not wait for the full disk.
+            wait_for(lambda: stats_of(client, "json").bytes_written == total, "all to be written")
+            stats = stats_of(client, "json")
+        files = [*sorted(full.glob("json.log.*"), key=lambda p: -int(p.suffix[1:])), path]
+        contents = [f.read_bytes() for f in files]
+    assert len(contents) > 2
+    assert (stats.bytes_read, stats.bytes_written, stats.bytes_dropped) == (total, total, 0)
+    assert (stats.depth, stats.error) == (0, "")
+    program_bytes = []
+    for content in contents:  # whole objects in every file, none split by the failures
+        for line in content.splitlines():
+            item = jsonlines.decode(line)
+            assert item is not None, line
+            program_bytes.append(item[1])
+    assert sha(b"".join(program_bytes)) == flood.expected(total)
 
 
 # -- renamed, deleted, reopened --------------------------------------------------------------------

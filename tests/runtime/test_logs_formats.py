@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from supervisord_lite.config import load
+from supervisord_lite.errors import ConfigError
 from supervisord_lite.runtime.logs.files import RotatingFile
 from supervisord_lite.runtime.logs.jsonlines import JsonLines, decode, rfc3339
 from supervisord_lite.runtime.logs.tail import json_line_time, open_tail, stamp_time
@@ -316,3 +318,43 @@ def test_a_json_tail_passes_on_lines_that_are_not_its_objects(
     got = read_tail(path, 3, backups=0, since=since, line_time=json_line_time, json=True)
     # The stray line has no time: with since it stops the scan, like an older line.
     assert got == (b"j3\na stray line\nlast\n" if since is None else b"last\n")
+
+
+# -- the config keys ----------------------------------------------------------------------------
+
+
+def log_table(log: str) -> str:
+    return f'[programs.a]\ncommand = ["true"]\nlog = {{ {log} }}\n'
+
+
+@pytest.mark.parametrize(
+    ("every", "seconds"), [("10m", 600), ("1h", 3600), ("1d", 86400), ("7d", 7 * 86400)]
+)
+def test_rotate_every_is_minutes_hours_or_days(every: str, seconds: int) -> None:
+    config = load(log_table(f'rotate_every = "{every}", format = "json"'), base_dir="/srv")
+    log = config.programs["a"].log
+    assert (log.rotate_every, log.rotate_seconds, log.format) == (every, seconds, "json")
+
+
+def test_by_default_text_files_rotate_by_size_only() -> None:
+    log = load(log_table(""), base_dir="/srv").programs["a"].log
+    assert (log.format, log.rotate_every, log.rotate_seconds) == ("text", None, 0)
+
+
+@pytest.mark.parametrize(
+    ("log", "message"),
+    [
+        ('rotate_every = "1w"', 'must be minutes, hours or days, as "10m", "1h" or "1d"'),
+        ('rotate_every = "0d"', "must be minutes, hours or days"),
+        ('rotate_every = "1.5h"', "must be minutes, hours or days"),
+        ("rotate_every = 3600", "expected a string, got an integer"),
+        ('format = "xml"', "must be one of 'text', 'json', got 'xml'"),
+        ('format = "json", timestamps = true', 'cannot be set with format = "json"'),
+    ],
+)
+def test_bad_log_format_keys_are_named_with_their_path(log: str, message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load(log_table(log), base_dir="/srv")
+    (problem,) = refused.value.problems
+    assert problem.path.startswith("$.programs.a.log.")
+    assert message in problem.message
