@@ -253,6 +253,23 @@ def test_json_lines_rotate_by_time_between_objects(tmp_path: Path) -> None:
     assert [program_bytes(f) for f in files_of(path)] == [b"a\n", b"b\nc\n"]
 
 
+def test_rotate_every_set_on_a_running_file_takes_effect_from_the_next_write(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "a.log"
+    clock = Clock()
+    file = RotatingFile(str(path), backups=5, clock=clock)
+    file.write(b"one\n")
+    clock.now += 3600
+    file.write(b"two\n")  # no rotate_every yet: one file
+    file.reconfigure(max_bytes=0, backups=5, timestamps=False, rotate_every=3600)
+    file.write(b"three\n")  # the file's period starts now...
+    clock.now += 3600
+    file.write(b"four\n")  # ...and ends an hour later
+    file.close()
+    assert files_of(path) == [b"one\ntwo\nthree\n", b"four\n"]
+
+
 # -- since --------------------------------------------------------------------------------------
 
 

@@ -121,6 +121,21 @@ class RotatingFile:
         #: Bumped at each rotation and reopening; with ``size`` it says where a byte went.
         self.generation = 0
 
+    def reconfigure(
+        self, *, max_bytes: int, backups: int, timestamps: bool, rotate_every: int
+    ) -> None:
+        """Rotate and stamp by these from the next write on (safe while a write runs: each
+        write reads them as it goes, and a changed period is taken at the next one)."""
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self.timestamps = timestamps and self.json is None
+        self._plain = not self.timestamps and self.json is None
+        if rotate_every != self.rotate_every:
+            self.rotate_every = rotate_every
+            self._period = None  # periods of another length: the file starts one afresh
+            self._time_due = False
+        self._timed = not self._plain or rotate_every > 0
+
     @property
     def is_open(self) -> bool:
         return self._fd >= 0

@@ -289,12 +289,16 @@ class ProgramLogs:
 
     def update(self, program: ProgramConfig) -> None:
         """Rotate by ``program``'s limits from the next write on (``log.max_bytes``,
-        ``backups``, ``timestamps``; the queue is built once: changing it is a restart)."""
+        ``backups``, ``timestamps``, ``rotate_every``; the queue and the format are built once:
+        changing them is a restart)."""
         config = program.log
         for stream in self.streams:
-            stream.file.max_bytes = config.max_bytes
-            stream.file.backups = config.backups
-            stream.file.timestamps = config.timestamps
+            stream.file.reconfigure(
+                max_bytes=config.max_bytes,
+                backups=config.backups,
+                timestamps=config.timestamps,
+                rotate_every=config.rotate_seconds,
+            )
 
     def statistics(self) -> tuple[LogStreamStats, ...]:
         return tuple(s.statistics() for s in self.streams)
