@@ -18,6 +18,10 @@ stream's policy (``block`` and ``drop-newest`` keep them, ``drop-oldest`` drops 
 are the oldest), and retries after a backoff that starts small and doubles, or sooner when new
 data arrives. That backoff is the only timer here, and the task that keeps it exists only while
 writing fails: a healthy stream, idle or busy, costs no task at all.
+
+A JSON-lines file holds back a line until its newline arrives; when a run's pipe closes the
+writer is told where that run's bytes end (``end_line``), and the write that reaches that point
+also writes the line the run left unfinished, so it never runs on into the next run's output.
 """
 
 from __future__ import annotations
