@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -19,9 +18,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from supervisord_lite.protocol import messages as m
-from supervisord_lite.protocol.connection import NEED_DATA, Connection, Role
 from svctl import Client, LogChunk
 from tests.daemon_harness import running
+from tests.runtime.test_logs_daemon import RawClient
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -76,39 +75,13 @@ def file_lines(path: Path) -> int:
     return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
-class RawClient:
-    """One protocol connection, for the request fields svctl does not send yet."""
-
-    def __init__(self, path: str) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(30)
-        self.sock.connect(path)
-        self.conn = Connection(Role.CLIENT)
-        self.send(m.Hello(version=m.PROTOCOL_VERSION, client="test"))
-        assert isinstance(self.receive(), m.Welcome)
-
-    def send(self, msg: m.ClientMessage) -> None:
-        self.sock.sendall(self.conn.send(msg))
-
-    def receive(self) -> m.ServerMessage:
-        while True:
-            event = self.conn.next_event()
-            if event is not NEED_DATA:
-                return event  # type: ignore[return-value]
-            data = self.sock.recv(1 << 20)
-            assert data, "the daemon closed the connection"
-            self.conn.receive_data(data)
-
-    def logs(self, **fields: object) -> tuple[bytes, m.ServerMessage]:
-        """Send a logs request; the bytes of its chunks and the message that ended it."""
-        self.send(m.Logs(id=1, **fields))  # type: ignore[arg-type]
-        data = b""
-        while isinstance(msg := self.receive(), m.LogChunk):
-            data += msg.data
-        return data, msg
-
-    def close(self) -> None:
-        self.sock.close()
+def logs_of(raw: RawClient, **fields: object) -> tuple[bytes, m.ServerMessage]:
+    """Send a logs request; the bytes of its chunks and the message that ended it."""
+    raw.send(m.Logs(id=1, **fields))  # type: ignore[arg-type]
+    data = b""
+    while isinstance(msg := raw.receive(), m.LogChunk):
+        data += msg.data
+    return data, msg
 
 
 # -- JSON lines -----------------------------------------------------------------------------------
@@ -223,8 +196,8 @@ def test_since_sends_only_the_lines_written_at_or_after_it(folder: Path, log: st
             wait_for(lambda: file_lines(path) == 10, "the lines after")
         raw = RawClient(daemon.socket)
         try:
-            data, end = raw.logs(name="ba", lines=m.MAX_LOG_LINES, since=since)
-            everything, _ = raw.logs(name="ba", lines=m.MAX_LOG_LINES, since=since - 3600)
+            data, end = logs_of(raw, name="ba", lines=m.MAX_LOG_LINES, since=since)
+            everything, _ = logs_of(raw, name="ba", lines=m.MAX_LOG_LINES, since=since - 3600)
         finally:
             raw.close()
     assert isinstance(end, m.End)
@@ -242,9 +215,9 @@ def test_since_on_lines_without_their_time_is_a_bad_request(folder: Path) -> Non
     with running(folder, programs) as daemon:
         raw = RawClient(daemon.socket)
         try:
-            _, refused = raw.logs(name="plain", since=time.time())
-            _, fine = raw.logs(name="timed", stream="stdout", since=time.time())
-            _, every = raw.logs(since=time.time())
+            _, refused = logs_of(raw, name="plain", since=time.time())
+            _, fine = logs_of(raw, name="timed", stream="stdout", since=time.time())
+            _, every = logs_of(raw, since=time.time())
         finally:
             raw.close()
     assert isinstance(refused, m.Error)
