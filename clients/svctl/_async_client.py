@@ -433,15 +433,19 @@ class AsyncClient:
         lines: int = 10,
         follow: bool = False,
         *,
+        since: float | None = None,
         timeout: TimeoutArg = DEFAULT,
     ) -> AsyncPushStream[LogChunk | Lagged]:
         """A program's last ``lines`` of output, then (with ``follow``) more as it comes.
+        ``since`` (epoch seconds) keeps only the lines written at or after it, for streams
+        whose lines carry their time (``timestamps = true`` or ``format = "json"``).
 
         Items are :class:`~svctl.LogChunk` (raw bytes) and :class:`~svctl.Lagged` (this
         reader fell behind). Opened and closed like :meth:`events`. An Error from the daemon
         is raised by the iteration.
         """
-        items = AsyncPushStream(self, _requests.logs(name, stream, lines, follow), timeout)
+        request = _requests.logs(name, stream, lines, follow, since)
+        items = AsyncPushStream(self, request, timeout)
         # sync-only: items.open()
         return items
 

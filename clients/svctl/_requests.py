@@ -208,13 +208,20 @@ def subscribe() -> StreamRequest[_results.StateChanged]:
 
 
 def logs(
-    name: str | None, stream: Stream | None, lines: int, follow: bool
+    name: str | None,
+    stream: Stream | None,
+    lines: int,
+    follow: bool,
+    since: float | None = None,
 ) -> StreamRequest[_results.LogChunk | _results.Lagged]:
-    """A program's last ``lines`` of output, then more as it comes with ``follow``."""
+    """A program's last ``lines`` of output (those written at or after ``since``, epoch
+    seconds, when given), then more as it comes with ``follow``."""
     if lines < 0:
         raise UsageError(f"logs: the line count must be 0 or more, not {lines}")
+    if since is not None and since < 0:
+        raise UsageError(f"logs: since must be a time, not {since:g}")
     return StreamRequest(
-        lambda i: Logs(id=i, name=name, stream=stream, lines=lines, follow=follow),
+        lambda i: Logs(id=i, name=name, stream=stream, lines=lines, follow=follow, since=since),
         (LogChunk, Lagged),
         _log_item,
         acknowledged=False,

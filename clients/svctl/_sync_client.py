@@ -418,15 +418,19 @@ class Client:
         lines: int = 10,
         follow: bool = False,
         *,
+        since: float | None = None,
         timeout: TimeoutArg = DEFAULT,
     ) -> SyncPushStream[LogChunk | Lagged]:
         """A program's last ``lines`` of output, then (with ``follow``) more as it comes.
+        ``since`` (epoch seconds) keeps only the lines written at or after it, for streams
+        whose lines carry their time (``timestamps = true`` or ``format = "json"``).
 
         Items are :class:`~svctl.LogChunk` (raw bytes) and :class:`~svctl.Lagged` (this
         reader fell behind). Opened and closed like :meth:`events`. An Error from the daemon
         is raised by the iteration.
         """
-        items = SyncPushStream(self, _requests.logs(name, stream, lines, follow), timeout)
+        request = _requests.logs(name, stream, lines, follow, since)
+        items = SyncPushStream(self, request, timeout)
         items.open()
         return items
 

@@ -13,8 +13,10 @@ traceback: ``SvctlError`` is caught here and printed as ``svctl: <message>``; Ct
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import sys
+import time
 from typing import TYPE_CHECKING, Final
 
 import supervisord_lite
@@ -207,7 +209,16 @@ def _logs(client: Client, args: argparse.Namespace) -> int:
         print(client.reopen_logs(*names, **_limit(args)))
         return 0
     prefixer = render.LinePrefixer() if args.all else None
-    with client.logs(args.name, stream=args.stream, lines=args.lines, follow=args.follow) as items:
+    lines = args.lines
+    if args.since is not None and lines is None:
+        lines = ALL_LINES  # every line since then, not only the last ten
+    with client.logs(
+        args.name,
+        stream=args.stream,
+        lines=10 if lines is None else lines,
+        follow=args.follow,
+        since=args.since,
+    ) as items:
         timer = _listen_limit(args, items)
         try:
             for item in items:
@@ -284,6 +295,28 @@ def _seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
     return value
+
+
+_AGO = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+#: The most lines a logs request may ask for (the protocol's bound): "all of them".
+ALL_LINES: Final = 1_000_000
+
+
+def _since(text: str) -> float:
+    """A time: epoch seconds, an ISO 8601 date-time (local when it has no zone), or how long
+    ago (``10m``, ``2h``, ``1d``)."""
+    if text[:-1].isdigit() and text[-1:] in _AGO:
+        return time.time() - int(text[:-1]) * _AGO[text[-1]]
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (epoch seconds, 2026-12-06T15:00, or 10m / 2h / 1d ago)"
+        ) from None
 
 
 def _count(text: str) -> int:
@@ -425,7 +458,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
     logs.add_argument(
-        "-n", "--lines", type=_count, default=10, metavar="LINES", help="lines of the past (10)"
+        "-n",
+        "--lines",
+        type=_count,
+        default=None,
+        metavar="LINES",
+        help="lines of the past (10; every one since --since)",
+    )
+    logs.add_argument(
+        "--since",
+        type=_since,
+        metavar="TIME",
+        help="only lines written since TIME (epoch seconds, 2026-12-06T15:00, or 10m, 2h, 1d"
+        " ago); for streams whose lines carry their time (timestamps = true or format = json)",
     )
     logs.add_argument("--stream", choices=("stdout", "stderr"), help="only this stream")
     logs.add_argument(

@@ -147,3 +147,38 @@ start_seconds = 0
         assert out.stdout.splitlines() == ["alpha | one", "alpha | two"]
         assert out.stderr.splitlines() == ["beta | three"]
         assert svctl(daemon, "logs", "alpha", "--all").returncode == 2
+
+
+def test_logs_since_prints_only_the_lines_written_since(tmp_path: Path) -> None:
+    import time
+
+    from tests.daemon_harness import running, svctl
+
+    flag = tmp_path / "flag"
+    program = (
+        "[programs.p]\n"
+        f'command = ["sh", "-c", "echo before; while [ ! -e {flag} ]; do sleep 0.02; done;'
+        ' echo after; exec sleep 3600"]\n'
+        "start_seconds = 0\n"
+        "log = { timestamps = true }\n"
+    )
+    with running(tmp_path, program) as daemon:
+        from tests.faults.common import wait_until
+
+        log = tmp_path / "logs" / "p.stdout.log"
+        wait_until(lambda: log.exists() and b"before" in log.read_bytes(), "the first line")
+        time.sleep(0.05)
+        between = time.time()
+        time.sleep(0.05)
+        flag.touch()
+        wait_until(lambda: b"after" in log.read_bytes(), "the second line")
+        done = svctl(daemon, "logs", "p", "--since", f"{between:.3f}")
+        assert done.returncode == 0, done.stderr
+        assert "after" in done.stdout
+        assert "before" not in done.stdout
+        everything = svctl(daemon, "logs", "p", "--since", "1h")
+        assert "before" in everything.stdout
+        assert "after" in everything.stdout
+        bad = svctl(daemon, "logs", "p", "--since", "yesterday")
+        assert bad.returncode == 2
+        assert "not a time" in bad.stderr
