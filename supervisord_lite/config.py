@@ -115,6 +115,21 @@ class LogConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
         return int(self.rotate_every[:-1]) * _DURATION_UNITS[self.rotate_every[-1]]
 
 
+class ProgressConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[programs.NAME.progress]``: read progress reports from lines the program prints.
+
+    ``format = "json"``: a line that is a JSON object with a ``progress`` object in it;
+    ``format = "regex"``: a line ``pattern`` matches, its named groups ``done``, ``total``,
+    ``phase``, ``message`` giving what they hold (docs/progress.md)."""
+
+    source: Literal["stdout", "stderr"] = msgspec.field(name="from", default="stdout")
+    format: Literal["json", "regex"]
+    pattern: str | None = None
+
+
+_PROGRESS_GROUPS: Final = ("done", "total", "phase", "message")
+
+
 class ProgramConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``[programs.NAME]``: one program and the policy that keeps it in the wanted state."""
 
@@ -148,6 +163,8 @@ class ProgramConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     watchdog_signal: str = "ABRT"
     depends_on: dict[str, Condition] = {}
     on_dependency_failure: Literal["stop", "restart", "ignore"] = "stop"
+    notify_socket: bool = True
+    progress: ProgressConfig | None = None
 
     def resource_limits(self) -> dict[str, str]:
         """The cgroup v2 interface files and values this program's limits ask for."""
@@ -357,6 +374,7 @@ def _program(
             "watchdog_signal": _signal,
             "ready": _probe(ReadyProbe),
             "liveness": _probe(LivenessProbe),
+            "progress": _progress,
         },
         forbidden={"name": "not allowed here: the program's name is its table key"},
     )
@@ -473,6 +491,37 @@ def _probe(cls: type[Probe]) -> _Handler:
     return convert
 
 
+def _progress(raw: object, where: str, problems: list[Problem]) -> object:
+    """A ``progress`` table: ``from`` a captured stream, a known format, a usable pattern."""
+    before = len(problems)
+    table = {k: v for k, v in raw.items() if k != "from"} if isinstance(raw, dict) else raw
+    values = _table(table, ProgressConfig, where, problems, forbidden={"source": "unknown field"})
+    if isinstance(raw, dict) and "from" in raw:
+        values["source"] = _convert(
+            raw["from"], Literal["stdout", "stderr"], wording.join(where, "from"), problems
+        )
+    if len(problems) > before:
+        return _INVALID
+    pattern = values.get("pattern")
+    if values.get("format") == "regex":
+        if pattern is None:
+            problems.append(Problem(wording.join(where, "pattern"), "required with format = regex"))
+            return _INVALID
+        try:
+            groups = re.compile(pattern).groupindex
+        except re.error as exc:
+            problems.append(Problem(wording.join(where, "pattern"), f"not a valid regex: {exc}"))
+            return _INVALID
+        if not any(g in groups for g in _PROGRESS_GROUPS):
+            named = ", ".join(f"(?P<{g}>...)" for g in _PROGRESS_GROUPS)
+            problems.append(Problem(wording.join(where, "pattern"), f"needs a group of {named}"))
+            return _INVALID
+    elif pattern is not None:
+        problems.append(Problem(wording.join(where, "pattern"), "only with format = regex"))
+        return _INVALID
+    return ProgressConfig(**values)
+
+
 def _check_dependencies(
     programs: Mapping[str, ProgramConfig], declared: Mapping[str, object], problems: list[Problem]
 ) -> None:
@@ -491,6 +540,10 @@ def _check_dependencies(
         if program.watchdog is not None and (program.ready is None or not program.ready.notify):
             where = f"{wording.join('$.programs', name)}.watchdog"
             problems.append(Problem(where, "needs ready.notify = true (WATCHDOG=1 comes that way)"))
+        progress = program.progress
+        if progress is not None and getattr(program.log, progress.source) in (None, INHERIT):
+            where = f"{wording.join('$.programs', name)}.progress.from"
+            problems.append(Problem(where, f"needs log.{progress.source} captured to a file"))
 
 
 def _rotate_every(raw: object, where: str, problems: list[Problem]) -> object:

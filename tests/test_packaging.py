@@ -26,6 +26,7 @@ from supervisord_lite.config import (
     DaemonConfig,
     LogConfig,
     ProgramConfig,
+    ProgressConfig,
     StartLimit,
     load,
     load_path,
@@ -193,6 +194,7 @@ SECTIONS: dict[type[msgspec.Struct], str] = {
     LogConfig: "## `[programs.NAME.log]`",
     ReadyProbe: "## `[programs.NAME.ready]`",
     LivenessProbe: "## `[programs.NAME.liveness]`",
+    ProgressConfig: "## `[programs.NAME.progress]`",
 }
 OCTAL_FIELDS = frozenset({"socket_mode", "umask"})
 
@@ -231,16 +233,16 @@ def test_config_reference_documents_every_field(struct: type[msgspec.Struct]) ->
     assert heading in sections, f"docs/config.md has no section {heading!r}"
     entries = _entries(sections[heading])
     fields = msgspec.structs.fields(struct)
-    missing = [f.name for f in fields if f.name not in entries]
+    missing = [f.encode_name for f in fields if f.encode_name not in entries]
     assert not missing, f"docs/config.md {heading} lacks entries for {missing}"
-    extra = sorted(entries.keys() - {f.name for f in fields})
+    extra = sorted(entries.keys() - {f.encode_name for f in fields})
     assert not extra, f"docs/config.md {heading} documents fields that do not exist: {extra}"
     for field in fields:
         if field.default is msgspec.NODEFAULT:
             continue
         shown = _toml(field.name, field.default)
         if shown is not None:
-            assert f"default: `{shown}`" in entries[field.name], (
+            assert f"default: `{shown}`" in entries[field.encode_name], (
                 f"{heading} `{field.name}`: the default is {shown}"
             )
 
