@@ -540,6 +540,9 @@ def _check_dependencies(
         if program.watchdog is not None and (program.ready is None or not program.ready.notify):
             where = f"{wording.join('$.programs', name)}.watchdog"
             problems.append(Problem(where, "needs ready.notify = true (WATCHDOG=1 comes that way)"))
+        if not program.notify_socket and program.ready is not None and program.ready.notify:
+            where = f"{wording.join('$.programs', name)}.notify_socket"
+            problems.append(Problem(where, "must be true with ready.notify = true"))
         progress = program.progress
         if progress is not None and getattr(program.log, progress.source) in (None, INHERIT):
             where = f"{wording.join('$.programs', name)}.progress.from"

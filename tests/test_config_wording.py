@@ -92,6 +92,7 @@ TABLES = [
     config.StartLimit,
     config_probes.ReadyProbe,
     config_probes.LivenessProbe,
+    config.ProgressConfig,
 ]
 NESTED = (
     config.Backoff,
@@ -99,6 +100,7 @@ NESTED = (
     config.StartLimit,
     config_probes.ReadyProbe | None,
     config_probes.LivenessProbe | None,
+    config.ProgressConfig | None,
 )
 
 

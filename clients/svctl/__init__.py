@@ -27,6 +27,7 @@ from supervisord_lite.protocol.messages import (
     ProgramStatus,
 )
 from svctl._config import socket_from_config
+from svctl._report import report
 from svctl._results import End, Lagged, LogChunk, ReloadReply, StateChanged, Welcome
 from svctl._session import DEFAULT_SOCKET, SOCKET_ENV
 from svctl._sync_client import Client, SyncPushStream
@@ -76,6 +77,7 @@ __all__ = [
     "Timeout",
     "UsageError",
     "Welcome",
+    "report",
     "socket_from_config",
 ]
 

@@ -66,6 +66,7 @@ __all__ = [
     "ProbeReport",
     "ProgramState",
     "ProgramStatus",
+    "Progress",
     "Reload",
     "ReloadReply",
     "ReopenLogs",
@@ -350,6 +351,22 @@ class ProbeReport(Struct, kw_only=True, frozen=True):
     at: float
 
 
+class Progress(Struct, kw_only=True, frozen=True):
+    """A program's latest progress report in its current run (docs/progress.md): how much is
+    ``done`` of ``total`` (counted in ``unit``), in which ``phase``, its ``message`` (the
+    ``STATUS=`` text), when it came (``at``, wall-clock epoch seconds) and its free ``X_`` fields.
+    ``reports`` counts the reports of the run (only the latest is kept)."""
+
+    done: float | None = None
+    total: float | None = None
+    phase: str | None = None
+    unit: str | None = None
+    message: str | None = None
+    at: float = 0.0
+    fields: dict[str, str] = {}
+    reports: NonNegative = 0
+
+
 class ProgramStatus(Struct, kw_only=True, frozen=True):
     """One program as ``svctl status`` shows it.
 
@@ -362,7 +379,8 @@ class ProgramStatus(Struct, kw_only=True, frozen=True):
     ``start_seconds``), since ``ready_since`` (wall clock); ``healthy`` is None without a
     liveness probe, else whether it has passed since it last failed; ``probe`` is the last look
     a probe took; ``notify_status`` the program's own ``STATUS=`` text; ``waiting_for`` why a
-    program wanted up is not started yet (its dependencies).
+    program wanted up is not started yet (its dependencies); ``progress`` the latest progress
+    report of its current run (None before the first).
     """
 
     name: str
@@ -383,6 +401,7 @@ class ProgramStatus(Struct, kw_only=True, frozen=True):
     probe: ProbeReport | None = None
     notify_status: str | None = None
     waiting_for: str = ""
+    progress: Progress | None = None
 
 
 class ActionResult(Struct, kw_only=True, frozen=True):

@@ -1,13 +1,15 @@
 """A program's readiness and health, watched: the probes, its notify socket and what they said.
 
-``Health`` exists only for a program that has a ``ready`` probe, a ``liveness`` probe or a
-``watchdog``. It turns what it learns into lifecycle events for the runner (``Ready``,
-``Unhealthy``, ``KeepAlive``, ``WatchdogFired``, ``ExtendTimeout``); the lifecycle decides what
-they mean. What needs the kernel to wake us does: the notify socket is read by the daemon's
-``FdWatch`` when a datagram comes. What can only be looked at (``exec``, ``http``, ``tcp``) is
-looked at every ``interval`` by one task, and only while it matters: the ready probe while the
-program is STARTING, the liveness probe while it is RUNNING. A datagram counts only when its
-sender, named by the kernel, is a process of the program's current run.
+``Health`` exists only for a program that has a ``ready`` probe, a ``liveness`` probe, a notify
+socket (every program, unless ``notify_socket = false``) or reads progress from its output; it
+keeps the latest progress report (runtime/progress.py). It turns what it learns into lifecycle
+events for the runner (``Ready``, ``Unhealthy``, ``KeepAlive``, ``WatchdogFired``,
+``ExtendTimeout``); the lifecycle decides what they mean. What needs the kernel to wake us does:
+the notify socket is read by the daemon's ``FdWatch`` when a datagram comes. What can only be
+looked at (``exec``, ``http``, ``tcp``) is looked at every ``interval`` by one task, and only
+while it matters: the ready probe while the program is STARTING, the liveness probe while it is
+RUNNING. A datagram counts only when its sender, named by the kernel, is a process of the
+program's current run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from supervisord_lite.protocol.messages import ProbeReport
 from supervisord_lite.runtime.containment import read_marker
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.probes import ProbeResult, check
+from supervisord_lite.runtime.progress import ProgressKeeper, line_reader
 from supervisord_lite.runtime.reports import state_changed
 
 if TYPE_CHECKING:
@@ -45,7 +48,12 @@ MAX_PARTIAL_LINE: Final = 64 * 1024
 
 def needs_health(program: ProgramConfig) -> bool:
     """Whether a program has anything for ``Health`` to watch."""
-    return program.ready is not None or program.liveness is not None
+    return (
+        program.ready is not None
+        or program.liveness is not None
+        or program.notify_socket
+        or program.progress is not None
+    )
 
 
 class Health:
@@ -81,8 +89,16 @@ class Health:
         #: Datagrams refused: from a process outside the run, or malformed.
         self.refused = 0
         self.notify_path: str | None = None
-        ready = program.ready
-        if ready is not None and ready.notify and services.notify is not None:
+        #: The latest progress report of the current run.
+        self.progress = ProgressKeeper()
+        #: What watches the output: a ``log`` ready probe, and progress lines.
+        self._ready_output: Callable[[bytes], None] | None = None
+        self._progress_output: tuple[Callable[[bytes], None], Callable[[], None]] | None = None
+        if program.progress is not None:
+            self._progress_output = line_reader(
+                program.progress, self.progress, services.wall_clock
+            )
+        if program.notify_socket and services.notify is not None:
             self.notify_path = services.notify.open(program.name, self._notified).path
 
     @property
@@ -101,8 +117,13 @@ class Health:
         at once); an ``fd`` probe makes a new pipe, whose write end the program gets as its
         descriptor N: (N, the write end). ``spawned`` must follow."""
         ready = self.program.ready
+        self.progress.reset()
+        if self._progress_output is not None:
+            self._progress_output[1]()
         if ready is not None and ready.log is not None:
-            self._logs.watch_output(self._match_output(ready.log))
+            self._watch_output(self._match_output(ready.log))
+        else:
+            self._watch_output(None)
         if ready is None or ready.fd is None:
             return None
         self._close_pipe()
@@ -112,7 +133,7 @@ class Health:
     def spawned(self, given: tuple[int, int] | None, ok: bool) -> None:
         """After a spawn: our copy of the write end goes; the read end is watched if it ran."""
         if not ok:
-            self._logs.watch_output(None)
+            self._watch_output(None)
         if given is None:
             return
         os.close(given[1])
@@ -147,15 +168,29 @@ class Health:
             lines = (partial[0] + data).split(b"\n")
             partial[0] = lines.pop()[-MAX_PARTIAL_LINE:]
             if any(regex.search(line) for line in lines):
-                self._logs.watch_output(None)
+                self._watch_output(None)
                 self._send(lc.Ready())
 
         return watcher
 
+    def _watch_output(self, ready: Callable[[bytes], None] | None) -> None:
+        """Hand the output to the ``log`` ready probe's ``ready`` (None: no more) and to the
+        progress reader, each on its own streams."""
+        self._ready_output = ready
+        progress = self._progress_output
+        source = self.program.progress.source if self.program.progress is not None else None
+        for stream in self._logs.streams:
+            read = progress[0] if progress is not None and stream.stream == source else None
+            if ready is not None and read is not None:
+                stream.watcher = _both(ready, read)
+            else:
+                stream.watcher = ready or read
+
     def close(self, notify: NotifySockets | None) -> None:
         self._stop_probing()
         self._close_pipe()
-        self._logs.watch_output(None)
+        self._progress_output = None
+        self._watch_output(None)
         if notify is not None and self.notify_path is not None:
             notify.close(self.program.name)
             self.notify_path = None
@@ -174,7 +209,8 @@ class Health:
         self._stop_probing()
         if after.state is not lc.State.STARTING:
             self._close_pipe()
-            self._logs.watch_output(None)
+            if self._ready_output is not None:
+                self._watch_output(None)
         if after.pgid is None:
             return
         probe: Probe | None = None
@@ -277,6 +313,10 @@ class Health:
             self.status_text = note.status
         if note.main_pid is not None:
             self.main_pid = note.main_pid
+        self.progress.notified(note, self._services.wall_clock())
+        ready = self.program.ready
+        if ready is None or not ready.notify:
+            return  # only progress and STATUS= are heard from other programs
         if note.extend_timeout is not None:
             self._send(lc.ExtendTimeout(note.extend_timeout))
         if note.ready:
@@ -294,6 +334,16 @@ class Health:
             "probe": self.last,
             "notify_status": self.status_text,
         }
+
+
+def _both(
+    first: Callable[[bytes], None], second: Callable[[bytes], None]
+) -> Callable[[bytes], None]:
+    def watcher(data: bytes) -> None:
+        first(data)
+        second(data)
+
+    return watcher
 
 
 def sender_in_run(pid: int, scope: RunScope) -> bool:

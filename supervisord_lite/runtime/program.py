@@ -106,7 +106,7 @@ class ProgramRunner:
         #: The program's output: pipes, queues, log files, followers and their counters.
         self.logs = ProgramLogs(program, services.log_fanout, services.fdwatch)
         self._services = services
-        #: Readiness and health, for a program with probes (None for the others).
+        #: Readiness, health, the notify socket and progress (None for a program with none).
         self._health = (
             Health(program, services, self.send, lambda: self._scope, self.logs, self._snap)
             if needs_health(program)
@@ -242,6 +242,7 @@ class ProgramRunner:
             probe=health.last if health is not None else None,
             notify_status=health.status_text if health is not None else None,
             waiting_for=self.waiting_for,
+            progress=health.progress.progress() if health is not None else None,
         )
 
     # -- one step -----------------------------------------------------------------------------

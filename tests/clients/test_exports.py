@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import svctl
 from svctl import errors
@@ -38,6 +41,7 @@ PUBLIC = [
     "Timeout",
     "UsageError",
     "Welcome",
+    "report",
     "socket_from_config",
 ]
 
@@ -97,3 +101,27 @@ def test_no_public_result_carries_a_request_id() -> None:
     for name in ["ActionResult", "ProgramStatus"]:
         assert "id" not in getattr(svctl, name).__struct_fields__, name
     # HistoryEntry.id is the event's number in the store, not a request id.
+
+
+def test_report_needs_no_loop_and_no_daemon() -> None:
+    """A supervised program can call ``svctl.report`` without paying for the daemon or a loop:
+    its module imports only the standard library, and ``import svctl`` no runtime."""
+    source = Path(svctl.__file__).with_name("_report.py").read_text()
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+    assert imported <= {"__future__", "os", "socket"}
+    code = (
+        "import sys, svctl; svctl.report(done=1); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'trio', 'anyio'} "
+        "or m.startswith('supervisord_lite.runtime')))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,177 @@
+"""A program's progress: the latest report of its current run, from its notify socket or its output.
+
+A program reports how far it is with ``X_PROGRESS_*`` and ``STATUS=`` on its notify socket, or,
+when it can only print, in lines of its output (``progress = { from, format, pattern }``); both
+are described in docs/progress.md. A program may report thousands of times a second: each report
+only overwrites the few values kept here (a part it does not send keeps its last value in the
+run), so memory stays the same however many come. Reading the output looks only at lines that can
+be reports (a JSON line holding ``"progress"``, a line the pattern matches); the lines go to the
+log file all the same.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Final, TypeAlias
+
+import msgspec
+
+from supervisord_lite.notify_datagram import MAX_VALUE
+from supervisord_lite.protocol.messages import Progress
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from supervisord_lite.config import ProgressConfig
+    from supervisord_lite.notify_datagram import Notification
+
+__all__ = ["MAX_PARTIAL_LINE", "ProgressKeeper", "Report", "line_reader"]
+
+Report: TypeAlias = "dict[str, float | str]"
+"""One report's parts by name (``done``, ``total``, ``phase``, ``unit``, ``message``)."""
+
+#: The longest partial line kept between two chunks of output.
+MAX_PARTIAL_LINE: Final = 64 * 1024
+_TEXTS: Final = ("phase", "unit", "message")
+
+
+class ProgressKeeper:
+    """The latest progress of a program's current run; ``progress()`` for its status."""
+
+    __slots__ = ("_at", "_done", "_fields", "_message", "_phase", "_reports", "_total", "_unit")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """A new run: nothing reported yet."""
+        self._done: float | None = None
+        self._total: float | None = None
+        self._phase: str | None = None
+        self._unit: str | None = None
+        self._message: str | None = None
+        self._fields: dict[str, str] = {}
+        self._at = 0.0
+        self._reports = 0
+
+    def notified(self, note: Notification, at: float) -> bool:
+        """Keep what a datagram said of progress (``STATUS=`` is the message); whether it did."""
+        if not note.reports_progress and note.status is None:
+            return False
+        said = {"done": note.done, "total": note.total, "phase": note.phase, "unit": note.unit}
+        report: Report = {k: v for k, v in said.items() if v is not None}
+        if note.status is not None:
+            report["message"] = note.status
+        self.update(at, report)
+        if note.fields:
+            self._fields = note.fields
+        return True
+
+    def update(self, at: float, report: Report) -> None:
+        """One report: what it gives replaces the last value, what it leaves out stays."""
+        for key, value in report.items():
+            if isinstance(value, float):
+                if key == "done":
+                    self._done = value
+                elif key == "total":
+                    self._total = value
+            elif key == "phase":
+                self._phase = value
+            elif key == "unit":
+                self._unit = value
+            elif key == "message":
+                self._message = value
+        self._at = at
+        self._reports += 1
+
+    def progress(self) -> Progress | None:
+        if not self._reports:
+            return None
+        return Progress(
+            done=self._done,
+            total=self._total,
+            phase=self._phase,
+            unit=self._unit,
+            message=self._message,
+            at=self._at,
+            fields=dict(self._fields),
+            reports=self._reports,
+        )
+
+
+def line_reader(
+    config: ProgressConfig, keeper: ProgressKeeper, clock: Callable[[], float]
+) -> tuple[Callable[[bytes], None], Callable[[], None]]:
+    """A watcher of chunks of output that keeps each report line in ``keeper``, and what
+    forgets a partial line (a new run)."""
+    parse = _json_line if config.format == "json" else _regex_line(config.pattern or "")
+    partial = [b""]
+
+    def watcher(data: bytes) -> None:
+        if b"\n" not in data:
+            partial[0] = (partial[0] + data)[-MAX_PARTIAL_LINE:]
+            return
+        lines = (partial[0] + data).split(b"\n")
+        partial[0] = lines.pop()[-MAX_PARTIAL_LINE:]
+        for line in lines:
+            found = parse(line)
+            if found is not None:
+                keeper.update(clock(), found)
+
+    def forget() -> None:
+        partial[0] = b""
+
+    return watcher, forget
+
+
+def _json_line(line: bytes) -> Report | None:
+    if b'"progress"' not in line or not line.lstrip().startswith(b"{"):
+        return None
+    try:
+        obj = msgspec.json.decode(line)
+    except msgspec.DecodeError:
+        return None
+    report = obj.get("progress") if isinstance(obj, dict) else None
+    if not isinstance(report, dict):
+        return None
+    found: Report = {}
+    for key in ("done", "total"):
+        value = report.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1e308:
+            found[key] = float(value)
+    for key in _TEXTS:
+        value = report.get(key)
+        if isinstance(value, str):
+            found[key] = value[:MAX_VALUE]
+    return found or None
+
+
+def _regex_line(pattern: str) -> Callable[[bytes], Report | None]:
+    regex = re.compile(pattern.encode())
+
+    def parse(line: bytes) -> Report | None:
+        match = regex.search(line)
+        if match is None:
+            return None
+        found: Report = {}
+        for key, value in match.groupdict().items():
+            if value is None:
+                continue
+            text = value.decode("utf-8", "replace")[:MAX_VALUE]
+            if key in ("done", "total"):
+                number = _number(text)
+                if number is not None:
+                    found[key] = number
+            elif key in ("phase", "message"):
+                found[key] = text
+        return found or None
+
+    return parse
+
+
+def _number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if 0 <= number < float("inf") else None
