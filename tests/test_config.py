@@ -825,3 +825,37 @@ def test_signal_number_and_name() -> None:
     assert signames.signal_name(64) is None
     with pytest.raises(ValueError, match="unknown signal 'NOPE'"):
         signames.signal_number("NOPE")
+
+
+def test_progress_table_is_read_with_from_as_its_key() -> None:
+    from supervisord_lite.config import ProgressConfig
+
+    program = _program('command = "x"\nprogress = { from = "stderr", format = "json" }')
+    assert program.progress == ProgressConfig(source="stderr", format="json")
+    assert program.notify_socket is True
+    pattern = r"(?P<done>\d+)"
+    program = _program(f'command = "x"\nprogress = {{ format = "regex", pattern = \'{pattern}\' }}')
+    assert program.progress == ProgressConfig(format="regex", pattern=pattern)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('progress = { format = "regex" }', ("progress.pattern", "required with format = regex")),
+        ('progress = { format = "regex", pattern = "(x" }', ("progress.pattern", "not a valid")),
+        ('progress = { format = "regex", pattern = "(?P<x>y)" }', ("progress.pattern", "needs")),
+        ('progress = { format = "json", pattern = "x" }', ("progress.pattern", "only with")),
+        ('progress = { from = "std", format = "json" }', ("progress.from", "must be one of")),
+        ('progress = { source = "stdout", format = "json" }', ("progress.source", "unknown")),
+        ('progress = { from = "stdout" }', ("progress.format", "missing")),
+        (
+            'log.merge = true\nprogress = { from = "stderr", format = "json" }',
+            ("progress.from", "needs log.stderr captured"),
+        ),
+        ("notify_socket = false\nready.notify = true", ("notify_socket", "must be true")),
+    ],
+)
+def test_bad_progress_and_notify_socket_settings(body: str, expected: tuple[str, str]) -> None:
+    [(path, message)] = _problems(f'[programs.p]\ncommand = "x"\n{body}\n')
+    assert path == f"$.programs.p.{expected[0]}"
+    assert message.startswith(expected[1]), message

@@ -149,10 +149,19 @@ def _status(client: Client, args: argparse.Namespace) -> int:
         for program in programs:
             print(render.json_line(program))
     else:
-        print(render.status_table(programs))
+        print(render.status_table(programs, now=time.time()))
         store = client.store_health()
         if store is not None and (said := render.store_warning(store)):
             _warn(said)
+    return 0
+
+
+def _progress(client: Client, args: argparse.Namespace) -> int:
+    [program] = client.status(args.name)
+    if program.progress is None:
+        print(f"{program.name}: no progress reported ({program.state.value.lower()})")
+        return 1
+    print(f"{program.name}: {render.progress_text(program.progress, time.time(), bar=20)}")
     return 0
 
 
@@ -438,6 +447,15 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--json", action="store_true", help="one JSON object per line, with the log counters"
     )
+
+    progress = _subcommand(
+        subparsers,
+        "progress",
+        _progress,
+        "show a program's latest progress report (docs/progress.md); exit 1 if it sent none",
+        "svctl progress import",
+    )
+    progress.add_argument("name", metavar="NAME", help="the program")
 
     _action_parser(subparsers, "start", "start programs and wait until they run or fail")
     _action_parser(subparsers, "stop", "stop programs and wait until their process groups are gone")

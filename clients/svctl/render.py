@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         ActionResult,
         HistoryEntry,
         ProgramStatus,
+        Progress,
         StoreHealth,
     )
     from svctl._results import Lagged, ReloadReply, StateChanged
@@ -34,6 +35,7 @@ __all__ = [
     "json_line",
     "lagged_line",
     "last_exit",
+    "progress_text",
     "reload_lines",
     "status_table",
     "uptime",
@@ -70,13 +72,47 @@ def last_exit(exit_code: int | None, exit_signal: str | None) -> str:
     return _NONE
 
 
-def _message(p: ProgramStatus) -> str:
+def _message(p: ProgramStatus, now: float | None) -> str:
     """What the MESSAGE column says: why it waits, or why it is in its state; and its own
-    ``STATUS=`` text, if it sent one."""
+    ``STATUS=`` text, or its progress, if it sent any."""
     said = p.waiting_for or p.message
-    if p.notify_status:
-        said = f"{said}; {p.notify_status}" if said else p.notify_status
+    own = progress_text(p.progress, now) if p.progress is not None else p.notify_status
+    if own:
+        said = f"{said}; {own}" if said else own
     return said
+
+
+def progress_text(progress: Progress, now: float | None = None, *, bar: int = 0) -> str:
+    """``index 30% (3/10 files) 4s ago: reading``: phase, percent (or done/total), the age of
+    the report when ``now`` is given, and its message; a ``bar`` of that many cells before the
+    percent when asked for."""
+    parts = []
+    if progress.phase:
+        parts.append(progress.phase)
+    done, total, unit = progress.done, progress.total, progress.unit
+    counted = f"{_count(done)}/{_count(total)}" if done is not None and total else _count(done)
+    if unit and counted:
+        counted = f"{counted} {unit}"
+    if done is not None and total:
+        share = min(max(done / total, 0.0), 1.0)
+        if bar > 0:
+            filled = round(share * bar)
+            parts.append("[" + "#" * filled + "." * (bar - filled) + "]")
+        parts.append(f"{share * 100:.0f}% ({counted})")
+    elif counted:
+        parts.append(counted)
+    if now is not None:
+        parts.append(f"{uptime(now - progress.at)} ago")
+    text = " ".join(parts)
+    if progress.message:
+        text = f"{text}: {progress.message}" if text else progress.message
+    return text
+
+
+def _count(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def store_warning(store: StoreHealth) -> str:
@@ -95,8 +131,9 @@ def store_warning(store: StoreHealth) -> str:
     return f"state store {store.path}: " + "; ".join(parts)
 
 
-def status_table(programs: Sequence[ProgramStatus]) -> str:
-    """The ``svctl status`` table: a header, then one aligned row per program."""
+def status_table(programs: Sequence[ProgramStatus], now: float | None = None) -> str:
+    """The ``svctl status`` table: a header, then one aligned row per program; ``now`` (wall
+    clock) dates progress reports."""
     rows = [STATUS_COLUMNS]
     rows.extend(
         (
@@ -105,7 +142,7 @@ def status_table(programs: Sequence[ProgramStatus]) -> str:
             str(p.pid) if p.pid is not None else _NONE,
             uptime(p.uptime),
             last_exit(p.exit_code, p.exit_signal),
-            _message(p),
+            _message(p, now),
         )
         for p in programs
     )

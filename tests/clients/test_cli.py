@@ -33,6 +33,7 @@ SUBCOMMANDS = [
     "logs",
     "history",
     "wait",
+    "progress",
     "events",
     "reload",
     "shutdown",

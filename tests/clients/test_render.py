@@ -13,6 +13,7 @@ from supervisord_lite.protocol import (
     Lagged,
     ProgramState,
     ProgramStatus,
+    Progress,
     ReloadReply,
     StateChanged,
 )
@@ -245,3 +246,26 @@ def test_a_store_in_trouble_is_said_and_a_well_one_is_not() -> None:
         "state store /s.db: 3 records held back, not yet written; 1 records lost (1 dropped,"
         " 0 refused); last error: database is locked"
     )
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"done": 3, "total": 10, "phase": "index", "unit": "files"}, "index 30% (3/10 files)"),
+        ({"done": 7.5}, "7.5"),
+        ({"phase": "warm", "message": "loading"}, "warm: loading"),
+        ({"message": "only text"}, "only text"),
+        ({"done": 12, "total": 10}, "100% (12/10)"),
+    ],
+)
+def test_progress_text(values: dict[str, object], expected: str) -> None:
+    progress = Progress(at=100.0, **values)  # type: ignore[arg-type]
+    assert render.progress_text(progress) == expected
+
+
+def test_progress_in_the_status_message_with_its_age_and_a_bar() -> None:
+    progress = Progress(done=1, total=4, phase="copy", message="a.txt", at=100.0)
+    row = program("job", ProgramState.RUNNING, progress=progress, notify_status="a.txt")
+    table = render.status_table([row], now=165.0)
+    assert table.splitlines()[1].endswith("copy 25% (1/4) 1m05s ago: a.txt")
+    assert render.progress_text(progress, bar=8) == "copy [##......] 25% (1/4): a.txt"
