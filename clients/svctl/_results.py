@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from msgspec import Struct
 
-from supervisord_lite.protocol.messages import PlannedChange, PlannedProgram, ProgramState, Stream
+from supervisord_lite.protocol.messages import (
+    PlannedChange,
+    PlannedProgram,
+    ProgramState,
+    Progress,
+    Stream,
+)
 
 if TYPE_CHECKING:
     from supervisord_lite.protocol.messages import Reply
@@ -34,7 +40,8 @@ class Welcome(Struct, kw_only=True, frozen=True):
 class StateChanged(Struct, kw_only=True, frozen=True):
     """A program moved from ``old`` to ``new`` at ``at`` (Unix time); ``change`` is ``state``
     for a transition, ``health`` or ``dependency`` (``old == new``) for a change of its health
-    or of what it waits for, said in ``message``."""
+    or of what it waits for, said in ``message``, or ``progress`` for its latest progress
+    report, in ``progress`` (at most one a second per program)."""
 
     program: str
     old: ProgramState
@@ -45,6 +52,7 @@ class StateChanged(Struct, kw_only=True, frozen=True):
     at: float
     message: str = ""
     change: str = "state"
+    progress: Progress | None = None
 
 
 class LogChunk(Struct, kw_only=True, frozen=True):

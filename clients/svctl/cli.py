@@ -157,12 +157,59 @@ def _status(client: Client, args: argparse.Namespace) -> int:
 
 
 def _progress(client: Client, args: argparse.Namespace) -> int:
+    if args.follow:
+        return _follow_progress(client, args)
     [program] = client.status(args.name)
     if program.progress is None:
         print(f"{program.name}: no progress reported ({program.state.value.lower()})")
         return 1
     print(f"{program.name}: {render.progress_text(program.progress, time.time(), bar=20)}")
     return 0
+
+
+def _follow_progress(client: Client, args: argparse.Namespace) -> int:
+    """Each progress event of the program as it comes (the daemon pushes at most one a
+    second), redrawn in place on a terminal; until its run ends or ``--timeout``."""
+    redraw = sys.stdout.isatty()
+    with client.events() as events:
+        [program] = client.status(args.name)
+        name = program.name
+        if program.progress is not None:
+            _progress_line(name, render.progress_text(program.progress, bar=20), redraw)
+        timer = _listen_limit(args, events)
+        try:
+            while program.state not in _RUN_OVER:
+                event = next(events, None)
+                if event is None:
+                    return 0
+                if event.program != name:
+                    continue
+                if event.change == "progress" and event.progress is not None:
+                    _progress_line(name, render.progress_text(event.progress, bar=20), redraw)
+                elif event.change == "state" and event.new in _RUN_OVER:
+                    # The last report may be pushed after the run ended: ask for it.
+                    [program] = client.status(name)
+                    if program.progress is not None:
+                        said = render.progress_text(program.progress, bar=20)
+                        _progress_line(name, said, redraw)
+        finally:
+            _stop_timer(timer)
+    if redraw:
+        print()
+    print(f"{name}: {program.state.value.lower()}", flush=True)
+    return 0
+
+
+_RUN_OVER: Final = frozenset(
+    {ProgramState.EXITED, ProgramState.STOPPED, ProgramState.FATAL, ProgramState.BACKOFF}
+)
+
+
+def _progress_line(name: str, said: str, redraw: bool) -> None:
+    if redraw:
+        print(f"\r\x1b[2K{name}: {said}", end="", flush=True)
+    else:
+        print(f"{name}: {said}", flush=True)
 
 
 def _action(op: str) -> Callable[[Client, argparse.Namespace], int]:
@@ -452,10 +499,17 @@ def build_parser() -> argparse.ArgumentParser:
         subparsers,
         "progress",
         _progress,
-        "show a program's latest progress report (docs/progress.md); exit 1 if it sent none",
-        "svctl progress import",
+        "show a program's latest progress report (docs/progress.md); with -f follow it",
+        "svctl progress import\nsvctl progress import -f",
+        timeout=True,
     )
     progress.add_argument("name", metavar="NAME", help="the program")
+    progress.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="print each report as the daemon pushes it (at most one a second), until the run ends",
+    )
 
     _action_parser(subparsers, "start", "start programs and wait until they run or fail")
     _action_parser(subparsers, "stop", "stop programs and wait until their process groups are gone")

@@ -521,8 +521,10 @@ class StateChanged(Reply, tag="state", kw_only=True, frozen=True):
     """Pushed to subscribers: a program moved from ``old`` to ``new`` at ``at`` (wall epoch).
 
     ``change`` says what changed: ``state`` (a transition; RUNNING is ready), ``health`` (its
-    liveness probe started failing, or passes again: ``old == new``, ``message`` says how) or
-    ``dependency`` (it waits for a dependency, or was stopped because of one).
+    liveness probe started failing, or passes again: ``old == new``, ``message`` says how),
+    ``dependency`` (it waits for a dependency, or was stopped because of one) or ``progress``
+    (it reported progress, in ``progress``; at most one such event per program per second, the
+    latest report).
     """
 
     program: str
@@ -533,7 +535,8 @@ class StateChanged(Reply, tag="state", kw_only=True, frozen=True):
     exit_signal: str | None
     at: float
     message: str = ""
-    change: Literal["state", "health", "dependency"] = "state"
+    change: Literal["state", "health", "dependency", "progress"] = "state"
+    progress: Progress | None = None
 
 
 class LogChunk(Reply, tag="log", kw_only=True, frozen=True):

@@ -25,7 +25,7 @@ from supervisord_lite.protocol.messages import ProbeReport
 from supervisord_lite.runtime.containment import read_marker
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.probes import ProbeResult, check
-from supervisord_lite.runtime.progress import ProgressKeeper, line_reader
+from supervisord_lite.runtime.progress import ProgressKeeper, ProgressPusher, line_reader
 from supervisord_lite.runtime.reports import state_changed
 
 if TYPE_CHECKING:
@@ -89,8 +89,9 @@ class Health:
         #: Datagrams refused: from a process outside the run, or malformed.
         self.refused = 0
         self.notify_path: str | None = None
-        #: The latest progress report of the current run.
+        #: The latest progress report of the current run, and what pushes it to followers.
         self.progress = ProgressKeeper()
+        self._pusher = ProgressPusher(program.name, self.progress, services, snapshot)
         #: What watches the output: a ``log`` ready probe, and progress lines.
         self._ready_output: Callable[[bytes], None] | None = None
         self._progress_output: tuple[Callable[[bytes], None], Callable[[], None]] | None = None
@@ -187,6 +188,7 @@ class Health:
                 stream.watcher = ready or read
 
     def close(self, notify: NotifySockets | None) -> None:
+        self._pusher.close()
         self._stop_probing()
         self._close_pipe()
         self._progress_output = None

@@ -6,7 +6,8 @@ are described in docs/progress.md. A program may report thousands of times a sec
 only overwrites the few values kept here (a part it does not send keeps its last value in the
 run), so memory stays the same however many come. Reading the output looks only at lines that can
 be reports (a JSON line holding ``"progress"``, a line the pattern matches); the lines go to the
-log file all the same.
+log file all the same. Followers of the events hear the latest report at most once a second
+per program (``ProgressPusher``).
 """
 
 from __future__ import annotations
@@ -15,21 +16,34 @@ import re
 from typing import TYPE_CHECKING, Final, TypeAlias
 
 import msgspec
+import trio
 
 from supervisord_lite.notify_datagram import MAX_VALUE
 from supervisord_lite.protocol.messages import Progress
+from supervisord_lite.runtime.reports import state_changed
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from supervisord_lite import lifecycle as lc
     from supervisord_lite.config import ProgressConfig
     from supervisord_lite.notify_datagram import Notification
+    from supervisord_lite.runtime.services import RunnerServices
 
-__all__ = ["MAX_PARTIAL_LINE", "ProgressKeeper", "Report", "line_reader"]
+__all__ = [
+    "MAX_PARTIAL_LINE",
+    "PUSH_INTERVAL",
+    "ProgressKeeper",
+    "ProgressPusher",
+    "Report",
+    "line_reader",
+]
 
 Report: TypeAlias = "dict[str, float | str]"
 """One report's parts by name (``done``, ``total``, ``phase``, ``unit``, ``message``)."""
 
+#: Progress is pushed to followers at most this often (seconds), per program.
+PUSH_INTERVAL: Final = 1.0
 #: The longest partial line kept between two chunks of output.
 MAX_PARTIAL_LINE: Final = 64 * 1024
 _TEXTS: Final = ("phase", "unit", "message")
@@ -38,9 +52,21 @@ _TEXTS: Final = ("phase", "unit", "message")
 class ProgressKeeper:
     """The latest progress of a program's current run; ``progress()`` for its status."""
 
-    __slots__ = ("_at", "_done", "_fields", "_message", "_phase", "_reports", "_total", "_unit")
+    __slots__ = (
+        "_at",
+        "_done",
+        "_fields",
+        "_message",
+        "_phase",
+        "_reports",
+        "_total",
+        "_unit",
+        "listener",
+    )
 
     def __init__(self) -> None:
+        #: Told after each report (the runtime pushes progress from there).
+        self.listener: Callable[[], None] | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -83,6 +109,8 @@ class ProgressKeeper:
                 self._message = value
         self._at = at
         self._reports += 1
+        if self.listener is not None:
+            self.listener()
 
     def progress(self) -> Progress | None:
         if not self._reports:
@@ -96,6 +124,65 @@ class ProgressKeeper:
             at=self._at,
             fields=dict(self._fields),
             reports=self._reports,
+        )
+
+
+class ProgressPusher:
+    """Pushes a program's progress to followers (a ``StateChanged`` with ``change =
+    "progress"``): a report is pushed at once, or, within ``PUSH_INTERVAL`` of the last push,
+    once that interval is over (the latest report then; those in between are never pushed). A
+    flood of reports costs one timer on the daemon's ``Deadlines`` a second, and no task."""
+
+    __slots__ = ("_closed", "_due", "_keeper", "_name", "_pushed_at", "_services", "_snapshot")
+
+    def __init__(
+        self,
+        name: str,
+        keeper: ProgressKeeper,
+        services: RunnerServices,
+        snapshot: Callable[[], lc.Snapshot],
+    ) -> None:
+        self._name = name
+        self._keeper = keeper
+        self._services = services
+        self._snapshot = snapshot
+        self._pushed_at = float("-inf")
+        self._due = False
+        self._closed = False
+        keeper.listener = self.reported
+
+    def reported(self) -> None:
+        if self._due or self._closed:
+            return
+        due = self._pushed_at + PUSH_INTERVAL
+        if trio.current_time() >= due:
+            self._push()
+        else:
+            self._due = True
+            self._services.deadlines.at(due, self._push)
+
+    def close(self) -> None:
+        """The program is gone: nothing more is pushed."""
+        self._closed = True
+
+    def _push(self) -> None:
+        self._due = False
+        progress = self._keeper.progress()
+        if self._closed or progress is None:
+            return
+        self._pushed_at = trio.current_time()
+        snap = self._snapshot()
+        self._services.events.publish(
+            state_changed(
+                self._name,
+                snap.state,
+                snap.state,
+                snap,
+                at=self._services.wall_clock(),
+                change="progress",
+                message=progress.message or "",
+                progress=progress,
+            )
         )
 
 

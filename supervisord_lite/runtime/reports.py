@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from supervisord_lite import lifecycle as lc
-from supervisord_lite.protocol.messages import StateChanged
+from supervisord_lite.protocol.messages import Progress, StateChanged
 from supervisord_lite.store_records import EventRecorded, RunEnded, RunStarted, StoreOp
 
 if TYPE_CHECKING:
@@ -68,8 +68,9 @@ def state_changed(
     snap: lc.Snapshot,
     *,
     at: float,
-    change: Literal["state", "health", "dependency"] = "state",
+    change: Literal["state", "health", "dependency", "progress"] = "state",
     message: str | None = None,
+    progress: Progress | None = None,
 ) -> StateChanged:
     """The event subscribers get for a transition (or, with ``change``, for a change of health
     or of what the program waits for, in ``message``)."""
@@ -84,6 +85,7 @@ def state_changed(
         at=at,
         message=snap.message if message is None else message,
         change=change,
+        progress=progress,
     )
 
 

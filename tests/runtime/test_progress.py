@@ -8,14 +8,17 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
+import time
 from typing import TYPE_CHECKING
 
 import pytest
 
+from supervisord_lite.runtime.progress import PUSH_INTERVAL
 from svctl import Client
 from svctl.cli import main
-from tests.daemon_harness import running
+from tests.daemon_harness import ROOT, running
 from tests.faults.common import wait_until
 
 if TYPE_CHECKING:
@@ -243,3 +246,82 @@ def test_report_reaches_an_abstract_socket(monkeypatch: pytest.MonkeyPatch) -> N
         "STATUS=hi",
         "X_EXTRA=1",
     ]
+
+
+STEPS = """
+import os, sys, time, svctl
+svctl.report(done=1, total=2, phase="first")
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.02)
+while not svctl.report(done=2, total=2, phase="second"):
+    time.sleep(0.01)
+"""
+
+
+def _svctl(daemon: Daemon, *argv: str) -> subprocess.Popen[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "clients")])
+    return subprocess.Popen(
+        [PY, "-m", "svctl.cli", "--socket", daemon.socket, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def test_progress_follow_prints_each_pushed_report_until_the_run_ends(tmp_path: Path) -> None:
+    flag = tmp_path / "flag"
+    script = tmp_path / "steps.py"
+    script.write_text(STEPS)
+    program = f"""[programs.job]
+command = ["{PY}", "{script}", "{flag}"]
+autorestart = "never"
+start_seconds = 0
+"""
+    with running(tmp_path, program) as daemon:
+        _wait_progress(daemon, "job", 1)
+        follower = _svctl(daemon, "progress", "job", "-f", "--timeout", "50")
+        try:
+            assert follower.stdout is not None
+            first = follower.stdout.readline()  # printed once it follows
+            assert first.startswith("job: first [")
+            assert "50% (1/2)" in first
+            flag.touch()
+            rest, err = follower.communicate(timeout=50)
+        finally:
+            if follower.poll() is None:
+                follower.kill()
+                follower.wait()
+        assert follower.returncode == 0, err
+        lines = rest.splitlines()
+        assert lines[-1] == "job: exited"
+        assert any("second" in line and "100% (2/2)" in line for line in lines), lines
+
+
+FLOOD_SLOWLY = """
+import os, socket, sys, time
+to = os.environ["NOTIFY_SOCKET"]
+with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+    for i in range(1, 50001):
+        s.sendto(f"X_PROGRESS_DONE={i}".encode(), to)
+time.sleep(3600)
+"""
+
+
+def test_followers_hear_the_latest_progress_at_most_once_a_second(tmp_path: Path) -> None:
+    with running(tmp_path, _program(tmp_path, "flood", FLOOD_SLOWLY)) as daemon:
+        with Client(daemon.socket, timeout=30) as client, client.events() as events:
+            started = time.monotonic()
+            heard = []
+            for event in events:
+                if event.program == "flood" and event.change == "progress":
+                    assert event.progress is not None
+                    heard.append(event.progress.done)
+                    if event.progress.done == 50000:
+                        break
+            elapsed = time.monotonic() - started
+        assert heard == sorted(heard)
+        # One push at once, then at most one per second (the rule, not a speed).
+        assert len(heard) <= elapsed / PUSH_INTERVAL + 2, (len(heard), elapsed)
+        assert len(heard) < 50000
