@@ -77,6 +77,8 @@ PROGRAM_FIELDS: Final[dict[str, Effect]] = {
     "log.backups": "hot",
     "log.timestamps": "hot",
     "watchdog_signal": "hot",
+    "notify_socket": "restart",
+    "progress": "restart",
     "depends_on": "hot",
     "on_dependency_failure": "hot",
     "log.rotate_every": "hot",

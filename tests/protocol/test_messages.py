@@ -33,6 +33,7 @@ from supervisord_lite.protocol import (
     ProbeReport,
     ProgramState,
     ProgramStatus,
+    Progress,
     Reload,
     ReloadReply,
     ReopenLogs,
@@ -88,7 +89,7 @@ WIRE: dict[type[Request] | type[Reply], tuple[str, tuple[str, ...], tuple[str, .
     StateChanged: (
         "state",
         ("program", "old", "new", "pid", "exit_code", "exit_signal", "at"),
-        ("id", "message", "change"),
+        ("id", "message", "change", "progress"),
     ),
     LogChunk: ("log", ("program", "stream", "data"), ("id",)),
     Lagged: ("lagged", ("program", "stream", "dropped"), ("id",)),
@@ -110,9 +111,14 @@ VALUES: dict[type[msgspec.Struct], tuple[tuple[str, ...], tuple[str, ...]]] = {
             "probe",
             "notify_status",
             "waiting_for",
+            "progress",
         ),
     ),
     ProbeReport: (("ok", "detail", "latency", "at"), ()),
+    Progress: (
+        (),
+        ("done", "total", "phase", "unit", "message", "at", "fields", "reports"),
+    ),
     LogStreamStats: (
         ("stream", "path", "policy", "capacity"),
         (
