@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING, Final
 import trio
 
 from supervisord_lite import lifecycle as lc
+from supervisord_lite.errors import SpawnError
 from supervisord_lite.protocol.messages import ProbeReport
 from supervisord_lite.runtime.containment import read_marker
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.probes import ProbeResult, check
 from supervisord_lite.runtime.progress import ProgressKeeper, ProgressPusher, line_reader
 from supervisord_lite.runtime.reports import state_changed
+from supervisord_lite.runtime.spawn import resolve_identity
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -100,7 +102,10 @@ class Health:
                 program.progress, self.progress, services.wall_clock
             )
         if program.notify_socket and services.notify is not None:
-            self.notify_path = services.notify.open(program.name, self._notified).path
+            owner = _owner(program)
+            self.notify_path = services.notify.open(
+                program.name, self._notified, uid=owner[0], gid=owner[1]
+            ).path
 
     @property
     def healthy(self) -> bool | None:
@@ -346,6 +351,18 @@ def _both(
         second(data)
 
     return watcher
+
+
+def _owner(program: ProgramConfig) -> tuple[int | None, int | None]:
+    """Who the program's notify socket belongs to: the user it runs as, so that it can send;
+    (None, None) to keep the daemon's (or when the user is unknown: the spawn says so)."""
+    if os.geteuid() != 0:
+        return None, None
+    try:
+        identity = resolve_identity(program.user, program.group)
+    except SpawnError:
+        return None, None
+    return (identity.uid, identity.gid) if identity is not None else (None, None)
 
 
 def sender_in_run(pid: int, scope: RunScope) -> bool:

@@ -4,8 +4,11 @@ a start that never gets ready, a liveness restart, a watchdog timeout."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -15,8 +18,6 @@ from tests.daemon_harness import running
 from tests.faults.common import wait_until
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from tests.daemon_harness import Daemon
 
 PY = sys.executable
@@ -195,3 +196,29 @@ def test_a_silent_watchdog_ends_the_run_with_sigabrt_and_it_starts_again(tmp_pat
 
         wait_until(timed_out, "the watchdog timeout recorded")
         wait_until(lambda: client.status("p")[0].restarts >= 1, "a new run")
+
+
+# The interpreter the tests run on may sit where another user cannot reach it (under /root).
+SYSTEM_PY = shutil.which("python3", path="/usr/bin:/bin")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs a program as another user: needs root")
+@pytest.mark.skipif(SYSTEM_PY is None, reason="no python3 in /usr/bin or /bin")
+def test_a_program_running_as_another_user_reaches_its_notify_socket() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="sl-notify-user-", dir="/tmp"))
+    try:
+        folder.chmod(0o755)
+        flag = folder / "flag"
+        flag.touch()
+        script = folder / "notifier.py"
+        script.write_text(NOTIFIER)
+        script.chmod(0o644)
+        program = _program(
+            f'command = ["{SYSTEM_PY}", "{script}", "{flag}", "{folder / "stop"}"]\n'
+            'user = "nobody"\nready.notify = true'
+        )
+        # Others may connect, so the socket folder is 0711 and nobody reaches notify/ in it.
+        with running(folder, program, daemon_extra="socket_mode = 0o666\n") as daemon:
+            _wait_ready(daemon)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
