@@ -51,6 +51,16 @@ ExitCode = Annotated[int, Meta(ge=0, le=255)]
 Argv = Annotated[tuple[str, ...], Meta(min_length=1)]
 
 
+class MetricsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[daemon.metrics]``: where the Prometheus endpoint listens; off while ``listen`` is None.
+
+    ``listen`` is ``HOST:PORT`` (``[::1]:9105`` for IPv6) or, when it holds a ``/``, the path of
+    a Unix socket (absolute after ``load``).
+    """
+
+    listen: NonEmptyStr | None = None
+
+
 class DaemonConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``[daemon]``: where the daemon keeps its socket, state and logs."""
 
@@ -64,6 +74,7 @@ class DaemonConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     history_runs: NonNegativeInt = 1000
     client_timeout: PositiveFloat = 10.0
     max_connections: Annotated[int, Meta(ge=1)] = 256
+    metrics: MetricsConfig = MetricsConfig()
 
 
 class Backoff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -313,7 +324,11 @@ def _utf8(data: bytes | str, source: str) -> str:
 
 def _daemon(raw: object, base: str, problems: list[Problem]) -> DaemonConfig | None:
     before = len(problems)
-    values = _table(raw, DaemonConfig, "$.daemon", problems)
+
+    def metrics(value: object, where: str, problems: list[Problem]) -> object:
+        return _metrics(value, base, where, problems)
+
+    values = _table(raw, DaemonConfig, "$.daemon", problems, special={"metrics": metrics})
     if len(problems) > before:
         return None
     daemon = DaemonConfig(**values)
@@ -323,6 +338,32 @@ def _daemon(raw: object, base: str, problems: list[Problem]) -> DaemonConfig | N
         state_db=_resolve(base, daemon.state_db),
         log_dir=_resolve(base, daemon.log_dir),
     )
+
+
+#: ``HOST:PORT`` of a TCP listener: a name or IPv4 address, or an IPv6 address in brackets.
+_HOST_PORT: Final = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})")
+
+
+def _metrics(raw: object, base: str, where: str, problems: list[Problem]) -> object:
+    """``[daemon.metrics]``: ``listen`` is ``HOST:PORT`` or a Unix socket path (it has a ``/``),
+    resolved against ``base``."""
+    before = len(problems)
+    values = _table(raw, MetricsConfig, where, problems)
+    if len(problems) > before:
+        return _INVALID
+    listen = values.get("listen")
+    if listen is None:
+        return MetricsConfig()
+    if "/" in listen:
+        return MetricsConfig(listen=_resolve(base, listen))
+    found = _HOST_PORT.fullmatch(listen)
+    if found is None or int(found["port"]) > 65535:
+        message = (
+            f"expected HOST:PORT (port 0 to 65535) or a Unix socket path with a '/', got {listen!r}"
+        )
+        problems.append(Problem(wording.join(where, "listen"), message))
+        return _INVALID
+    return MetricsConfig(listen=listen)
 
 
 def _program(

@@ -86,6 +86,7 @@ def test_numbers_are_shown_as_written() -> None:
 
 TABLES = [
     config.DaemonConfig,
+    config.MetricsConfig,
     config.ProgramConfig,
     config.LogConfig,
     config.Backoff,
@@ -96,6 +97,7 @@ TABLES = [
 ]
 NESTED = (
     config.Backoff,
+    config.MetricsConfig,
     config.LogConfig,
     config.StartLimit,
     config_probes.ReadyProbe | None,
