@@ -39,6 +39,7 @@ from supervisord_lite.runtime.deadlines import Deadlines
 from supervisord_lite.runtime.fanout import FanOut
 from supervisord_lite.runtime.handlers import Handlers
 from supervisord_lite.runtime.logs.streams import CLOSE_GRACE
+from supervisord_lite.runtime.metrics import open_metrics
 from supervisord_lite.runtime.reaper import Reaper, become_subreaper
 from supervisord_lite.runtime.recovery import recover
 from supervisord_lite.runtime.sdnotify import Notifier
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 
     from supervisord_lite.config import Config
     from supervisord_lite.protocol.messages import StateChanged
+    from supervisord_lite.runtime.metrics.endpoint import Metrics
 
 __all__ = ["EXIT_KILLED_AT_SHUTDOWN", "EXIT_OUTPUT_LOST", "run"]
 
@@ -182,16 +184,17 @@ async def _main(config: Config, reset_store: bool) -> int:
         store = _open_store(config, reset_store)
         sock = bind_control_socket(config.daemon.socket, config.daemon.socket_mode)
         try:
-            containment = _open_containment(config)
-            try:
-                own = [containment.tree.root] if containment.tree is not None else []
-                _record_trees(lock, own + crashed_trees)
-                left = await recover(store, config, containment, crashed_trees)
-                _record_trees(lock, own + left)
-                return await _serve(config, store, sock, containment)
-            finally:
-                if containment.tree is not None:
-                    containment.tree.close()
+            with open_metrics(config.daemon.metrics) as metrics:
+                containment = _open_containment(config)
+                try:
+                    own = [containment.tree.root] if containment.tree is not None else []
+                    _record_trees(lock, own + crashed_trees)
+                    left = await recover(store, config, containment, crashed_trees)
+                    _record_trees(lock, own + left)
+                    return await _serve(config, store, sock, containment, metrics)
+                finally:
+                    if containment.tree is not None:
+                        containment.tree.close()
         finally:
             sock.close()
             with contextlib.suppress(FileNotFoundError):
@@ -203,7 +206,11 @@ async def _main(config: Config, reset_store: bool) -> int:
 
 
 async def _serve(
-    config: Config, store: Store, sock: socket.socket, containment: Containment
+    config: Config,
+    store: Store,
+    sock: socket.socket,
+    containment: Containment,
+    metrics: Metrics | None,
 ) -> int:
     notifier = Notifier()
     writer = StoreWriter(store)
@@ -235,6 +242,8 @@ async def _serve(
                     server = ControlServer(sock, handlers, config.daemon)
                     supervisor.daemon_appliers.append(server.apply)
                     nursery.start_soon(server.serve, name="control server")
+                    if metrics is not None:
+                        metrics.start(nursery, supervisor, writer, server, handlers)
                     nursery.start_soon(_watch_signals, signals, stop, supervisor, notifier)
                     log.info("supervisord-lite %d serving %s", os.getpid(), config.daemon.socket)
                     await supervisor.boot()

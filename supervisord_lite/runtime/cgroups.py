@@ -254,9 +254,13 @@ class CgroupTree:
                 f"{exc.strerror}"
             ) from exc
 
+    def run_path(self, name: str, run_id: int) -> str:
+        """Where the cgroup of a program's run is (or was)."""
+        return os.path.join(self.root, f"{name}.{run_id}")
+
     def create(self, name: str, run_id: int, limits: dict[str, str]) -> Cgroup:
         """A fresh cgroup for one run, with its resource limits written."""
-        group = Cgroup(os.path.join(self.root, f"{name}.{run_id}"), memory=self.memory)
+        group = Cgroup(self.run_path(name, run_id), memory=self.memory)
         os.mkdir(group.path, 0o755)
         for key, value in limits.items():
             _write(os.path.join(group.path, key), value)

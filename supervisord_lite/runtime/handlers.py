@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from supervisord_lite.reloadplan import DaemonChange, FieldChange, ReloadPlan
+    from supervisord_lite.runtime.metrics.requests import RequestMeter
     from supervisord_lite.runtime.storewriter import StoreWriter
     from supervisord_lite.runtime.supervisor import Supervisor
 
@@ -112,6 +113,8 @@ class Handlers:
         self._open_streams = 0
         self._streams_closed = trio.Event()
         self._streams_closed.set()
+        #: Counts requests and times their first reply (the metrics endpoint's), when set.
+        self.meter: RequestMeter | None = None
 
     @contextlib.contextmanager
     def _stream(self) -> Iterator[None]:
@@ -133,6 +136,13 @@ class Handlers:
 
     async def handle(self, request: m.Request, send: Send) -> None:
         """Answer one request (for a stream: until it is cancelled)."""
+        if self.meter is None:
+            await self._answer(request, send)
+            return
+        with self.meter.measure(request, send) as measured:
+            await self._answer(request, measured)
+
+    async def _answer(self, request: m.Request, send: Send) -> None:
         try:
             await self._dispatch(request, send)
         except (SupervisorLiteError, ProtocolError) as exc:

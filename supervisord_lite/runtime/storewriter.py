@@ -123,10 +123,14 @@ class StoreWriter:
         self._refused = 0
         self._error = ""
         self._error_at: float | None = None
+        #: Sees every record as it is submitted (the metrics' run counters), when set.
+        self.tap: Callable[[StoreOp], None] | None = None
 
     def submit(self, op: StoreOp) -> None:
         """Queue a record; it is written with the next batch (or held back, or counted as
         dropped when ``MAX_PENDING`` are held back already or the writer is closed)."""
+        if self.tap is not None:
+            self.tap(op)
         if self._closed or len(self._pending) >= self._max_pending:
             if not self._dropped:
                 why = "the writer is closed" if self._closed else f"{len(self._pending)} held back"

@@ -1,0 +1,133 @@
+"""CPU time, memory and process count of each program's current run, read at scrape time.
+
+A run with a cgroup is measured by the kernel's own accounting: ``cpu.stat`` (``usage_usec``
+covers every process the run ever had, exited ones included) and ``memory.current`` where the
+memory controller is on for it; without that controller, memory is the resident set of the
+processes in ``cgroup.procs``. A run without a cgroup is its process group and every descendant
+of its members, found in one pass over the host's processes (done only when such a run exists);
+its CPU time is what those processes used plus what their reaped children used, so CPU time
+of a descendant reaped by the daemon itself is not in it.
+
+Blocking file reads: called in a worker thread, with plain values gathered on the event loop.
+Processes that vanish while being read are simply not counted: a scrape sees a moment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import psutil
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+
+@dataclass(frozen=True, slots=True)
+class RunRef:
+    """Where to find a program's current run: its process group, and its cgroup if it has one."""
+
+    program: str
+    pgid: int
+    cgroup: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What one run uses now; ``source`` is ``cgroup`` or ``processes``."""
+
+    cpu_seconds: float
+    memory_bytes: int
+    processes: int
+    source: str
+
+
+def measure(runs: Sequence[RunRef]) -> dict[str, Usage]:
+    """Each run's usage, by program name."""
+    found: dict[str, Usage] = {}
+    by_tree: list[RunRef] = []
+    for run in runs:
+        usage = _from_cgroup(run.cgroup) if run.cgroup is not None else None
+        if usage is None:
+            by_tree.append(run)
+        else:
+            found[run.program] = usage
+    if by_tree:
+        trees = _trees({run.pgid for run in by_tree})
+        for run in by_tree:
+            found[run.program] = _from_processes(trees.get(run.pgid, []), "processes")
+    return found
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:  # the run ended and its cgroup is gone, or the file is not offered here
+        return None
+
+
+def _from_cgroup(path: str) -> Usage | None:
+    """The run's usage from its cgroup; None when the cgroup is gone (the caller falls back)."""
+    stat = _read(os.path.join(path, "cpu.stat"))
+    procs = _read(os.path.join(path, "cgroup.procs"))
+    if stat is None or procs is None:
+        return None
+    usec = 0
+    for line in stat.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "usage_usec":
+            usec = int(value)
+            break
+    pids = [int(p) for p in procs.split()]
+    # memory.current is there only where the memory controller is on for the run.
+    current = _read(os.path.join(path, "memory.current"))
+    memory = int(current) if current is not None else _from_processes(pids, "cgroup").memory_bytes
+    return Usage(usec / 1e6, memory, len(pids), "cgroup")
+
+
+def _trees(pgids: set[int]) -> dict[int, list[int]]:
+    """For each process group: its members and all their descendants, from one pass over the
+    host's processes."""
+    children: dict[int, list[int]] = {}
+    members: dict[int, list[int]] = {}
+    for pid in psutil.pids():
+        try:
+            ppid = psutil.Process(pid).ppid()
+            pgid = os.getpgid(pid)
+        except (psutil.Error, ProcessLookupError):
+            continue  # it exited meanwhile
+        children.setdefault(ppid, []).append(pid)
+        if pgid in pgids:
+            members.setdefault(pgid, []).append(pid)
+    return {pgid: _with_descendants(found, children) for pgid, found in members.items()}
+
+
+def _with_descendants(roots: Iterable[int], children: dict[int, list[int]]) -> list[int]:
+    seen: set[int] = set()
+    todo = list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in seen:
+            seen.add(pid)
+            todo.extend(children.get(pid, ()))
+    return sorted(seen)
+
+
+def _from_processes(pids: Iterable[int], source: str) -> Usage:
+    cpu = 0.0
+    memory = 0
+    count = 0
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            with process.oneshot():
+                times = process.cpu_times()
+                rss = process.memory_info().rss
+        except psutil.Error:
+            continue  # it exited meanwhile
+        cpu += times.user + times.system + times.children_user + times.children_system
+        memory += rss
+        count += 1
+    return Usage(cpu, memory, count, source)
