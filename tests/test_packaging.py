@@ -25,6 +25,7 @@ from supervisord_lite.config import (
     Config,
     DaemonConfig,
     LogConfig,
+    MetricsConfig,
     ProgramConfig,
     ProgressConfig,
     StartLimit,
@@ -188,6 +189,7 @@ def test_packaged_example_program_is_valid() -> None:
 
 SECTIONS: dict[type[msgspec.Struct], str] = {
     DaemonConfig: "## `[daemon]`",
+    MetricsConfig: "## `[daemon.metrics]`",
     ProgramConfig: "## `[programs.NAME]`",
     Backoff: "## `[programs.NAME.backoff]`",
     StartLimit: "## `[programs.NAME.start_limit]`",

@@ -39,6 +39,9 @@ REQUEST_TIMEOUT = 30.0
 SEND_TIMEOUT = 30.0
 RECEIVE_SIZE = 16 * 1024
 LISTEN_BACKLOG = 64
+#: How long, and for how many bytes, the rest of a refused request is read before closing.
+LINGER = 2.0
+LINGER_BYTES = 64 * 1024
 PATH = b"/metrics"
 
 
@@ -175,7 +178,8 @@ class _Exchange:
                     request = await self._read_request()
                 except h11.RemoteProtocolError as exc:
                     if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                        await self._send_bounded(exc.error_status_hint, b"bad request\n")
+                        status = exc.error_status_hint
+                        await self._send_bounded(status, b"bad request\n", close=True)
                     return
             if request is None:
                 return  # closed by the peer, or silent for too long
@@ -246,3 +250,15 @@ class _Exchange:
         with trio.move_on_after(SEND_TIMEOUT) as timer:
             await self._stream.send_all(data)
         self._stalled = timer.cancelled_caught
+        if close and not self._stalled:
+            await self._linger()
+
+    async def _linger(self) -> None:
+        """Close our side and read what the peer still sends (bounded) before the socket is
+        closed: closing with unread bytes would make the kernel reset the connection, and the
+        peer could lose the response it has not read yet."""
+        await self._stream.send_eof()
+        unread = LINGER_BYTES
+        with trio.move_on_after(LINGER):
+            while unread > 0 and (data := await self._stream.receive_some(RECEIVE_SIZE)):
+                unread -= len(data)
