@@ -28,6 +28,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from supervisord_lite.config import MetricsConfig, load
 from supervisord_lite.errors import ConfigError
+from supervisord_lite.protocol import messages as m
+from supervisord_lite.runtime.metrics.requests import RequestMeter
+from supervisord_lite.runtime.metrics.runs import RunCounters
+from supervisord_lite.store_records import EventRecorded, Outcome, RunEnded, RunStarted
 from svctl import Client
 from tests.daemon_harness import ROOT, Daemon, running, write_config
 
@@ -111,6 +115,18 @@ def _settled(daemon: Daemon) -> None:
         client.wait("crasher", state="EXITED", timeout=15)
 
 
+def _scrape_until(daemon: Daemon, name: str, value: float, **labels: str) -> Samples:
+    """Scrape until a sample has ``value`` (bounded): for counters the daemon moves on its own
+    time, such as the log pump's."""
+    deadline = time.monotonic() + 15
+    while True:
+        samples = _samples(_scrape(daemon))
+        if samples.get((name, frozenset(labels.items()))) == value:
+            return samples
+        assert time.monotonic() < deadline, f"{name}{labels} never reached {value}"
+        time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def _daemon(tmp_path: Path, daemon_extra: str = TCP) -> Iterator[Daemon]:
     with running(tmp_path, PROGRAMS, daemon_extra) as daemon:
@@ -169,14 +185,69 @@ def test_a_bad_metrics_table_names_the_field(text: str, problem: tuple[str, str]
     assert message.startswith(problem[1])
 
 
+# -- the counters -----------------------------------------------------------------------------
+
+
+def test_run_counters_count_what_the_history_records() -> None:
+    counters = RunCounters()
+    for op in (
+        RunStarted(run_id=1, program="web", pid=10, pgid=10, at=0.0),
+        RunEnded(run_id=1, program="web", outcome=Outcome.FAILED, at=1.0, exit_code=3),
+        EventRecorded(program="web", kind="spawn_failed", at=2.0),
+        EventRecorded(program="web", kind="oom_killed", at=2.0),
+        EventRecorded(program="web", kind="backoff", at=2.0),
+        RunStarted(run_id=2, program="gone", pid=11, pgid=11, at=0.0),
+    ):
+        counters.observe(op)
+    web = counters.get("web")
+    assert (web.starts, web.spawn_failures, web.oom_kills) == (1, 1, 1)
+    assert web.exits == {"completed": 0, "failed": 1, "stopped": 0, "killed": 0}
+    counters.prune({"web"})
+    assert set(counters.programs) == {"web"}
+    assert counters.get("gone").starts == 0
+
+
+async def test_requests_are_timed_to_their_first_reply() -> None:
+    now = [0.0]
+    meter = RequestMeter(clock=lambda: now[0])
+    sent: list[m.ServerMessage] = []
+
+    async def send(msg: m.ServerMessage) -> None:
+        sent.append(msg)
+
+    with meter.measure(m.Status(id=1), send) as measured:
+        now[0] = 0.002
+        await measured(m.StatusReply(id=1, programs=()))
+        now[0] = 9.0
+        await measured(m.End(id=1))
+    with meter.measure(m.Stop(id=2, names=("x",)), send) as measured:
+        await measured(m.Error(id=2, code=m.ErrorCode.NO_SUCH_PROGRAM, message="no"))
+    with meter.measure(m.Ping(id=3), send):
+        pass
+    assert len(sent) == 3
+    assert meter.outcomes == {
+        ("status", "ok"): 1,
+        ("stop", "no_such_program"): 1,
+        ("ping", "cancelled"): 1,
+    }
+    status = meter.latencies["status"]
+    assert status.total == 0.002
+    assert dict(status.cumulative())["0.001"] == 0
+    assert dict(status.cumulative())["0.0025"] == 1
+    assert dict(status.cumulative())["+Inf"] == 1
+    assert "ping" not in meter.latencies
+
+
 # -- what a scrape shows ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("containment", ["auto", "subreaper"])
 def test_a_scrape_shows_each_program(tmp_path: Path, containment: str) -> None:
-    with _daemon(tmp_path, f'containment = "{containment}"\n' + TCP) as daemon:
-        samples = _samples(_scrape(daemon))
     p = "supervisord_lite_program_"
+    with _daemon(tmp_path, f'containment = "{containment}"\n' + TCP) as daemon:
+        written = p + "log_written_bytes_total"
+        _scrape_until(daemon, written, 5, program="talker", stream="stderr")
+        samples = _scrape_until(daemon, written, 6, program="talker", stream="stdout")
     assert _value(samples, p + "up", program="web") == 1
     assert _value(samples, p + "ready", program="web") == 1
     assert _value(samples, p + "up", program="crasher") == 0

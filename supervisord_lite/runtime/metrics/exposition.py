@@ -24,9 +24,9 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import choose_encoder
 
-from supervisord_lite.protocol.messages import ProgramState
 from supervisord_lite.runtime.metrics.runs import OUTCOMES
 from supervisord_lite.runtime.metrics.usage import measure
+from supervisord_lite.vocabulary import ProgramState, Want
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -145,7 +145,7 @@ class ScrapeCollector:
                 probe_ok.add_metric(name, 1 if p.probe.ok else 0)
                 probe_latency.add_metric(name, p.probe.latency)
                 probe_time.add_metric(name, p.probe.at)
-            wanted.add_metric(name, 1 if p.want == "up" else 0)
+            wanted.add_metric(name, 1 if p.want is Want.UP else 0)
             for each in ProgramState:
                 state.add_metric([p.name, each.value], 1 if p.state is each else 0)
             restarts.add_metric(name, p.restarts)

@@ -92,13 +92,17 @@ def _trees(pgids: set[int]) -> dict[int, list[int]]:
     host's processes."""
     children: dict[int, list[int]] = {}
     members: dict[int, list[int]] = {}
-    for pid in psutil.pids():
+    # One reader at a time (scrapes are rendered one by one), and nothing else in the daemon
+    # uses process_iter: its process cache is not shared between threads.
+    for process in psutil.process_iter(["ppid"]):
+        pid = process.pid
+        ppid = process.info["ppid"]
         try:
-            ppid = psutil.Process(pid).ppid()
             pgid = os.getpgid(pid)
-        except (psutil.Error, ProcessLookupError):
+        except ProcessLookupError:
             continue  # it exited meanwhile
-        children.setdefault(ppid, []).append(pid)
+        if ppid is not None:
+            children.setdefault(ppid, []).append(pid)
         if pgid in pgids:
             members.setdefault(pgid, []).append(pid)
     return {pgid: _with_descendants(found, children) for pgid, found in members.items()}
