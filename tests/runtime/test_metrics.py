@@ -275,6 +275,25 @@ def test_a_scrape_shows_each_program(tmp_path: Path, containment: str) -> None:
     assert _value(samples, "supervisord_lite_event_loop_lag_seconds") >= 0
 
 
+def test_probes_show_health_and_their_last_look(tmp_path: Path) -> None:
+    programs = """\
+[programs.probed]
+command = ["sleep", "3600"]
+stop_timeout = 5
+ready = { exec = ["true"], interval = 0.1 }
+liveness = { exec = ["true"], interval = 0.2 }
+"""
+    p = "supervisord_lite_program_"
+    with running(tmp_path, programs, TCP) as daemon:
+        with Client(daemon.socket, timeout=20) as client:
+            client.wait("probed", state="RUNNING", timeout=15)
+        samples = _scrape_until(daemon, p + "healthy", 1, program="probed")
+    assert _value(samples, p + "ready", program="probed") == 1
+    assert _value(samples, p + "probe_ok", program="probed") == 1
+    assert _value(samples, p + "probe_latency_seconds", program="probed") >= 0
+    assert _value(samples, p + "probe_time_seconds", program="probed") > 0
+
+
 def test_restarts_and_stops_are_counted(tmp_path: Path) -> None:
     with _daemon(tmp_path) as daemon:
         with Client(daemon.socket, timeout=20) as client:

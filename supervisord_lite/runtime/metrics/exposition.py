@@ -259,10 +259,12 @@ class ScrapeCollector:
         refused.add_metric(["busy"], c.refused_busy)
         yield refused
         for name, doc, value in (
-            ("timed_out", "Control connections closed for taking too long.", c.timed_out),
+            ("connections_timed_out", "Control connections closed for taking too long.",
+             c.timed_out),
             ("protocol_errors", "Control connections closed for breaking the protocol.",
              c.protocol_errors),
-            ("failed", "Control connections that ended on an internal error.", c.failed),
+            ("connections_failed", "Control connections that ended on an internal error.",
+             c.failed),
             ("throttled", "Times a client's requests waited for one of its own to finish.",
              c.throttled),
             ("accept_exhausted", "Accepts that failed for want of descriptors or memory.",
