@@ -90,6 +90,7 @@ DAEMON_FIELDS: Final[dict[str, DaemonEffect]] = {
     "state_db": "daemon-restart",
     "containment": "daemon-restart",
     "socket_mode": "daemon-restart",
+    "metrics": "daemon-restart",
     "allow_uids": "live",
     "log_dir": "live",
     "shutdown_timeout": "live",
