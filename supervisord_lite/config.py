@@ -203,28 +203,6 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
         return tuple(sorted(self.programs.values(), key=lambda p: (-p.priority, p.name)))
 
 
-class ConfigDiff(msgspec.Struct, frozen=True, kw_only=True):
-    """What a reload has to do: program names by fate, each tuple sorted."""
-
-    added: tuple[str, ...]
-    removed: tuple[str, ...]
-    changed: tuple[str, ...]
-    unchanged: tuple[str, ...]
-    daemon_changed: bool
-
-
-def diff(old: Config, new: Config) -> ConfigDiff:
-    """Compare two configs; a program is changed when any field of its ProgramConfig differs."""
-    both = old.programs.keys() & new.programs.keys()
-    return ConfigDiff(
-        added=tuple(sorted(new.programs.keys() - old.programs.keys())),
-        removed=tuple(sorted(old.programs.keys() - new.programs.keys())),
-        changed=tuple(sorted(n for n in both if old.programs[n] != new.programs[n])),
-        unchanged=tuple(sorted(n for n in both if old.programs[n] == new.programs[n])),
-        daemon_changed=old.daemon != new.daemon,
-    )
-
-
 def load_path(path: str | os.PathLike[str]) -> Config:
     """Read and validate a config file; its relative paths resolve against its folder."""
     source = os.fspath(path)

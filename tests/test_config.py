@@ -13,11 +13,9 @@ from supervisord_lite import signames
 from supervisord_lite.config import (
     Backoff,
     Config,
-    ConfigDiff,
     DaemonConfig,
     LogConfig,
     ProgramConfig,
-    diff,
     load,
     load_path,
 )
@@ -681,107 +679,6 @@ def test_load_path_reports_problems_with_the_path_as_source(tmp_path: Path) -> N
     with pytest.raises(ConfigError) as info:
         load_path(os.fspath(path))
     assert info.value.source == str(path)
-
-
-# ---------------------------------------------------------------------------------------------
-# diff
-
-
-OLD = """
-[programs.keep]
-command = "k"
-[programs.edit]
-command = "e"
-[programs.gone]
-command = "g"
-"""
-
-
-@pytest.mark.parametrize(
-    ("new", "expected"),
-    [
-        (
-            OLD,
-            ConfigDiff(
-                added=(),
-                removed=(),
-                changed=(),
-                unchanged=("edit", "gone", "keep"),
-                daemon_changed=False,
-            ),
-        ),
-        (
-            OLD.replace('command = "e"', 'command = "e2"').replace(
-                "[programs.gone]", "[programs.new]"
-            ),
-            ConfigDiff(
-                added=("new",),
-                removed=("gone",),
-                changed=("edit",),
-                unchanged=("keep",),
-                daemon_changed=False,
-            ),
-        ),
-        (
-            OLD + "[programs.edit.log]\ntimestamps = true\n[daemon]\nshutdown_timeout = 1\n",
-            ConfigDiff(
-                added=(),
-                removed=(),
-                changed=("edit",),
-                unchanged=("gone", "keep"),
-                daemon_changed=True,
-            ),
-        ),
-        (
-            OLD.replace('command = "e"', 'command = "e"\nenv = { A = "1" }'),
-            ConfigDiff(
-                added=(),
-                removed=(),
-                changed=("edit",),
-                unchanged=("gone", "keep"),
-                daemon_changed=False,
-            ),
-        ),
-        (
-            OLD.replace('command = "e"', 'command = ["e"]\nstop_signal = "SIGTERM"'),
-            ConfigDiff(
-                added=(),
-                removed=(),
-                changed=(),
-                unchanged=("edit", "gone", "keep"),
-                daemon_changed=False,
-            ),
-        ),
-        (
-            "",
-            ConfigDiff(
-                added=(),
-                removed=("edit", "gone", "keep"),
-                changed=(),
-                unchanged=(),
-                daemon_changed=False,
-            ),
-        ),
-    ],
-    ids=[
-        "same",
-        "add-remove-change",
-        "nested-and-daemon",
-        "env",
-        "same-after-normalising",
-        "all-removed",
-    ],
-)
-def test_diff(new: str, expected: ConfigDiff) -> None:
-    assert diff(_load(OLD), _load(new)) == expected
-
-
-def test_diff_sees_a_moved_base_dir() -> None:
-    old = load(OLD, base_dir="/a")
-    new = load(OLD, base_dir="/b")
-    assert diff(old, new) == ConfigDiff(
-        added=(), removed=(), changed=("edit", "gone", "keep"), unchanged=(), daemon_changed=True
-    )
 
 
 # ---------------------------------------------------------------------------------------------
