@@ -57,8 +57,7 @@ def condition(wanted: Condition, dep: ProgramRunner) -> tuple[bool, str]:
     if wanted == "ready":
         return state is State.RUNNING, "not ready"
     if wanted == "healthy":
-        status = dep.status()
-        return state is State.RUNNING and status.healthy is not False, "not healthy"
+        return state is State.RUNNING and dep.healthy is not False, "not healthy"
     completed = state is State.EXITED or (state is State.STOPPED and snap.last_exit is not None)
     if not completed or snap.last_exit is None:
         return False, "not completed"

@@ -135,6 +135,11 @@ class ProgramRunner:
         self.policy = policy_for(program)
         self.logs.update(program)
 
+    @property
+    def healthy(self) -> bool | None:
+        """None without a liveness probe; else whether it has not failed since it last passed."""
+        return self._health.healthy if self._health is not None else None
+
     def _snap(self) -> lc.Snapshot:
         return self.snapshot
 
