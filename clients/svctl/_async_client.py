@@ -267,6 +267,19 @@ class AsyncClient:
         last write error; None from a daemon that does not say."""
         return await self._call(_requests.store(), timeout)
 
+    async def status_and_store(
+        self,
+        *names: str,
+        stats: bool = False,
+        timeout: TimeoutArg = DEFAULT,  # noqa: ASYNC109
+    ) -> tuple[list[ProgramStatus], StoreHealth | None]:
+        """:meth:`status` and :meth:`store_health` in one round trip.
+
+        Raises:
+            NoSuchProgram: a name is unknown.
+        """
+        return await self._call(_requests.status_and_store(names, stats), timeout)
+
     async def start(
         self,
         *names: str,

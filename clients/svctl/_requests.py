@@ -130,6 +130,13 @@ def store() -> Request[StoreHealth | None]:
     return Request(lambda i: Status(id=i, names=(), stats=False), _store)
 
 
+def status_and_store(
+    names: tuple[str, ...], stats: bool
+) -> Request[tuple[list[ProgramStatus], StoreHealth | None]]:
+    """``Status`` of the named programs and the state store's health, in one round trip."""
+    return Request(lambda i: Status(id=i, names=names, stats=stats), _status_and_store)
+
+
 def action(
     kind: type[Start | Stop | Restart], names: tuple[str, ...], every: bool, wait: bool
 ) -> Request[list[ActionResult]]:
@@ -258,6 +265,11 @@ def _status(reply: ServerMessage) -> list[ProgramStatus]:
 
 def _store(reply: ServerMessage) -> StoreHealth | None:
     return _expect(reply, StatusReply).store
+
+
+def _status_and_store(reply: ServerMessage) -> tuple[list[ProgramStatus], StoreHealth | None]:
+    status = _expect(reply, StatusReply)
+    return list(status.programs), status.store
 
 
 def _results_of(reply: ServerMessage) -> list[ActionResult]:

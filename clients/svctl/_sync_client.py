@@ -252,6 +252,19 @@ class Client:
         last write error; None from a daemon that does not say."""
         return self._call(_requests.store(), timeout)
 
+    def status_and_store(
+        self,
+        *names: str,
+        stats: bool = False,
+        timeout: TimeoutArg = DEFAULT,
+    ) -> tuple[list[ProgramStatus], StoreHealth | None]:
+        """:meth:`status` and :meth:`store_health` in one round trip.
+
+        Raises:
+            NoSuchProgram: a name is unknown.
+        """
+        return self._call(_requests.status_and_store(names, stats), timeout)
+
     def start(
         self,
         *names: str,

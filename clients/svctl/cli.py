@@ -144,13 +144,12 @@ def _ok(client: Client, args: argparse.Namespace) -> int:
 
 
 def _status(client: Client, args: argparse.Namespace) -> int:
-    programs = client.status(*args.names, stats=args.json)
+    programs, store = client.status_and_store(*args.names, stats=args.json)
     if args.json:
         for program in programs:
             print(render.json_line(program))
     else:
         print(render.status_table(programs, now=time.time()))
-        store = client.store_health()
         if store is not None and (said := render.store_warning(store)):
             _warn(said)
     return 0
