@@ -36,3 +36,11 @@ def read_pid_file(path: Path) -> int:
     """The pid a program wrote to ``path``, once it is there."""
     wait_until(lambda: path.exists() and path.read_text().strip(), f"a pid in {path}")
     return int(path.read_text())
+
+
+def ignores_term(pid: int) -> bool:
+    """Whether the process ignores SIGTERM yet (a shell that ran ``trap '' TERM``): a test
+    that stops a TERM-ignoring program waits for this, or the TERM may come first."""
+    with open(f"/proc/{pid}/status") as status:
+        ignored = next(line for line in status if line.startswith("SigIgn:"))
+    return bool(int(ignored.split()[1], 16) & (1 << (15 - 1)))

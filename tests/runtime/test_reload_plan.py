@@ -15,7 +15,7 @@ import pytest
 from svctl import Client, ConfigInvalid
 from svctl.cli import main
 from tests.daemon_harness import DAEMON_TABLE, running, write_config
-from tests.faults.common import wait_until
+from tests.faults.common import ignores_term, wait_until
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,13 +35,6 @@ env = { TOKEN = "hunter2", MODE = "a" }
 """
 
 
-def _ignores_term(pid: int) -> bool:
-    """Whether the process ignores SIGTERM yet (its shell ran ``trap '' TERM``)."""
-    with open(f"/proc/{pid}/status") as status:
-        ignored = next(line for line in status if line.startswith("SigIgn:"))
-    return bool(int(ignored.split()[1], 16) & (1 << (15 - 1)))
-
-
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -53,7 +46,7 @@ def test_hot_changes_apply_to_the_running_process(tmp_path: Path) -> None:
         client.wait("stubborn", "api", state="RUNNING", timeout=20)
         (before,) = client.status("stubborn")
         assert before.pid is not None
-        wait_until(lambda: _ignores_term(before.pid or 0), "the program's trap of TERM")
+        wait_until(lambda: ignores_term(before.pid or 0), "the program's trap of TERM")
         edited = STUBBORN.replace("stop_timeout = 3600", "stop_timeout = 0.2")
         write_config(tmp_path, edited.replace("priority = 0", "priority = 5"))
 

@@ -11,6 +11,7 @@ import pytest
 
 from svctl import Client
 from tests.daemon_harness import running, start_daemon, stop_daemon, write_config
+from tests.faults.common import ignores_term, wait_until
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,6 +28,8 @@ stop_timeout = 1.5
     try:
         with Client(daemon.socket, timeout=20) as client:
             client.wait("slow_to_stop", state="RUNNING", timeout=20)
+            (program,) = client.status("slow_to_stop")
+        wait_until(lambda: ignores_term(program.pid or 0), "the program's trap of TERM")
         daemon.process.send_signal(signal.SIGTERM)
         with Client(daemon.socket, timeout=20) as client:
             client.wait("slow_to_stop", state="STOPPING", timeout=20)
