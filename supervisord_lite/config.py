@@ -30,9 +30,10 @@ from supervisord_lite.config_files import (
 from supervisord_lite.config_probes import LivenessProbe, Probe, ReadyProbe, check_probe
 from supervisord_lite.depgraph import Condition, DependencyGraph
 from supervisord_lite.errors import ConfigError, Problem
+from supervisord_lite.vocabulary import AccessRole
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Collection, Mapping
 
     _Handler = Callable[[object, str, list[Problem]], object]
 
@@ -61,6 +62,22 @@ class MetricsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     listen: NonEmptyStr | None = None
 
 
+class AccessGrant(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Callers given one role: by their uid, or by any of their groups (primary or
+    supplementary)."""
+
+    uids: tuple[NonNegativeInt, ...] = ()
+    gids: tuple[NonNegativeInt, ...] = ()
+
+
+class AccessConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[daemon.access]``: who may look (``read``) and who may act (``control``) over the
+    control socket, besides root and the daemon's own user (always ``control``)."""
+
+    read: AccessGrant = AccessGrant()
+    control: AccessGrant = AccessGrant()
+
+
 class DaemonConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``[daemon]``: where the daemon keeps its socket, state and logs."""
 
@@ -75,6 +92,20 @@ class DaemonConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     client_timeout: PositiveFloat = 10.0
     max_connections: Annotated[int, Meta(ge=1)] = 256
     metrics: MetricsConfig = MetricsConfig()
+    access: AccessConfig = AccessConfig()
+
+    def role_of(self, uid: int, gids: Collection[int], own_uid: int) -> AccessRole | None:
+        """The role of a caller with ``uid`` and groups ``gids`` on a daemon running as
+        ``own_uid``; None when it may not connect at all."""
+        control = self.access.control
+        if uid in (0, own_uid) or uid in self.allow_uids or uid in control.uids:
+            return AccessRole.CONTROL
+        if not set(control.gids).isdisjoint(gids):
+            return AccessRole.CONTROL
+        read = self.access.read
+        if uid in read.uids or not set(read.gids).isdisjoint(gids):
+            return AccessRole.READ
+        return None
 
 
 class Backoff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

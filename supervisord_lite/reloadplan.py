@@ -92,6 +92,7 @@ DAEMON_FIELDS: Final[dict[str, DaemonEffect]] = {
     "socket_mode": "daemon-restart",
     "metrics": "daemon-restart",
     "allow_uids": "live",
+    "access": "live",
     "log_dir": "live",
     "shutdown_timeout": "live",
     "history_runs": "live",

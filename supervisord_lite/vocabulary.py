@@ -17,7 +17,7 @@ import enum
 
 import msgspec
 
-__all__ = ["HistoryEntry", "Outcome", "ProgramState", "Want"]
+__all__ = ["AccessRole", "HistoryEntry", "Outcome", "ProgramState", "Want"]
 
 
 class ProgramState(enum.StrEnum):
@@ -30,6 +30,14 @@ class ProgramState(enum.StrEnum):
     STOPPING = "STOPPING"
     EXITED = "EXITED"
     FATAL = "FATAL"
+
+
+class AccessRole(enum.StrEnum):
+    """What a control connection may do: ``read`` looks (status, history, logs, events),
+    ``control`` also acts (start, stop, reload, shutdown). docs/config.md#daemonaccess."""
+
+    READ = "read"
+    CONTROL = "control"
 
 
 class Want(enum.StrEnum):

@@ -20,6 +20,7 @@ from supervisord_lite.config import (
     load_path,
 )
 from supervisord_lite.errors import ConfigError
+from supervisord_lite.vocabulary import AccessRole
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -756,3 +757,21 @@ def test_bad_progress_and_notify_socket_settings(body: str, expected: tuple[str,
     [(path, message)] = _problems(f'[programs.p]\ncommand = "x"\n{body}\n')
     assert path == f"$.programs.p.{expected[0]}"
     assert message.startswith(expected[1]), message
+
+
+def test_roles_come_from_uid_groups_and_allow_uids() -> None:
+    daemon = load(
+        "[daemon]\nallow_uids = [1001]\n"
+        "[daemon.access]\nread = { uids = [1002], gids = [50] }\n"
+        "control = { uids = [1003], gids = [60] }\n"
+    ).daemon
+    control, read = AccessRole.CONTROL, AccessRole.READ
+    assert daemon.role_of(0, (0,), own_uid=0) is control
+    assert daemon.role_of(999, (999,), own_uid=999) is control  # the daemon's own user
+    assert daemon.role_of(1001, (1001,), own_uid=0) is control
+    assert daemon.role_of(1003, (1003,), own_uid=0) is control
+    assert daemon.role_of(2000, (2000, 60), own_uid=0) is control
+    assert daemon.role_of(2000, (2000, 50, 60), own_uid=0) is control  # the higher role wins
+    assert daemon.role_of(1002, (1002,), own_uid=0) is read
+    assert daemon.role_of(2000, (50,), own_uid=0) is read
+    assert daemon.role_of(2000, (2000,), own_uid=0) is None

@@ -87,6 +87,8 @@ def test_numbers_are_shown_as_written() -> None:
 TABLES = [
     config.DaemonConfig,
     config.MetricsConfig,
+    config.AccessConfig,
+    config.AccessGrant,
     config.ProgramConfig,
     config.LogConfig,
     config.Backoff,
@@ -98,6 +100,8 @@ TABLES = [
 NESTED = (
     config.Backoff,
     config.MetricsConfig,
+    config.AccessConfig,
+    config.AccessGrant,
     config.LogConfig,
     config.StartLimit,
     config_probes.ReadyProbe | None,

@@ -21,6 +21,8 @@ import msgspec
 import pytest
 
 from supervisord_lite.config import (
+    AccessConfig,
+    AccessGrant,
     Backoff,
     Config,
     DaemonConfig,
@@ -190,6 +192,8 @@ def test_packaged_example_program_is_valid() -> None:
 SECTIONS: dict[type[msgspec.Struct], str] = {
     DaemonConfig: "## `[daemon]`",
     MetricsConfig: "## `[daemon.metrics]`",
+    AccessConfig: "## `[daemon.access]`",
+    AccessGrant: "## `[daemon.access.read]`, `[daemon.access.control]`",
     ProgramConfig: "## `[programs.NAME]`",
     Backoff: "## `[programs.NAME.backoff]`",
     StartLimit: "## `[programs.NAME.start_limit]`",

@@ -65,7 +65,8 @@ class AsyncClient:
     of each quick request and of connecting (see the module docstring for blocking ones).
     The connection opens on entering ``async with``, or on the first call. After it was lost
     (``DaemonUnavailable``), the next call opens a new one; streams opened on the old one stay
-    over.
+    over. ``read_only`` makes the connection's role ``read`` whatever the caller's uid may do:
+    requests that act (start, stop, reload...) raise ``PermissionDenied`` (a dashboard's mode).
     """
 
     def __init__(
@@ -73,9 +74,11 @@ class AsyncClient:
         socket_path: str | None = None,
         *,
         timeout: float | None = QUICK_TIMEOUT,
+        read_only: bool = False,
     ) -> None:
         self.socket_path = resolve_socket(socket_path, os.environ)
         self.timeout = timeout
+        self.read_only = read_only
         self._io: AsyncTransport | None = None
         self._session: Session | None = None
         self._connect_lock = Lock()
@@ -86,6 +89,7 @@ class AsyncClient:
         config: str | os.PathLike[str],
         *,
         timeout: float | None = QUICK_TIMEOUT,
+        read_only: bool = False,
     ) -> Self:
         """A client for the daemon of ``config``: the socket its ``[daemon].socket`` names
         (relative to the file's folder), found the way ``svctl -c`` finds it.
@@ -97,7 +101,7 @@ class AsyncClient:
         Raises:
             UsageError: the file cannot be read at all.
         """
-        return cls(socket_from_config(config, warn=_warn), timeout=timeout)
+        return cls(socket_from_config(config, warn=_warn), timeout=timeout, read_only=read_only)
 
     # -- the connection ------------------------------------------------------------------------
 
@@ -132,7 +136,7 @@ class AsyncClient:
             if self._io is not None and not self._io.closed:
                 return
             io = await open_transport(self.socket_path, deadline)
-            session = Session()
+            session = Session(read_only=self.read_only)
             self._io, self._session = io, session
             try:
                 await self._send(session.hello(), deadline)

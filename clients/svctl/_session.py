@@ -155,9 +155,10 @@ class Session:
     Not thread-safe: one shell drives it.
     """
 
-    def __init__(self, client: str = CLIENT_NAME) -> None:
+    def __init__(self, client: str = CLIENT_NAME, *, read_only: bool = False) -> None:
         self._conn = Connection(Role.CLIENT)
         self._client = client
+        self._read_only = read_only
         self._next_id = 1
         self._replies: dict[int, ServerMessage | None] = {}
         self._streams: dict[int, _StreamState] = {}
@@ -311,7 +312,10 @@ class Session:
 
     def hello(self) -> bytes:
         """The first bytes to write on a new connection."""
-        return self._conn.send(Hello(id=0, version=PROTOCOL_VERSION, client=self._client))
+        hello = Hello(
+            id=0, version=PROTOCOL_VERSION, client=self._client, read_only=self._read_only
+        )
+        return self._conn.send(hello)
 
     def _call(
         self, build: Callable[[int], ClientMessage], convert: Callable[[ServerMessage], T]

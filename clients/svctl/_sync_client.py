@@ -50,7 +50,8 @@ class Client:
     of each quick request and of connecting (see the module docstring for blocking ones).
     The connection opens on entering ``with``, or on the first call. After it was lost
     (``DaemonUnavailable``), the next call opens a new one; streams opened on the old one stay
-    over.
+    over. ``read_only`` makes the connection's role ``read`` whatever the caller's uid may do:
+    requests that act (start, stop, reload...) raise ``PermissionDenied`` (a dashboard's mode).
     """
 
     def __init__(
@@ -58,9 +59,11 @@ class Client:
         socket_path: str | None = None,
         *,
         timeout: float | None = QUICK_TIMEOUT,
+        read_only: bool = False,
     ) -> None:
         self.socket_path = resolve_socket(socket_path, os.environ)
         self.timeout = timeout
+        self.read_only = read_only
         self._io: SyncTransport | None = None
         self._session: Session | None = None
         self._connect_lock = Lock()
@@ -71,6 +74,7 @@ class Client:
         config: str | os.PathLike[str],
         *,
         timeout: float | None = QUICK_TIMEOUT,
+        read_only: bool = False,
     ) -> Self:
         """A client for the daemon of ``config``: the socket its ``[daemon].socket`` names
         (relative to the file's folder), found the way ``svctl -c`` finds it.
@@ -82,7 +86,7 @@ class Client:
         Raises:
             UsageError: the file cannot be read at all.
         """
-        return cls(socket_from_config(config, warn=_warn), timeout=timeout)
+        return cls(socket_from_config(config, warn=_warn), timeout=timeout, read_only=read_only)
 
     # -- the connection ------------------------------------------------------------------------
 
@@ -117,7 +121,7 @@ class Client:
             if self._io is not None and not self._io.closed:
                 return
             io = open_transport(self.socket_path, deadline)
-            session = Session()
+            session = Session(read_only=self.read_only)
             self._io, self._session = io, session
             try:
                 self._send(session.hello(), deadline)

@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         path = socket_path(args.socket, args.config, os.environ)
         timeout = args.timeout if args.timeout is not None else QUICK_TIMEOUT
-        with Client(path, timeout=timeout) as client:
+        with Client(path, timeout=timeout, read_only=args.read_only) as client:
             code: int = args.handler(client, args)
         return code
     except SvctlError as exc:
@@ -406,6 +406,13 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool, timeout: bool
         metavar="CONFIG.toml",
         default=default,
         help="read the socket path from this config's [daemon].socket",
+    )
+    group.add_argument(
+        "--read-only",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="look only: the daemon refuses this connection anything that acts (a dashboard's"
+        " mode)",
     )
     if timeout:
         group.add_argument(

@@ -101,7 +101,8 @@ class Timeout(CommandFailed):
 
 
 class PermissionDenied(CommandFailed):
-    """The daemon refused this uid; it says so instead of its Welcome."""
+    """The daemon refused this uid (it says so instead of its Welcome), or a request the
+    connection's role does not allow (docs/config.md, ``[daemon.access]``)."""
 
     default_code = ErrorCode.PERMISSION_DENIED
 

@@ -129,10 +129,13 @@ class Hello(Request, tag="hello", kw_only=True, frozen=True):
 
     Answered with :class:`Welcome`, or ``Error(unsupported_version)`` and the connection
     closes. ``client`` names the client (``"svctl 0.1.0"``) for the daemon's log.
+    ``read_only`` asks the daemon to refuse this connection every request that acts (a
+    dashboard's ``svctl --read-only``), whatever the caller's uid may do.
     """
 
     version: Annotated[int, Meta(ge=0, le=MAX_ID)]
     client: str = ""
+    read_only: bool = False
 
 
 class Ping(Request, tag="ping", kw_only=True, frozen=True):

@@ -25,7 +25,7 @@ import trio
 
 from supervisord_lite.protocol import messages as m
 from supervisord_lite.protocol.connection import Connection, Role
-from supervisord_lite.runtime.control_session import Session, goodbye
+from supervisord_lite.runtime.control_session import PeerCredentials, Session, goodbye
 from supervisord_lite.runtime.daemonlog import log
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from supervisord_lite.config import DaemonConfig
     from supervisord_lite.runtime.handlers import Handlers
+    from supervisord_lite.vocabulary import AccessRole
 
 #: Accept retries while out of descriptors: the first pause, doubled up to the last.
 ACCEPT_BACKOFF = (0.05, 1.0)
@@ -62,6 +63,7 @@ class ControlStatistics(msgspec.Struct, frozen=True, kw_only=True):
     open: int
     accepted: int
     refused_uid: int
+    refused_role: int
     refused_busy: int
     timed_out: int
     protocol_errors: int
@@ -83,6 +85,7 @@ class ControlServer:
         self._closed_one = trio.Event()
         self.accepted = 0
         self.refused_uid = 0
+        self.refused_role = 0
         self.refused_busy = 0
         self.timed_out = 0
         self.protocol_errors = 0
@@ -96,15 +99,21 @@ class ControlServer:
         connection may take to say hello or finish a frame, how many may be open. They hold
         for what happens next: a connection already open keeps being served, and one whose
         uid is no longer allowed is only refused when it connects again."""
-        self.allowed = {0, os.geteuid(), *daemon.allow_uids}
+        self.daemon = daemon
+        self.own_uid = os.geteuid()
         self.client_timeout = daemon.client_timeout
         self.max_connections = daemon.max_connections
+
+    def role_of(self, creds: PeerCredentials) -> AccessRole | None:
+        """The role of a connecting peer under the ``[daemon.access]`` in force now."""
+        return self.daemon.role_of(creds.uid, creds.gids, self.own_uid)
 
     def statistics(self) -> ControlStatistics:
         return ControlStatistics(
             open=self._open,
             accepted=self.accepted,
             refused_uid=self.refused_uid,
+            refused_role=self.refused_role,
             refused_busy=self.refused_busy,
             timed_out=self.timed_out,
             protocol_errors=self.protocol_errors,

@@ -13,6 +13,9 @@ issue requests over one connection; replies are written one whole frame at a tim
   Between frames it may stay quiet for ever (a follower of events).
 - A peer that breaks the protocol is answered with an ``Error`` and closed. Every Error that
   ends a connection is sent with ``goodbye``, which lets the peer read it before the close.
+- A peer has the role its credentials give it under ``[daemon.access]`` (or ``read`` when its
+  hello asks for no more); a request beyond that role is answered ``permission_denied`` naming
+  the role it needs (``protocol/access.py``), and the connection goes on.
 """
 
 from __future__ import annotations
@@ -21,15 +24,18 @@ import errno
 import math
 import socket
 import struct
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import trio
 
 from supervisord_lite.errors import ProtocolError
 from supervisord_lite.protocol import messages as m
+from supervisord_lite.protocol.access import allows, needed_role
 from supervisord_lite.protocol.connection import CLOSED, NEED_DATA, Connection, Role, error_reply
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.handlers import Handlers, welcome
+from supervisord_lite.vocabulary import AccessRole
 
 if TYPE_CHECKING:
     from supervisord_lite.protocol.connection import Message
@@ -49,10 +55,34 @@ _PEERCRED = struct.Struct("3i")
 _FRAME_HEADER = 4
 
 
-def peer_uid(sock: trio.socket.SocketType) -> int:
-    """The connecting process' uid, as the kernel saw it at connect time."""
+@dataclass(frozen=True)
+class PeerCredentials:
+    """Who connected: the kernel's view at connect time (pid, uid, primary gid) and the
+    supplementary groups read from the process' ``/proc/PID/status`` just after."""
+
+    pid: int
+    uid: int
+    gids: frozenset[int]
+
+
+def supplementary_groups(pid: int) -> frozenset[int]:
+    """The ``Groups:`` of ``pid``; none when the process has already gone (it then keeps
+    only the role its uid and primary gid give it)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Groups:"):
+                    return frozenset(int(g) for g in line.split()[1:])
+    except (FileNotFoundError, ProcessLookupError):
+        pass  # the peer exited between connect and now: its uid and gid still count
+    return frozenset()
+
+
+def peer_credentials(sock: trio.socket.SocketType) -> PeerCredentials:
+    """The connecting process' credentials (``SO_PEERCRED`` plus its groups)."""
     raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
-    return int(_PEERCRED.unpack(raw)[1])
+    pid, uid, gid = _PEERCRED.unpack(raw)
+    return PeerCredentials(pid=pid, uid=uid, gids=frozenset({gid}) | supplementary_groups(pid))
 
 
 async def goodbye(stream: trio.SocketStream, last: bytes) -> None:
@@ -152,13 +182,16 @@ class Session:
 
     async def _run(self) -> m.Error | None:
         """Serve the connection; the Error to part with, if it must be closed."""
-        uid = peer_uid(self._stream.socket)
-        if uid not in self._server.allowed:
+        self._creds = peer_credentials(self._stream.socket)
+        role = self._server.role_of(self._creds)
+        if role is None:
+            uid = self._creds.uid
             self._server.refused_uid += 1
             log.warning("refused a control connection from uid %d", uid)
             return m.Error(
                 code=m.ErrorCode.PERMISSION_DENIED, message=f"uid {uid} may not use this daemon"
             )
+        self._role = role
         async with trio.open_nursery() as nursery:
             last = await self._read_loop(nursery)
             nursery.cancel_scope.cancel()
@@ -219,7 +252,11 @@ class Session:
     async def _dispatch(self, event: Message, nursery: trio.Nursery) -> None:
         if isinstance(event, m.Hello):
             self._greeted = True
+            if event.read_only:
+                self._role = AccessRole.READ
             await self.send(welcome())
+        elif isinstance(event, m.Request) and not allows(self._role, event):
+            await self.send(self._refusal(event))
         elif isinstance(event, m.Cancel):
             await self._cancel(event)
         elif isinstance(event, INLINE_REQUESTS):
@@ -230,6 +267,15 @@ class Session:
                 self._server.throttled += 1
             await self._slots.acquire()  # until then, nothing more is read from this peer
             nursery.start_soon(self._run_request, event)
+
+    def _refusal(self, request: m.Request) -> m.Error:
+        self._server.refused_role += 1
+        needed = needed_role(request)
+        message = (
+            f"{m.tag_of(type(request))!r} needs the {needed} role; this connection has "
+            f"{self._role} (uid {self._creds.uid})"
+        )
+        return m.Error(id=request.id, code=m.ErrorCode.PERMISSION_DENIED, message=message)
 
     async def _run_request(self, request: m.Request) -> None:
         try:

@@ -61,7 +61,7 @@ REPLIES = msgspec.msgpack.Decoder(ServerMessage)
 # class: (wire tag, required fields, fields with a default). Changing a row breaks old peers:
 # add fields with defaults only, never rename or retype one.
 WIRE: dict[type[Request] | type[Reply], tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    Hello: ("hello", ("version",), ("id", "client")),
+    Hello: ("hello", ("version",), ("id", "client", "read_only")),
     Ping: ("ping", (), ("id",)),
     Status: ("status", (), ("id", "names", "stats")),
     Start: ("start", (), ("id", "names", "all", "wait")),
@@ -467,6 +467,6 @@ def test_tag_of_refuses_an_untagged_struct() -> None:
 
 def test_package_exports() -> None:
     public = {name for name in dir(protocol) if not name.startswith("_")}
-    modules = {"connection", "errors", "framing", "messages"}
+    modules = {"access", "connection", "errors", "framing", "messages"}
     assert set(protocol.__all__) == public - modules
     assert len(protocol.__all__) == len(set(protocol.__all__))

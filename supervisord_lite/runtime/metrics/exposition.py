@@ -269,6 +269,8 @@ class ScrapeCollector:
              c.throttled),
             ("accept_exhausted", "Accepts that failed for want of descriptors or memory.",
              c.accept_exhausted),
+            ("requests_refused_role", "Requests refused: the connection's role is too low.",
+             c.refused_role),
         ):  # fmt: skip
             yield CounterMetricFamily(P + f"control_{name}_total", doc, value)
 
