@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import sys
 import time
@@ -30,6 +31,7 @@ from svctl import (
     render,
     socket_from_config,
 )
+from svctl.graph import FORMATS as GRAPH_FORMATS
 
 if TYPE_CHECKING:
     import threading
@@ -234,6 +236,31 @@ def _action(op: str) -> Callable[[Client, argparse.Namespace], int]:
 def _history(client: Client, args: argparse.Namespace) -> int:
     for entry in client.history(args.name, args.lines):
         print(render.json_line(entry) if args.json else render.history_line(entry))
+    return 0
+
+
+def _analyze(client: Client, args: argparse.Namespace) -> int:
+    from svctl import analyze
+
+    _, rows = analyze.start_times(client.status())
+    if args.name is not None and args.name not in {r.name for r in rows}:
+        client.status(args.name)  # the daemon's no_such_program, with the known names
+    found = analyze.chain(rows, args.name)
+    if args.json:
+        print(json.dumps({"programs": [r.as_json() for r in rows],
+                          "critical_chain": [r.name for r in found]}))  # fmt: skip
+        return 0
+    print("\n".join(analyze.render_table(rows)))
+    if found:
+        print("\nThe critical chain (ready @ since the first ask, + its own startup):")
+        print("\n".join(analyze.render_chain(found)))
+    return 0
+
+
+def _graph(client: Client, args: argparse.Namespace) -> int:
+    from svctl import graph
+
+    print(graph.render({p.name: p.depends_on for p in client.status()}, args.format))
     return 0
 
 
@@ -557,6 +584,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="have the daemon reopen the log files (of NAME, or of every program) at their"
         " paths, after logrotate renamed them; the daemon does the same on SIGUSR1",
     )
+
+    analyze = _subcommand(
+        subparsers,
+        "analyze",
+        _analyze,
+        "show how long each program took to start and the chain of dependencies that held"
+        " the slowest back",
+        "svctl analyze\nsvctl analyze web\nsvctl analyze --json",
+    )
+    analyze.add_argument(
+        "name", nargs="?", metavar="NAME", help="the chain to this program (default: ready last)"
+    )
+    analyze.add_argument("--json", action="store_true", help="one JSON document")
+
+    graph = _subcommand(
+        subparsers,
+        "graph",
+        _graph,
+        "print the dependency graph for Mermaid, Graphviz or as JSON",
+        "svctl graph\nsvctl graph --format dot | dot -Tsvg > deps.svg\nsvctl graph --format json",
+    )
+    graph.add_argument("--format", choices=GRAPH_FORMATS, default="mermaid", help="(mermaid)")
 
     history = _subcommand(
         subparsers,

@@ -383,7 +383,9 @@ class ProgramStatus(Struct, kw_only=True, frozen=True):
     liveness probe, else whether it has passed since it last failed; ``probe`` is the last look
     a probe took; ``notify_status`` the program's own ``STATUS=`` text; ``waiting_for`` why a
     program wanted up is not started yet (its dependencies); ``progress`` the latest progress
-    report of its current run (None before the first).
+    report of its current run (None before the first). ``asked_at`` is when (wall clock) it was
+    last asked to come up (a start, a restart, the daemon's own start); ``depends_on`` maps each
+    program it depends on to the condition it waits for (``svctl analyze``, ``svctl graph``).
     """
 
     name: str
@@ -405,6 +407,8 @@ class ProgramStatus(Struct, kw_only=True, frozen=True):
     notify_status: str | None = None
     waiting_for: str = ""
     progress: Progress | None = None
+    asked_at: float | None = None
+    depends_on: dict[str, str] = {}
 
 
 class ActionResult(Struct, kw_only=True, frozen=True):

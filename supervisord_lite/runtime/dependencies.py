@@ -115,11 +115,14 @@ class DependencyGate:
         event = event or lc.WantUp()
         why = self.unmet(runner)
         if not why:
+            if runner.name not in self._held:
+                runner.mark_asked()
             self.release(runner.name)
             runner.send(event)
             return None
         hold = self._held.get(runner.name)
         if hold is None:
+            runner.mark_asked()
             hold = self._held[runner.name] = Hold(event)
         runner.set_waiting(why)
         if ": failed: " in why:

@@ -87,9 +87,11 @@ class ProgramRunner:
         "_spawning",
         "_tasks",
         "_watchers",
+        "asked_at",
         "logs",
         "policy",
         "program",
+        "ready_at",
         "snapshot",
         "spawns",
         "waiting_for",
@@ -103,6 +105,10 @@ class ProgramRunner:
         self.spawns = 0
         #: Why the program, wanted up, is not started yet (its dependencies); "" otherwise.
         self.waiting_for = ""
+        #: When (wall clock) it was last asked to come up (started, or restarted), and when it
+        #: last became RUNNING: ``svctl analyze`` reads the time between.
+        self.asked_at: float | None = None
+        self.ready_at: float | None = None
         #: The program's output: pipes, queues, log files, followers and their counters.
         self.logs = ProgramLogs(program, services.log_fanout, services.fdwatch)
         self._services = services
@@ -142,6 +148,11 @@ class ProgramRunner:
 
     def _snap(self) -> lc.Snapshot:
         return self.snapshot
+
+    def mark_asked(self) -> None:
+        """Note that the program was asked to come up now (by the operator, the daemon's start
+        or a dependency's recovery), whether or not its dependencies let it start yet."""
+        self.asked_at = self._services.wall_clock()
 
     def set_waiting(self, why: str) -> None:
         """Say why the program waits for, or was stopped by, a dependency ("" when it does
@@ -242,12 +253,14 @@ class ProgramRunner:
             logs=self.logs.statistics() if stats else (),
             containment=self._services.containment.mechanism,
             ready=running,
-            ready_since=health.ready_since if health is not None else None,
+            ready_since=self.ready_at if running else None,
             healthy=health.healthy if health is not None else None,
             probe=health.last if health is not None else None,
             notify_status=health.status_text if health is not None else None,
             waiting_for=self.waiting_for,
             progress=health.progress.progress() if health is not None else None,
+            asked_at=self.asked_at,
+            depends_on=dict(self.program.depends_on),
         )
 
     # -- one step -----------------------------------------------------------------------------
@@ -256,6 +269,8 @@ class ProgramRunner:
         before = self.snapshot
         after, effects = lc.step(self.policy, before, event, now=trio.current_time())
         self.snapshot = after
+        if isinstance(event, lc.Restart) and after != before:
+            self.mark_asked()
         if after.pgid is None:
             self._scope = None  # the run is over (or not tracked yet): nothing to signal
         entered: list[lc.State] = []
@@ -265,6 +280,8 @@ class ProgramRunner:
                     self._record(effect, before, after)
                 case lc.Publish(old=old, new=new):
                     entered.append(new)
+                    if new is lc.State.RUNNING:
+                        self.ready_at = self._services.wall_clock()
                     self._publish(old, new, after)
                 case lc.SetDeadline(at=at):
                     # A superseded timer still fires; the lifecycle ignores it as stale.

@@ -112,6 +112,8 @@ VALUES: dict[type[msgspec.Struct], tuple[tuple[str, ...], tuple[str, ...]]] = {
             "notify_status",
             "waiting_for",
             "progress",
+            "asked_at",
+            "depends_on",
         ),
     ),
     ProbeReport: (("ok", "detail", "latency", "at"), ()),
