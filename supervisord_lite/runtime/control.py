@@ -25,15 +25,20 @@ import trio
 
 from supervisord_lite.protocol import messages as m
 from supervisord_lite.protocol.connection import Connection, Role
-from supervisord_lite.runtime.control_session import PeerCredentials, Session, goodbye
+from supervisord_lite.runtime.control_session import (
+    PeerCredentials,
+    Session,
+    goodbye,
+    supplementary_groups,
+)
 from supervisord_lite.runtime.daemonlog import log
+from supervisord_lite.vocabulary import AccessRole
 
 if TYPE_CHECKING:
     import socket
 
     from supervisord_lite.config import DaemonConfig
     from supervisord_lite.runtime.handlers import Handlers
-    from supervisord_lite.vocabulary import AccessRole
 
 #: Accept retries while out of descriptors: the first pause, doubled up to the last.
 ACCEPT_BACKOFF = (0.05, 1.0)
@@ -105,8 +110,14 @@ class ControlServer:
         self.max_connections = daemon.max_connections
 
     def role_of(self, creds: PeerCredentials) -> AccessRole | None:
-        """The role of a connecting peer under the ``[daemon.access]`` in force now."""
-        return self.daemon.role_of(creds.uid, creds.gids, self.own_uid)
+        """The role of a connecting peer under the ``[daemon.access]`` in force now. Its
+        supplementary groups are read (a file to open) only when they could raise its role."""
+        role = self.daemon.role_of(creds.uid, (creds.gid,), self.own_uid)
+        access = self.daemon.access
+        if role is AccessRole.CONTROL or not (access.control.gids or access.read.gids):
+            return role
+        gids = {creds.gid, *supplementary_groups(creds.pid)}
+        return self.daemon.role_of(creds.uid, gids, self.own_uid)
 
     def statistics(self) -> ControlStatistics:
         return ControlStatistics(

@@ -57,17 +57,20 @@ _FRAME_HEADER = 4
 
 @dataclass(frozen=True)
 class PeerCredentials:
-    """Who connected: the kernel's view at connect time (pid, uid, primary gid) and the
-    supplementary groups read from the process' ``/proc/PID/status`` just after."""
+    """Who connected, as the kernel saw it at connect time (``SO_PEERCRED``)."""
 
     pid: int
     uid: int
-    gids: frozenset[int]
+    gid: int
 
 
 def supplementary_groups(pid: int) -> frozenset[int]:
-    """The ``Groups:`` of ``pid``; none when the process has already gone (it then keeps
-    only the role its uid and primary gid give it)."""
+    """The ``Groups:`` of ``pid`` from ``/proc/PID/status``.
+
+    None are read when the process has gone already, or when the daemon cannot open the file
+    (out of descriptors): the caller then has the role its uid and primary gid give it, and
+    the second case is logged.
+    """
     try:
         with open(f"/proc/{pid}/status", "rb") as status:
             for line in status:
@@ -75,14 +78,16 @@ def supplementary_groups(pid: int) -> frozenset[int]:
                     return frozenset(int(g) for g in line.split()[1:])
     except (FileNotFoundError, ProcessLookupError):
         pass  # the peer exited between connect and now: its uid and gid still count
+    except OSError as exc:
+        log.warning("could not read the groups of control client pid %d: %s", pid, exc)
     return frozenset()
 
 
 def peer_credentials(sock: trio.socket.SocketType) -> PeerCredentials:
-    """The connecting process' credentials (``SO_PEERCRED`` plus its groups)."""
+    """The connecting process' credentials."""
     raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
     pid, uid, gid = _PEERCRED.unpack(raw)
-    return PeerCredentials(pid=pid, uid=uid, gids=frozenset({gid}) | supplementary_groups(pid))
+    return PeerCredentials(pid=pid, uid=uid, gid=gid)
 
 
 async def goodbye(stream: trio.SocketStream, last: bytes) -> None:
