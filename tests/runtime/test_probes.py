@@ -103,7 +103,8 @@ async def test_exec_of_a_missing_command(tmp_path: Path) -> None:
 async def test_http(
     http_server: str, path: str, statuses: tuple[int, ...], ok: bool, detail: str
 ) -> None:
-    probe = ReadyProbe(http=http_server + path, http_status=statuses)
+    # A first request builds the HTTP client (its TLS context too): seconds on a loaded host.
+    probe = ReadyProbe(http=http_server + path, http_status=statuses, timeout=30.0)
     result = await check(probe, PROGRAM, cwd="/")
     assert (result.ok, result.detail) == (ok, detail)
     assert result.latency >= 0
