@@ -19,6 +19,10 @@ line: a program writes its CLOCK_MONOTONIC time every 5 ms; the follower subtrac
 own clock on arrival.
 
     .venv/bin/python bench/s8_logs.py [--mb 200] [--rounds 3] [--json OUT] [--no-latency]
+        [--progress]
+
+``--progress`` adds supervisord-lite with the progress fallback reading the writer's stdout
+(``lite+progress-json``, ``lite+progress-regex``) and their throughput against plain ``lite``.
 
 ``run_s8(...)`` is the measuring core, importable by the bench harness; it returns a dict of
 samples per relay and the medians.
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -209,13 +214,27 @@ def _lite(folder: Path, programs: str) -> Any:
         daemon.wait()
 
 
-def measure_lite(folder: Path, total: int) -> dict[str, float]:
-    log, ready = folder / "lite-flood.log", folder / "lite.ready"
+#: The progress fallback reading the flood's stdout: ``json`` (a line starting ``{`` is parsed)
+#: and ``regex`` (every line is matched against the pattern).
+PROGRESS_FALLBACKS = {
+    "json": '{ from = "stdout", format = "json" }',
+    "regex": (
+        '{ from = "stdout", format = "regex", '
+        'pattern = "^step (?P<done>\\\\d+)/(?P<total>\\\\d+)" }'
+    ),
+}
+
+
+def measure_lite(folder: Path, total: int, progress: str | None = None) -> dict[str, float]:
+    tag = f"lite-{progress}" if progress else "lite"  # the relays of a round share the folder
+    log, ready = folder / f"{tag}-flood.log", folder / f"{tag}.ready"
     program = (
         f"[programs.flood]\ncommand = {json.dumps(_flood_argv(total, ready))}\n"
         f'autostart = false\nautorestart = "never"\nstart_seconds = 0\n'
         f'log = {{ stdout = "{log}", max_bytes = 0 }}\n'
     )
+    if progress is not None:
+        program += f"progress = {PROGRESS_FALLBACKS[progress]}\n"
     with _lite(folder, program) as (daemon, client):
         client.start("flood")
         _wait_for(ready.exists, "the writer to be ready")
@@ -344,6 +363,7 @@ def run_s8(
     rounds: int = 3,
     supervisord: bool = True,
     latency: bool = True,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Measure every relay ``rounds`` times (order rotated per round) and the follower latency.
 
@@ -353,6 +373,9 @@ def run_s8(
     """
     total = mb * MB
     relays: dict[str, Any] = {"file": measure_file, "cat": measure_cat, "lite": measure_lite}
+    if progress:
+        for kind in PROGRESS_FALLBACKS:
+            relays[f"lite+progress-{kind}"] = functools.partial(measure_lite, progress=kind)
     if supervisord and SUPERVISORD.exists():
         relays["supervisord"] = measure_supervisord
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in relays}
@@ -369,6 +392,11 @@ def run_s8(
             samples[name].append(sample)
         ratios["lite_vs_cat_mbps"].append(got["lite"]["mbps"] / got["cat"]["mbps"])
         ratios["lite_vs_cat_cpu"].append(got["lite"]["cpu"] / got["cat"]["cpu"])
+        for kind in PROGRESS_FALLBACKS if progress else ():
+            with_it = got[f"lite+progress-{kind}"]
+            ratios.setdefault(f"progress_{kind}_vs_lite_mbps", []).append(
+                with_it["mbps"] / got["lite"]["mbps"]
+            )
     result: dict[str, Any] = {
         "machine": {
             "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -412,6 +440,12 @@ def _report(result: dict[str, Any]) -> str:
         f"lite ÷ cat (per round, median): throughput {ratios['lite_vs_cat_mbps']:.2f}×, "
         f"CPU {ratios['lite_vs_cat_cpu']:.2f}×"
     )
+    for key, value in ratios.items():
+        if key.startswith("progress_"):
+            kind = key.split("_")[1]
+            lines.append(
+                f"lite with the {kind} progress fallback ÷ without: throughput {value:.2f}×"
+            )
     if "latency" in result:
         lat = result["latency"]
         lines.append(
@@ -427,6 +461,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-supervisord", action="store_true")
     parser.add_argument("--no-latency", action="store_true")
+    parser.add_argument(
+        "--progress", action="store_true", help="also with the progress fallback (json, regex)"
+    )
     parser.add_argument("--json", help="write every sample to this file")
     args = parser.parse_args()
     result = run_s8(
@@ -434,6 +471,7 @@ def main() -> int:
         rounds=args.rounds,
         supervisord=not args.no_supervisord,
         latency=not args.no_latency,
+        progress=args.progress,
     )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

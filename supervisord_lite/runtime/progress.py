@@ -23,7 +23,7 @@ from supervisord_lite.protocol.messages import Progress
 from supervisord_lite.runtime.reports import state_changed
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from supervisord_lite import lifecycle as lc
     from supervisord_lite.config import ProgressConfig
@@ -190,25 +190,50 @@ def line_reader(
     config: ProgressConfig, keeper: ProgressKeeper, clock: Callable[[], float]
 ) -> tuple[Callable[[bytes], None], Callable[[], None]]:
     """A watcher of chunks of output that keeps each report line in ``keeper``, and what
-    forgets a partial line (a new run)."""
-    parse = _json_line if config.format == "json" else _regex_line(config.pattern or "")
+    forgets a partial line (a new run).
+
+    The chunk is searched whole, in C (``bytes.find``, one regex scan), for where a report may
+    be; only the lines found there are parsed one by one. Output with no report in it, which is
+    most output, costs one scan and no Python per line.
+    """
+    reports = _json_reports if config.format == "json" else _regex_reports(config.pattern or "")
     partial = [b""]
 
     def watcher(data: bytes) -> None:
-        if b"\n" not in data:
+        end = data.rfind(b"\n")
+        if end < 0:
             partial[0] = (partial[0] + data)[-MAX_PARTIAL_LINE:]
             return
-        lines = (partial[0] + data).split(b"\n")
-        partial[0] = lines.pop()[-MAX_PARTIAL_LINE:]
-        for line in lines:
-            found = parse(line)
-            if found is not None:
-                keeper.update(clock(), found)
+        first = data.find(b"\n")
+        head = partial[0] + data[:first]  # the line the last chunk began
+        partial[0] = data[end + 1 :][-MAX_PARTIAL_LINE:]
+        for found in reports(head, 0, len(head)):
+            keeper.update(clock(), found)
+        for found in reports(data, first + 1, end):  # searched in place: no copy
+            keeper.update(clock(), found)
 
     def forget() -> None:
         partial[0] = b""
 
     return watcher, forget
+
+
+def _line_around(buf: bytes, pos: int, start: int, end: int) -> tuple[int, int]:
+    """The bounds of the line that holds ``pos``, within the whole lines ``buf[start:end]``."""
+    stop = buf.find(b"\n", pos, end)
+    return max(start, buf.rfind(b"\n", start, pos) + 1), end if stop < 0 else stop
+
+
+def _json_reports(buf: bytes, start: int, end: int) -> Iterator[Report]:
+    """The reports of the whole lines ``buf[start:end]``: only lines holding ``"progress"``
+    are parsed."""
+    pos = buf.find(b'"progress"', start, end)
+    while pos >= 0:
+        first, stop = _line_around(buf, pos, start, end)
+        found = _json_line(buf[first:stop])
+        if found is not None:
+            yield found
+        pos = buf.find(b'"progress"', stop, end)
 
 
 def _json_line(line: bytes) -> Report | None:
@@ -233,27 +258,46 @@ def _json_line(line: bytes) -> Report | None:
     return found or None
 
 
-def _regex_line(pattern: str) -> Callable[[bytes], Report | None]:
+def _regex_reports(pattern: str) -> Callable[[bytes, int, int], Iterator[Report]]:
+    """The reports of the whole lines ``buf[start:end]``: they are scanned once for where the
+    pattern may match, and each line a hit begins in is matched on its own, so a report is
+    what the pattern finds in one line.
+
+    The scan drops a leading ``^`` (and reads ``$`` at each line's end): a pattern that begins
+    with literal text is then found by the regex engine's fast literal search, not tried at
+    every byte; the per-line match keeps the anchor.
+    """
     regex = re.compile(pattern.encode())
+    scan = re.compile(pattern.removeprefix("^").encode(), re.MULTILINE)
 
-    def parse(line: bytes) -> Report | None:
-        match = regex.search(line)
-        if match is None:
-            return None
-        found: Report = {}
-        for key, value in match.groupdict().items():
-            if value is None:
-                continue
-            text = value.decode("utf-8", "replace")[:MAX_VALUE]
-            if key in ("done", "total"):
-                number = _number(text)
-                if number is not None:
-                    found[key] = number
-            elif key in ("phase", "message"):
-                found[key] = text
-        return found or None
+    def reports(buf: bytes, start: int, end: int) -> Iterator[Report]:
+        done = start
+        for hit in scan.finditer(buf, start, end):
+            if hit.start() < done:
+                continue  # a later match in a line already read
+            first, stop = _line_around(buf, hit.start(), start, end)
+            done = stop + 1
+            match = regex.search(buf[first:stop])
+            found = _from_groups(match) if match is not None else None
+            if found is not None:
+                yield found
 
-    return parse
+    return reports
+
+
+def _from_groups(match: re.Match[bytes]) -> Report | None:
+    found: Report = {}
+    for key, value in match.groupdict().items():
+        if value is None:
+            continue
+        text = value.decode("utf-8", "replace")[:MAX_VALUE]
+        if key in ("done", "total"):
+            number = _number(text)
+            if number is not None:
+                found[key] = number
+        elif key in ("phase", "message"):
+            found[key] = text
+    return found or None
 
 
 def _number(text: str) -> float | None:
