@@ -29,6 +29,8 @@ from supervisord_lite.lifecycle import (
     KeepAlive,
     LifecycleError,
     Outcome,
+    OverMemory,
+    Permafail,
     Policy,
     Publish,
     Ready,
@@ -54,6 +56,7 @@ from supervisord_lite.lifecycle import (
 )
 from supervisord_lite.lifecycle import effects as effects_module
 from supervisord_lite.lifecycle import events as events_module
+from supervisord_lite.lifecycle import restarts as restarts_module
 from supervisord_lite.lifecycle import states as states_module
 from supervisord_lite.lifecycle import table as table_module
 from supervisord_lite.lifecycle import verdicts as verdicts_module
@@ -803,7 +806,14 @@ def test_a_verdict_hears_only_the_steps_from_its_request_on() -> None:
 
 
 def test_the_package_exports_each_module_public_names_once() -> None:
-    modules = (states_module, events_module, effects_module, table_module, verdicts_module)
+    modules = (
+        states_module,
+        events_module,
+        effects_module,
+        table_module,
+        verdicts_module,
+        restarts_module,
+    )
     names = [name for module in modules for name in module.__all__]
     assert sorted(lifecycle.__all__) == sorted(names)
     assert len(set(names)) == len(names)
@@ -858,7 +868,11 @@ policies = st.builds(
     autorestart=st.sampled_from(["always", "on-failure", "never"]),
     exit_codes=st.sampled_from([(0,), (0, 2), ()]),
     start_seconds=st.sampled_from([0.0, 0.5, 1.0, 5.0]),
-    start_retries=st.sampled_from([0, 1, 3]),
+    start_retries=st.sampled_from([0, 1, 3, None]),
+    backoff_jitter=st.sampled_from([0.0, 0.5, 1.0]),
+    permafail=st.sampled_from(
+        [None, Permafail(deaths=2, window=10.0, exit_codes=(3,), signals=("TERM", "KILL"))]
+    ),
     backoff_initial=st.sampled_from([0.0, 0.5, 1.0]),
     backoff_factor=st.sampled_from([1.0, 2.0]),
     backoff_max=st.sampled_from([0.5, 30.0]),
@@ -921,7 +935,7 @@ def test_invariants_over_any_runtime_history(data: st.DataObject, policy: Policy
         if world.pending:
             choices += ["spawned", "spawn_failed"]
         if world.leader:
-            choices += ["exited", "ready"]
+            choices += ["exited", "ready", "over_memory"]
         if world.rest and not world.leader:
             choices.append("group_empty")
         action = data.draw(st.sampled_from(choices))
@@ -956,12 +970,15 @@ def test_invariants_over_any_runtime_history(data: st.DataObject, policy: Policy
             event = Exited(data.draw(statuses), group_alive=world.rest)
         elif action == "ready":
             event = Ready()
+        elif action == "over_memory":
+            event = OverMemory(used=2 << 20, limit=1 << 20, source="sampled")
         else:
             world.rest = False
             group_ends = True
             event = GroupEmpty()
 
-        new, effects = step(policy, snap, event, now=now)
+        draw = data.draw(st.floats(0.0, 1.0, exclude_max=True), label="draw")
+        new, effects = step(policy, snap, event, now=now, draw=draw)
         check_step(snap, new, effects)
 
         ended = [e for e in effects if isinstance(e, Record) and e.outcome is not None]
@@ -997,6 +1014,7 @@ events = st.one_of(
     st.builds(GroupEmpty),
     st.builds(Ready),
     st.builds(DeadlineReached),
+    st.builds(OverMemory, used=st.just(2), limit=st.just(1), source=st.just("cgroup")),
 )
 
 

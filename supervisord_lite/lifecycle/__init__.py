@@ -25,6 +25,7 @@ from supervisord_lite.lifecycle.events import (
     GroupEmpty,
     KeepAlive,
     LifecycleError,
+    OverMemory,
     Ready,
     Restart,
     Spawned,
@@ -34,6 +35,7 @@ from supervisord_lite.lifecycle.events import (
     WantUp,
     WatchdogFired,
 )
+from supervisord_lite.lifecycle.restarts import Permafail, backoff_delay
 from supervisord_lite.lifecycle.states import (
     DEATH_TALLY,
     Death,
@@ -72,6 +74,8 @@ __all__ = [
     "KeepAlive",
     "LifecycleError",
     "Outcome",
+    "OverMemory",
+    "Permafail",
     "Policy",
     "Publish",
     "Ready",
@@ -92,6 +96,7 @@ __all__ = [
     "WantDown",
     "WantUp",
     "WatchdogFired",
+    "backoff_delay",
     "judge",
     "step",
 ]

@@ -22,6 +22,7 @@ __all__ = [
     "GroupEmpty",
     "KeepAlive",
     "LifecycleError",
+    "OverMemory",
     "Ready",
     "Restart",
     "SpawnFailed",
@@ -84,6 +85,15 @@ class Unhealthy(msgspec.Struct, frozen=True):
     reason: str
 
 
+class OverMemory(msgspec.Struct, frozen=True):
+    """The run used ``used`` bytes, above ``restart_when.memory`` (``limit``); ``source`` says
+    how it was measured (``"cgroup"``, ``"sampled"``)."""
+
+    used: int
+    limit: int
+    source: str
+
+
 class KeepAlive(msgspec.Struct, frozen=True):
     """The program said ``WATCHDOG=1``: it is alive, its watchdog starts over."""
 
@@ -112,6 +122,7 @@ Event: TypeAlias = (
     | KeepAlive
     | WatchdogFired
     | ExtendTimeout
+    | OverMemory
 )
 
 EVENT_TYPES: Final[tuple[type[Event], ...]] = (
@@ -128,6 +139,7 @@ EVENT_TYPES: Final[tuple[type[Event], ...]] = (
     KeepAlive,
     WatchdogFired,
     ExtendTimeout,
+    OverMemory,
 )
 """Every event type, in the column order of the transition table."""
 

@@ -24,6 +24,7 @@ from supervisord_lite.lifecycle.events import (
     Exited,
     ExtendTimeout,
     LifecycleError,
+    OverMemory,
     Spawned,
     SpawnFailed,
     Unhealthy,
@@ -42,10 +43,12 @@ from supervisord_lite.lifecycle.states import (
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What every handler may read besides the snapshot."""
+    """What every handler may read besides the snapshot; ``draw`` (0 to 1) is the random part
+    of a backoff's jitter."""
 
     policy: Policy
     now: float
+    draw: float = 0.0
 
 
 Result: TypeAlias = tuple[Snapshot, tuple[Effect, ...], tuple[State, ...]]
@@ -103,20 +106,34 @@ def _count_failure(c: Context, snap: Snapshot) -> tuple[Snapshot, str]:
     return replace(snap, failures=(*recent, c.now)[-p.start_limit_burst :]), ""
 
 
+def _permafailed(c: Context, snap: Snapshot) -> str:
+    """Why the program has failed for good by its ``permafail`` rule, or ""."""
+    rule = c.policy.permafail
+    if rule is None:
+        return ""
+    since = snap.fresh_at if snap.fresh_at is not None else float("-inf")
+    return rule.judge(snap.deaths, now=c.now, since=since)
+
+
 def _failed_start(
     c: Context, snap: Snapshot, why: str, effects: tuple[Effect, ...], via: tuple[State, ...] = ()
 ) -> Result:
     """Count a failed start: back off and try again, or give up as FATAL."""
     p = c.policy
     retries = snap.retries + 1
-    if retries > p.start_retries:
+    permanent = _permafailed(c, snap)
+    if permanent:
+        return _fatal(replace(snap, retries=retries), permanent, effects, via)
+    if p.start_retries is not None and retries > p.start_retries:
         message = f"{why} ({p.start_retries} retries)"
         return _fatal(replace(snap, retries=retries), message, effects, via)
     counted, limited = _count_failure(c, replace(snap, retries=retries))
     if limited:
         return _fatal(counted, limited, effects, via)
-    waiting = replace(counted, message=f"{why}, retry {retries} of {p.start_retries}")
-    return _spawn_or_wait(c, waiting, effects, (*via, State.BACKOFF), delay=p.backoff(retries))
+    of = f" of {p.start_retries}" if p.start_retries is not None else ""
+    waiting = replace(counted, message=f"{why}, retry {retries}{of}")
+    delay = p.backoff(retries, c.draw)
+    return _spawn_or_wait(c, waiting, effects, (*via, State.BACKOFF), delay=delay)
 
 
 def _crashes(c: Context, snap: Snapshot, status: ExitStatus) -> int:
@@ -136,12 +153,15 @@ def _restart_exited(
     aside) after an expected exit, after ``backoff(crashes)`` after a crash, FATAL past the
     start limit."""
     p = c.policy
+    permanent = _permafailed(c, exited)
+    if permanent:
+        return _fatal(exited, permanent, records, (State.EXITED,))
     if p.expects(status):
         return _spawn_or_wait(c, exited, records, (State.EXITED,))
     counted, limited = _count_failure(c, exited)
     if limited:
         return _fatal(counted, limited, records, (State.EXITED,))
-    delay = p.backoff(counted.crashes) if counted.crashes else 0.0
+    delay = p.backoff(counted.crashes, c.draw) if counted.crashes else 0.0
     return _spawn_or_wait(c, counted, records, (State.EXITED,), delay=delay)
 
 
@@ -192,7 +212,9 @@ def _end(c: Context, snap: Snapshot, status: ExitStatus) -> Result:
     if snap.restart_pending:
         restarted = Record(RecordKind.RESTARTED, run_id=snap.run_id)
         passed = State.STOPPED if cause is None else State.EXITED
-        return _spawn_or_wait(c, over, (*records, restarted), (passed,), floor=False)
+        # A restart the daemon decided (unhealthy, over its memory) keeps the spawn floor.
+        floor = bool(snap.ending)
+        return _spawn_or_wait(c, over, (*records, restarted), (passed,), floor=floor)
     if cause is None:
         return _spawn_or_wait(c, over, records, (State.STOPPED,), floor=False)
     if cause is State.STARTING:
@@ -214,12 +236,12 @@ def _running(c: Context, snap: Snapshot) -> Snapshot:
 
 def start(c: Context, snap: Snapshot, _: object) -> Result:
     """The operator wants it up: a new series of start attempts, retries from 0, at once."""
-    return _spawn_or_wait(c, _fresh(replace(snap, want=Want.UP)), floor=False)
+    return _spawn_or_wait(c, _fresh(c, replace(snap, want=Want.UP)), floor=False)
 
 
-def _fresh(snap: Snapshot) -> Snapshot:
-    """A new series of starts: no failed start, crash or failure counted any more."""
-    return replace(snap, retries=0, crashes=0, failures=(), message="")
+def _fresh(c: Context, snap: Snapshot) -> Snapshot:
+    """A new series of starts: no failed start, crash, failure or death counted any more."""
+    return replace(snap, retries=0, crashes=0, failures=(), message="", fresh_at=c.now)
 
 
 def launch(c: Context, snap: Snapshot, _: object) -> Result:
@@ -246,7 +268,7 @@ def up_later(c: Context, snap: Snapshot, _: object) -> Result:
     """A stop is under way: spawn again once it is over, as a fresh series."""
     if snap.want is Want.UP:
         return _same(snap)
-    return _same(_fresh(replace(snap, want=Want.UP)))
+    return _same(_fresh(c, replace(snap, want=Want.UP)))
 
 
 def down_later(c: Context, snap: Snapshot, _: object) -> Result:
@@ -299,7 +321,8 @@ def reap(c: Context, snap: Snapshot, event: Exited) -> Result:
         if event.group_alive:
             return _same(snap)
         return _end(c, snap, snap.leader_exit or event.status)
-    deaths = (*snap.deaths, Death(c.now, event.status))[-DEATH_TALLY:]
+    stopped = snap.state is State.STOPPING
+    deaths = (*snap.deaths, Death(c.now, event.status, stopped))[-DEATH_TALLY:]
     reaped = replace(snap, pid=None, last_exit=event.status, deaths=deaths)
     if snap.state is not State.STOPPING:
         reaped = replace(reaped, exited_from=snap.state)
@@ -373,6 +396,24 @@ def unhealthy(c: Context, snap: Snapshot, event: Unhealthy) -> Result:
         snap, exited_from=State.RUNNING, ending=ending, message=ending, restart_pending=True
     )
     return _begin_stop(c, failing)
+
+
+def over_memory(c: Context, snap: Snapshot, event: OverMemory) -> Result:
+    """The run stayed above ``restart_when.memory``: stop it gracefully (its stop signal, then
+    the usual escalation) and start a new one; the run's record carries the figure."""
+    if snap.pgid is None:
+        return _same(snap)
+    ending = (
+        f"memory {_mib(event.used)} above restart_when.memory {_mib(event.limit)} ({event.source})"
+    )
+    failing = replace(
+        snap, exited_from=State.RUNNING, ending=ending, message=ending, restart_pending=True
+    )
+    return _begin_stop(c, failing)
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB"
 
 
 def escalate(c: Context, snap: Snapshot, _: object) -> Result:

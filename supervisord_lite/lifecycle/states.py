@@ -12,6 +12,8 @@ from typing import Final, Literal
 
 import msgspec
 
+from supervisord_lite.lifecycle.restarts import Permafail, backoff_delay
+
 # The states and wishes are the shared vocabulary (supervisord's names): one enum serves the
 # lifecycle, the store and the wire, so what the lifecycle decides is what clients are shown.
 from supervisord_lite.vocabulary import ProgramState as State
@@ -61,10 +63,12 @@ class ExitStatus(msgspec.Struct, frozen=True):
 
 
 class Death(msgspec.Struct, frozen=True):
-    """One entry of the death tally: when (monotonic seconds) and how a leader died."""
+    """One entry of the death tally: when (monotonic seconds) and how a leader died;
+    ``stopped`` when the daemon was stopping the run (its signal, not a death of its own)."""
 
     at: float
     exit: ExitStatus
+    stopped: bool = False
 
 
 class Policy(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,13 +81,16 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
     ``expects``) of a run that reached RUNNING but lived less than ``backoff_reset`` seconds
     (0: no run is a crash). ``start_limit_burst`` restarts after failures (failed starts and
     failed exits) within ``start_limit_interval`` seconds are allowed; the failure that would
-    need one more makes the program FATAL (0: no limit).
+    need one more makes the program FATAL (0: no limit). ``start_retries`` None retries
+    failed starts without end (the start limit still holds). ``backoff_jitter`` shortens each
+    wait by up to that fraction of itself (``restarts.backoff_delay``). ``permafail``, when set,
+    makes the program FATAL at the death that completes its rule, whatever retries are left.
     """
 
     autorestart: Literal["always", "on-failure", "never"] = "on-failure"
     exit_codes: tuple[int, ...] = (0,)
     start_seconds: float = 1.0
-    start_retries: int = 3
+    start_retries: int | None = 3
     backoff_initial: float = 1.0
     backoff_factor: float = 2.0
     backoff_max: float = 30.0
@@ -101,6 +108,8 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
     watchdog: float | None = None
     """Once RUNNING, a ``KeepAlive`` is due at least this often (seconds)."""
     watchdog_signal: str = "ABRT"
+    backoff_jitter: float = 0.0
+    permafail: Permafail | None = None
 
     def expects(self, status: ExitStatus) -> bool:
         """Whether an exit was expected: its code is in ``exit_codes`` (a signal never is)."""
@@ -112,13 +121,17 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
             return True
         return self.autorestart == "on-failure" and not self.expects(status)
 
-    def backoff(self, retries: int) -> float:
-        """Seconds to wait before start attempt ``retries + 1`` (``retries`` >= 1 failed)."""
-        try:
-            delay = self.backoff_initial * self.backoff_factor ** (retries - 1)
-        except OverflowError:
-            return self.backoff_max
-        return min(self.backoff_max, delay)
+    def backoff(self, retries: int, draw: float = 0.0) -> float:
+        """Seconds to wait before start attempt ``retries + 1`` (``retries`` >= 1 failed);
+        ``draw`` (0 to 1) is the random part of the jitter."""
+        return backoff_delay(
+            self.backoff_initial,
+            self.backoff_factor,
+            self.backoff_max,
+            retries,
+            jitter=self.backoff_jitter,
+            draw=draw,
+        )
 
 
 class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
@@ -142,7 +155,10 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     - ``restart_pending``: a ``Restart`` arrived; spawn again once the stop completes.
     - ``message``: why the program is in this state, for operators.
     - ``ending``: why the supervisor is ending a run that was not asked to stop (not ready in
-      time, unhealthy, its watchdog fired); the run's record says it and it counts as failed.
+      time, unhealthy, its watchdog fired, over its memory); the run's record says it and it
+      counts as failed.
+    - ``fresh_at``: when the operator last started the program (a fresh series); the
+      permafail rule counts only deaths since then.
     """
 
     state: State = State.STOPPED
@@ -164,3 +180,4 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     crashes: int = 0
     failures: tuple[float, ...] = ()
     ending: str = ""
+    fresh_at: float | None = None

@@ -71,14 +71,22 @@ IGNORE, other names are the functions of ``handlers.py``. A test holds this grid
     KeepAlive        -        -               keep_alive  -        -              -       -
     WatchdogFired    -        -               watchdog    -        -              -       -
     ExtendTimeout    -        extend          -           -        -              -       -
+    OverMemory       -        -               over_memory -        -              -       -
 
 Readiness: a program with a ready probe (``Policy.ready_probe``) is STARTING until ``Ready``;
 its timer is ``start_timeout``, and reaching it stops the run as a failed start ("not ready
 within N s"). Once RUNNING, a program with a ``watchdog`` has its timer armed to it; each
 ``KeepAlive`` moves it, and its firing (or ``WatchdogFired``) sends ``watchdog_signal`` and
 ends the run as a failed exit, after which ``autorestart`` decides. ``Unhealthy`` (the liveness
-probe gave up) stops the run and starts a new one. Such runs end ``failed`` with ``ending`` as
-their reason.
+probe gave up) stops the run and starts a new one, and so does ``OverMemory`` (the run stayed
+above ``restart_when.memory``). Such runs end ``failed`` with ``ending`` as their reason, and
+the new run keeps the spawn floor.
+
+Restart policy (``restarts.py``): the waits of BACKOFF may be shortened by a jitter whose random
+part comes in with the step (``draw``). ``start_retries`` None retries failed starts without
+end, leaving the start limit to stop a loop. A ``permafail`` rule is judged at every death that
+would otherwise be answered with a new run (a failed start, an exit ``autorestart`` restarts):
+when the rule holds, the program is FATAL at once.
 """
 
 from __future__ import annotations
@@ -99,6 +107,7 @@ from supervisord_lite.lifecycle.events import (
     ExtendTimeout,
     GroupEmpty,
     KeepAlive,
+    OverMemory,
     Ready,
     Restart,
     Spawned,
@@ -140,6 +149,7 @@ _E = TypeVar(
     KeepAlive,
     WatchdogFired,
     ExtendTimeout,
+    OverMemory,
 )
 
 
@@ -264,13 +274,15 @@ TRANSITIONS: Final[Mapping[tuple[State, type[Event]], Handler | Ignore]] = {
     **_column(KeepAlive, {**dict.fromkeys(State, IGNORE), State.RUNNING: h.keep_alive}),
     **_column(WatchdogFired, {**dict.fromkeys(State, IGNORE), State.RUNNING: h.watchdog}),
     **_column(ExtendTimeout, {**dict.fromkeys(State, IGNORE), State.STARTING: h.extend}),
+    **_column(OverMemory, {**dict.fromkeys(State, IGNORE), State.RUNNING: h.over_memory}),
 }
 
 
 def step(
-    policy: Policy, snap: Snapshot, event: Event, *, now: float
+    policy: Policy, snap: Snapshot, event: Event, *, now: float, draw: float = 0.0
 ) -> tuple[Snapshot, tuple[Effect, ...]]:
     """Apply one event at monotonic time ``now``; return the new snapshot and the effects to do.
+    ``draw`` (0 to 1, a random number for the runtime) is the random part of a backoff's jitter.
 
     Effects come in this order: Records, Publishes, the timer (SetDeadline or ClearDeadline),
     then SignalGroup and Spawn. An ignored event returns ``snap`` itself and no effects.
@@ -286,7 +298,7 @@ def step(
     cell = TRANSITIONS[(snap.state, type(event))]
     if cell is IGNORE:
         return snap, ()
-    new, effects, via = cell(Context(policy, now), current, event)
+    new, effects, via = cell(Context(policy, now, draw), current, event)
     path = [snap.state]
     for state in (*via, new.state):
         if state is not path[-1]:
