@@ -28,6 +28,13 @@ from supervisord_lite.config_files import (
     included,
 )
 from supervisord_lite.config_probes import LivenessProbe, Probe, ReadyProbe, check_probe
+from supervisord_lite.config_restarts import (
+    PermafailConfig,
+    RestartWhen,
+    check_permafail,
+    parse_duration,
+    parse_size,
+)
 from supervisord_lite.depgraph import Condition, DependencyGraph
 from supervisord_lite.errors import ConfigError, Problem
 from supervisord_lite.vocabulary import AccessRole
@@ -93,6 +100,7 @@ class DaemonConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     max_connections: Annotated[int, Meta(ge=1)] = 256
     metrics: MetricsConfig = MetricsConfig()
     access: AccessConfig = AccessConfig()
+    exit_when: Literal["any-critical", "all-exited"] = "any-critical"
 
     def role_of(self, uid: int, gids: Collection[int], own_uid: int) -> AccessRole | None:
         """The role of a caller with ``uid`` and groups ``gids`` on a daemon running as
@@ -109,13 +117,15 @@ class DaemonConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 class Backoff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Spacing of restarts: at least ``floor`` apart, then ``initial * factor**n`` up to ``max``."""
+    """Spacing of restarts: at least ``floor`` apart, then ``initial * factor**n`` up to ``max``,
+    shortened by up to ``jitter`` of itself."""
 
     initial: PositiveFloat = 1.0
     factor: Annotated[float, Meta(ge=1)] = 2.0
     max: PositiveFloat = 30.0
     floor: NonNegativeFloat = 1.0
     reset_after: NonNegativeFloat = 30.0
+    jitter: Annotated[float, Meta(ge=0, le=1)] = 0.0
 
 
 class StartLimit(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -188,7 +198,7 @@ class ProgramConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     autorestart: Literal["always", "on-failure", "never"] = "on-failure"
     exit_codes: tuple[ExitCode, ...] = (0,)
     start_seconds: NonNegativeFloat = 1.0
-    start_retries: NonNegativeInt = 3
+    start_retries: NonNegativeInt | Literal["infinite"] = 3
     backoff: Backoff = Backoff()
     stop_signal: str = "TERM"
     stop_timeout: PositiveFloat = 10.0
@@ -207,6 +217,10 @@ class ProgramConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     on_dependency_failure: Literal["stop", "restart", "ignore"] = "stop"
     notify_socket: bool = True
     progress: ProgressConfig | None = None
+    # Critical programs and restart rules (config_restarts.py).
+    critical: bool = False
+    permafail: PermafailConfig | None = None
+    restart_when: RestartWhen = RestartWhen()
 
     def resource_limits(self) -> dict[str, str]:
         """The cgroup v2 interface files and values this program's limits ask for."""
@@ -425,6 +439,9 @@ def _program(
             "ready": _probe(ReadyProbe),
             "liveness": _probe(LivenessProbe),
             "progress": _progress,
+            "permafail": _permafail,
+            "restart_when": _restart_when,
+            "start_retries": _start_retries,
         },
         forbidden={"name": "not allowed here: the program's name is its table key"},
     )
@@ -570,6 +587,53 @@ def _progress(raw: object, where: str, problems: list[Problem]) -> object:
         problems.append(Problem(wording.join(where, "pattern"), "only with format = regex"))
         return _INVALID
     return ProgressConfig(**values)
+
+
+def _start_retries(raw: object, where: str, problems: list[Problem]) -> object:
+    """A count, or ``"infinite"``."""
+    if raw == "infinite":
+        return raw
+    if isinstance(raw, str):
+        problems.append(Problem(where, f'expected an integer >= 0 or "infinite", got {raw!r}'))
+        return _INVALID
+    return _convert(raw, NonNegativeInt, where, problems)
+
+
+def _permafail(raw: object, where: str, problems: list[Problem]) -> object:
+    """A ``permafail`` table: ``window`` a duration, ``signals`` known names, something to
+    match."""
+    before = len(problems)
+    table = dict(raw) if isinstance(raw, dict) else raw
+    if isinstance(table, dict) and "window" in table:
+        table["window"] = parse_duration(table["window"], wording.join(where, "window"), problems)
+    if isinstance(table, dict) and isinstance(table.get("signals"), list):
+        table["signals"] = [
+            _signal(s, f"{wording.join(where, 'signals')}[{i}]", problems)
+            for i, s in enumerate(table["signals"])
+        ]
+    if len(problems) > before:
+        return _INVALID
+    values = _table(table, PermafailConfig, where, problems)
+    if len(problems) > before:
+        return _INVALID
+    rule = PermafailConfig(**values)
+    check_permafail(rule, where, problems)
+    return rule if len(problems) == before else _INVALID
+
+
+def _restart_when(raw: object, where: str, problems: list[Problem]) -> object:
+    """A ``restart_when`` table: ``memory`` a size, ``memory_interval`` a duration."""
+    before = len(problems)
+    table = dict(raw) if isinstance(raw, dict) else raw
+    if isinstance(table, dict) and "memory" in table:
+        table["memory"] = parse_size(table["memory"], wording.join(where, "memory"), problems)
+    if isinstance(table, dict) and "memory_interval" in table:
+        interval = wording.join(where, "memory_interval")
+        table["memory_interval"] = parse_duration(table["memory_interval"], interval, problems)
+    if len(problems) > before:
+        return _INVALID
+    values = _table(table, RestartWhen, where, problems)
+    return _INVALID if len(problems) > before else RestartWhen(**values)
 
 
 def _check_dependencies(

@@ -6,8 +6,9 @@ rotation, its priority) and can be applied to the running program, or ``restart`
 changes the process itself (command, environment, folder, identity, limits, where its output
 goes), which only a new process can take. A few settings that only change how the daemon treats
 the program are still ``restart`` because the daemon builds them with the run and cannot swap
-them under a running one: the log queue (its size and overflow policy) and the probes
-(``ready``, ``liveness``, ``watchdog``). A ``[daemon]`` field is ``live`` when the running
+them under a running one: the log queue (its size and overflow policy), the probes
+(``ready``, ``liveness``, ``watchdog``) and ``restart_when`` (its threshold is written into the
+run's cgroup as ``memory.high``). A ``[daemon]`` field is ``live`` when the running
 daemon applies it, or ``daemon-restart`` when only a new daemon can (the socket it listens on,
 the store it writes). ``plan(old, new)`` compares two configs field by field and says, per
 program, what changes, from what to what (values of ``env`` masked: they are often secrets),
@@ -82,6 +83,11 @@ PROGRAM_FIELDS: Final[dict[str, Effect]] = {
     "depends_on": "hot",
     "on_dependency_failure": "hot",
     "log.rotate_every": "hot",
+    "backoff.jitter": "hot",
+    "critical": "hot",
+    "permafail": "hot",
+    "restart_when.memory": "restart",
+    "restart_when.memory_interval": "restart",
 }
 
 #: Each DaemonConfig field -> whether the running daemon applies it.
@@ -98,13 +104,15 @@ DAEMON_FIELDS: Final[dict[str, DaemonEffect]] = {
     "history_runs": "live",
     "client_timeout": "live",
     "max_connections": "live",
+    "exit_when": "live",
 }
 """``log_dir`` is live: it moves the programs whose log paths are ``auto``, and their changed
 ``log.stdout``/``log.stderr`` restart them like any other change of where output goes.
 ``allow_uids``, ``client_timeout`` and ``max_connections`` go to the control server
-(``ControlServer.apply``) and hold for what it does next."""
+(``ControlServer.apply``) and hold for what it does next; ``exit_when`` is read at every step of
+a program."""
 
-_NESTED: Final = ("log", "backoff", "start_limit")
+_NESTED: Final = ("log", "backoff", "start_limit", "restart_when")
 _MASK: Final = "***"
 
 

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from msgspec import Meta
 
-from supervisord_lite import config, config_probes, config_wording
+from supervisord_lite import config, config_probes, config_restarts, config_wording
 
 Bounded = Annotated[int, Meta(ge=1, le=9)]
 Open = Annotated[float, Meta(gt=0, lt=1)]
@@ -96,6 +96,8 @@ TABLES = [
     config_probes.ReadyProbe,
     config_probes.LivenessProbe,
     config.ProgressConfig,
+    config_restarts.PermafailConfig,
+    config_restarts.RestartWhen,
 ]
 NESTED = (
     config.Backoff,
@@ -107,6 +109,8 @@ NESTED = (
     config_probes.ReadyProbe | None,
     config_probes.LivenessProbe | None,
     config.ProgressConfig | None,
+    config_restarts.PermafailConfig | None,
+    config_restarts.RestartWhen,
 )
 
 

@@ -35,6 +35,7 @@ from supervisord_lite.config import (
     load_path,
 )
 from supervisord_lite.config_probes import LivenessProbe, ReadyProbe
+from supervisord_lite.config_restarts import PermafailConfig, RestartWhen
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "packaging" / "supervisord-lite.service"
@@ -201,6 +202,8 @@ SECTIONS: dict[type[msgspec.Struct], str] = {
     ReadyProbe: "## `[programs.NAME.ready]`",
     LivenessProbe: "## `[programs.NAME.liveness]`",
     ProgressConfig: "## `[programs.NAME.progress]`",
+    PermafailConfig: "## `[programs.NAME.permafail]`",
+    RestartWhen: "## `[programs.NAME.restart_when]`",
 }
 OCTAL_FIELDS = frozenset({"socket_mode", "umask"})
 

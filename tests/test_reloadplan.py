@@ -23,7 +23,7 @@ def _fields(struct: type[msgspec.Struct], prefix: str = "") -> set[str]:
     for field in msgspec.structs.fields(struct):
         if field.name == "name":
             continue
-        if field.type in (config.LogConfig, config.Backoff, config.StartLimit):
+        if field.type in (config.LogConfig, config.Backoff, config.StartLimit, config.RestartWhen):
             names |= _fields(field.type, f"{field.name}.")
         else:
             names.add(prefix + field.name)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from supervisord_lite.config import ProgramConfig
+    from supervisord_lite.config_restarts import PermafailConfig
     from supervisord_lite.runtime.containment import RunScope
     from supervisord_lite.runtime.logs.pump import RunLogs
     from supervisord_lite.runtime.services import RunnerServices
@@ -54,7 +55,7 @@ def policy_for(program: ProgramConfig) -> lc.Policy:
         autorestart=program.autorestart,
         exit_codes=program.exit_codes,
         start_seconds=program.start_seconds,
-        start_retries=program.start_retries,
+        start_retries=None if program.start_retries == "infinite" else program.start_retries,
         backoff_initial=program.backoff.initial,
         backoff_factor=program.backoff.factor,
         backoff_max=program.backoff.max,
@@ -69,6 +70,16 @@ def policy_for(program: ProgramConfig) -> lc.Policy:
         start_timeout=program.ready.start_timeout if program.ready is not None else 60.0,
         watchdog=program.watchdog,
         watchdog_signal=program.watchdog_signal,
+        backoff_jitter=program.backoff.jitter,
+        permafail=_permafail(program.permafail),
+    )
+
+
+def _permafail(rule: PermafailConfig | None) -> lc.Permafail | None:
+    if rule is None:
+        return None
+    return lc.Permafail(
+        deaths=rule.deaths, window=rule.window, exit_codes=rule.exit_codes, signals=rule.signals
     )
 
 
