@@ -7,7 +7,8 @@ predecessor left are closed as lost), the control socket is bound, programs are 
 then does systemd hear READY=1. Shutdown runs the other way: programs stop in priority order, the
 control server and the program tasks end, and the store writer drains last, so every stop is on
 disk before the daemon exits; records it could not write by then make the exit an error
-(``RecordsUnwritten``, exit 6), never a clean one.
+(``RecordsUnwritten``, exit 6), never a clean one, unless the daemon ended on its own by an exit
+rule (a critical program, ``exit_when``: daemon_exit.py), whose status is the exit status then.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
     from supervisord_lite.config import Config
+    from supervisord_lite.daemon_exit import Ending
     from supervisord_lite.protocol.messages import StateChanged
     from supervisord_lite.runtime.metrics.endpoint import Metrics
 
@@ -75,7 +77,9 @@ def run(config: Config, *, reset_store: bool = False) -> int:
 
     0 after a clean shutdown, 4 (``EXIT_KILLED_AT_SHUTDOWN``) when programs had to be
     SIGKILLed at the shutdown timeout, 5 (``EXIT_OUTPUT_LOST``) when, with no program left to
-    kill, some of their output could not be written to the log files.
+    kill, some of their output could not be written to the log files. When the daemon ended
+    on its own (a critical program ended, or every program exited: daemon_exit.py), the status
+    that rule gave, whatever the shutdown met (which the log says).
     ``reset_store`` moves a corrupt state store aside and starts a fresh one (a sound store is
     kept).
 
@@ -217,6 +221,7 @@ async def _serve(
     events: FanOut[StateChanged] = FanOut()
     killed: list[str] = []
     lost = 0
+    ending: Ending | None = None
     reaping = trio.CancelScope()
     timing = trio.CancelScope()
     with trio.open_signal_receiver(
@@ -238,6 +243,7 @@ async def _serve(
                         deadlines=deadlines,
                     )
                     stop = trio.Event()
+                    supervisor.on_ending = stop.set
                     handlers = Handlers(supervisor, stop.set)
                     server = ControlServer(sock, handlers, config.daemon)
                     supervisor.daemon_appliers.append(server.apply)
@@ -261,6 +267,7 @@ async def _serve(
                     with trio.move_on_after(CLOSE_GRACE + 1.0):
                         await supervisor.wait_retired()  # the log queues drain to their files
                     lost = _output_lost(supervisor)
+                    ending = supervisor.ending
                     supervisor.log_fanout.close()
                     events.close()
                     with trio.move_on_after(STREAM_END_GRACE):
@@ -275,6 +282,13 @@ async def _serve(
         log.info("exited after SIGKILLing survivors")
     if lost:
         log.error("exited; %d bytes of programs' output could not be written (see above)", lost)
+    if ending is not None:
+        # The exit rule's status wins: a container's fate is its critical program's.
+        if stats.unwritten:
+            error = RecordsUnwritten(stats.unwritten, stats.error or "the writer was closed")
+            log.error("%s", error)
+        log.info("exited: %s; exit status %d", ending.reason, ending.status)
+        return ending.status
     if stats.unwritten:
         raise RecordsUnwritten(stats.unwritten, stats.error or "the writer was closed")
     if killed:

@@ -311,6 +311,8 @@ class ProgramRunner:
         if self._watchers is not None:
             heard = tuple(entered)
             self._watchers = [w for w in self._watchers if not w(heard, after)] or None
+        if after.state is not before.state and self._services.on_state is not None:
+            self._services.on_state(self.name)
 
     def _deadline_passed(self) -> None:
         self.send(lc.DeadlineReached())

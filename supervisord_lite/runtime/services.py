@@ -43,3 +43,5 @@ class RunnerServices:
     spawn_slots: trio.CapacityLimiter
     notify: NotifySockets | None = None
     wall_clock: Callable[[], float] = field(default=time.time)
+    #: Told the name of a program whose state changed, after the step (the daemon's exit rule).
+    on_state: Callable[[str], None] | None = None

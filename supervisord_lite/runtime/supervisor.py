@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 import msgspec
 import trio
 
+from supervisord_lite import daemon_exit
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.config import Config, DaemonConfig, ProgramConfig, load_path
 from supervisord_lite.errors import ConfigError, NoSuchProgram, ShuttingDown
@@ -105,7 +106,13 @@ class Supervisor:
             deadlines=deadlines,
             spawn_slots=trio.CapacityLimiter(SPAWN_SLOTS),
             notify=NotifySockets(notify_folder(config), fdwatch, nursery),
+            on_state=self._state_changed,
         )
+        #: Why and with which status the daemon ends on its own (daemon_exit.py), once it does.
+        self.ending: daemon_exit.Ending | None = None
+        #: Called once ``ending`` is set (the daemon's shutdown).
+        self.on_ending: Callable[[], None] | None = None
+        self._booted = False
         for program in config.programs.values():
             self._add(program)
         #: Holds programs until their dependencies allow them to start.
@@ -160,6 +167,49 @@ class Supervisor:
             sent = [r for r in group if self.gate.want_up(r) is None]
             for runner in sent:
                 await runner.wait_spawned()
+        self._booted = True
+        self._judge_exit(None)
+
+    # -- the daemon's own end -----------------------------------------------------------------
+
+    def _state_changed(self, name: str) -> None:
+        runner = self.runners.get(name)
+        if runner is not None and runner.snapshot.state in (lc.State.EXITED, lc.State.FATAL):
+            self._judge_exit(runner if runner.program.critical else None)
+        elif runner is not None and runner.snapshot.state is lc.State.STOPPED:
+            self._judge_exit(None)
+
+    def _judge_exit(self, critical: ProgramRunner | None) -> None:
+        """Apply the daemon's exit rules (daemon_exit.py) after a program ended: ``critical``
+        is a critical program that did; all programs are looked at only for ``all-exited``."""
+        if self.ending is not None or self.shutting_down:
+            return
+        if critical is not None:
+            views = [self._end_view(critical)]
+        elif self.config.daemon.exit_when == "all-exited" and self._booted:
+            views = [self._end_view(r) for r in self.runners.values()]
+        else:
+            return
+        ending = daemon_exit.decide(self.config.daemon.exit_when, views, booted=self._booted)
+        if ending is None:
+            return
+        self.ending = ending
+        log.warning("%s: shutting down, exit status %d", ending.reason, ending.status)
+        if self.on_ending is not None:
+            self.on_ending()
+
+    def _end_view(self, runner: ProgramRunner) -> daemon_exit.ProgramEnd:
+        snap = runner.snapshot
+        blocked = self.gate.failure(runner.name)
+        return daemon_exit.ProgramEnd(
+            name=runner.name,
+            state=snap.state,
+            last_exit=snap.last_exit,
+            completed=snap.last_exit is not None and runner.policy.expects(snap.last_exit),
+            critical=runner.program.critical,
+            waiting=runner.waiting_for.startswith("waiting for") and not blocked,
+            blocked=bool(blocked),
+        )
 
     async def start(
         self, names: Sequence[str], *, every: bool = False, wait: bool = True
