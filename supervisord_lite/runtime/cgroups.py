@@ -154,6 +154,34 @@ class Cgroup:
         finally:
             os.close(fd)
 
+    def memory_current(self) -> int | None:
+        """The memory the cgroup's processes hold (``memory.current``, bytes), or None without
+        the memory controller, or once the cgroup is gone."""
+        if not self.memory:
+            return None
+        try:
+            return int(_read(os.path.join(self.path, "memory.current")))
+        except (OSError, ValueError):
+            return None
+
+    def watch_file(self, name: str) -> int:
+        """An inotify descriptor (non-blocking) that becomes readable when the kernel raises a
+        file-modified event on the cgroup's file ``name`` (``memory.events`` when a counter
+        moves); the caller reads it empty after each wake-up, and closes it.
+
+        Raises:
+            OSError: out of descriptors (``OUT_OF_FDS``), or the file cannot be watched.
+        """
+        fd: int = _libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+        if fd < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"inotify_init1: {os.strerror(err)}")
+        if _libc.inotify_add_watch(fd, os.path.join(self.path, name).encode(), _IN_MODIFY) < 0:
+            err = ctypes.get_errno()
+            os.close(fd)
+            raise OSError(err, f"inotify_add_watch {self.path}/{name}: {os.strerror(err)}")
+        return fd
+
     def remove(self) -> bool:
         """Remove the cgroup; False if it is still in use (its processes outlive it)."""
         try:

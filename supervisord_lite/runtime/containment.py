@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from supervisord_lite.errors import Problem, SpawnError
+from supervisord_lite.errors import DaemonError, Problem, SpawnError
 from supervisord_lite.runtime import process_groups as groups
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.reaper import Reaper, our_children
@@ -271,8 +271,12 @@ class Containment:
         """
         if self.tree is None:
             return None
+        limits = program.resource_limits()
+        if program.restart_when.memory is not None and self.tree.memory:
+            # restart_when.memory: the kernel's high events tell us (runtime/memorywatch.py).
+            limits["memory.high"] = str(program.restart_when.memory)
         try:
-            return self.tree.create(program.name, run_id, program.resource_limits())
+            return self.tree.create(program.name, run_id, limits)
         except OSError as exc:
             raise SpawnError(f"cannot create the run's cgroup: {exc.strerror or exc}") from exc
 
@@ -305,6 +309,13 @@ class Containment:
                 for key in p.resource_limits()
             }
             self.tree.enable(needed)
+            # restart_when.memory uses the memory controller where it can (else it samples).
+            wanted = any(p.restart_when.memory is not None for p in config.programs.values())
+            if wanted and not self.tree.memory and "memory" in self.tree.controllers():
+                try:
+                    self.tree.enable({"memory"})
+                except DaemonError as exc:
+                    log.warning("restart_when.memory will sample /proc: %s", exc)
 
     def scope(self, pgid: int, run_id: int, cgroup: Cgroup | None) -> RunScope:
         """The scope of a run just spawned; it stays in ``live`` until released."""

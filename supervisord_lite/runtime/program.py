@@ -19,18 +19,21 @@ them to ``lifecycle.judge``). A state entered for an event sent earlier is never
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, TypeAlias
 
 import trio
 
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.errors import LogPathError, SpawnError
+from supervisord_lite.lifecycle.policy import policy_for
 from supervisord_lite.protocol.messages import ProgramStatus
 from supervisord_lite.runtime import process_groups as groups
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.exitwatch import ExitWatch
 from supervisord_lite.runtime.health import Health, needs_health
 from supervisord_lite.runtime.logs.streams import ProgramLogs
+from supervisord_lite.runtime.memorywatch import MemoryWatch
 from supervisord_lite.runtime.reports import describe_transition, state_changed, store_op
 from supervisord_lite.runtime.spawn import spawn
 from supervisord_lite.store_records import EventRecorded
@@ -39,7 +42,6 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from supervisord_lite.config import ProgramConfig
-    from supervisord_lite.config_restarts import PermafailConfig
     from supervisord_lite.runtime.containment import RunScope
     from supervisord_lite.runtime.logs.pump import RunLogs
     from supervisord_lite.runtime.services import RunnerServices
@@ -47,40 +49,6 @@ if TYPE_CHECKING:
 Watcher: TypeAlias = "Callable[[tuple[lc.State, ...], lc.Snapshot], bool]"
 """Hears each step: the states it entered, in order, and the snapshot after it; answers True
 once it has heard enough, and is then dropped."""
-
-
-def policy_for(program: ProgramConfig) -> lc.Policy:
-    """The parts of a program's config the lifecycle decides with."""
-    return lc.Policy(
-        autorestart=program.autorestart,
-        exit_codes=program.exit_codes,
-        start_seconds=program.start_seconds,
-        start_retries=None if program.start_retries == "infinite" else program.start_retries,
-        backoff_initial=program.backoff.initial,
-        backoff_factor=program.backoff.factor,
-        backoff_max=program.backoff.max,
-        spawn_floor=program.backoff.floor,
-        stop_signal=program.stop_signal,
-        stop_timeout=program.stop_timeout,
-        kill_timeout=program.kill_timeout,
-        backoff_reset=program.backoff.reset_after,
-        start_limit_burst=program.start_limit.burst,
-        start_limit_interval=program.start_limit.interval,
-        ready_probe=program.ready is not None,
-        start_timeout=program.ready.start_timeout if program.ready is not None else 60.0,
-        watchdog=program.watchdog,
-        watchdog_signal=program.watchdog_signal,
-        backoff_jitter=program.backoff.jitter,
-        permafail=_permafail(program.permafail),
-    )
-
-
-def _permafail(rule: PermafailConfig | None) -> lc.Permafail | None:
-    if rule is None:
-        return None
-    return lc.Permafail(
-        deaths=rule.deaths, window=rule.window, exit_codes=rule.exit_codes, signals=rule.signals
-    )
 
 
 class ProgramRunner:
@@ -91,6 +59,7 @@ class ProgramRunner:
         "_exit",
         "_finished",
         "_health",
+        "_memory",
         "_queue",
         "_retired",
         "_scope",
@@ -127,6 +96,12 @@ class ProgramRunner:
         self._health = (
             Health(program, services, self.send, lambda: self._scope, self.logs, self._snap)
             if needs_health(program)
+            else None
+        )
+        #: Looks at the memory of a RUNNING run (restart_when.memory; None without it).
+        self._memory = (
+            MemoryWatch(program, services, self.send)
+            if program.restart_when.memory is not None
             else None
         )
         # Everything below exists only while something happens to the program.
@@ -237,6 +212,8 @@ class ProgramRunner:
             scope.cancel()
         if self._health is not None:
             self._health.close(self._services.notify)
+        if self._memory is not None:
+            self._memory.close()
         self._services.nursery.start_soon(self._close, name=f"retire {self.name}")
 
     # -- status -------------------------------------------------------------------------------
@@ -278,7 +255,8 @@ class ProgramRunner:
 
     def _step(self, event: lc.Event) -> None:
         before = self.snapshot
-        after, effects = lc.step(self.policy, before, event, now=trio.current_time())
+        draw = random.random() if self.policy.backoff_jitter else 0.0
+        after, effects = lc.step(self.policy, before, event, now=trio.current_time(), draw=draw)
         self.snapshot = after
         if isinstance(event, lc.Restart) and after != before:
             self.mark_asked()
@@ -305,9 +283,12 @@ class ProgramRunner:
                 case lc.Spawn():
                     self._spawning = trio.Event()
                     self._services.nursery.start_soon(self._spawn, name=f"spawn {self.name}")
+        moved = after.state is not before.state or after.pgid != before.pgid
         health = self._health
-        if health is not None and (after.state is not before.state or after.pgid != before.pgid):
+        if health is not None and moved:
             health.on_step(before, after)
+        if self._memory is not None and moved:
+            self._memory.on_step(after, self._scope)
         if self._watchers is not None:
             heard = tuple(entered)
             self._watchers = [w for w in self._watchers if not w(heard, after)] or None
