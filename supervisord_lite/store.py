@@ -12,6 +12,8 @@ Invariants:
 - ``apply()`` writes a whole batch in one ``BEGIN IMMEDIATE`` transaction or nothing of it.
 - Event kinds ``spawned`` and the outcome values are written only by ``RunStarted`` and
   ``RunEnded``, so the history shows one start and at most one end per run.
+- ``intents`` holds one row per program the operator started or stopped (the latest word);
+  ``schedule_runs`` one per scheduled program (its last due run). Retention never touches them.
 - Retention: with ``keep_runs`` N > 0, each program keeps its newest N runs; when a run ends,
   that program's older ended runs, their events and the run-less events recorded before the
   oldest kept run's start are deleted in the same transaction. A run still open is never deleted.
@@ -47,10 +49,13 @@ from supervisord_lite.store_records import (
     SPAWNED,
     EventRecorded,
     HistoryEntry,
+    Intent,
+    IntentRecorded,
     LiveGroup,
     Outcome,
     RunEnded,
     RunStarted,
+    ScheduleFired,
     StoreOp,
 )
 
@@ -115,6 +120,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # Retention finds a program's oldest runs, and the events of one run, by index.
         "CREATE INDEX runs_program ON runs (program, run_id)",
         "CREATE INDEX events_run ON events (run_id) WHERE run_id IS NOT NULL",
+    ),
+    (
+        # The operator's last start or stop of each program, kept across daemon restarts.
+        """
+        CREATE TABLE intents (
+            program TEXT PRIMARY KEY,
+            want    TEXT NOT NULL CHECK (want IN ('up', 'down')),
+            at      REAL NOT NULL
+        )
+        """,
+        # When each scheduled program's last due run was started (or skipped).
+        """
+        CREATE TABLE schedule_runs (
+            program  TEXT PRIMARY KEY,
+            last_run REAL NOT NULL
+        )
+        """,
     ),
 )
 """``MIGRATIONS[i]`` is the list of statements that takes the schema from version i to i + 1."""
@@ -234,6 +256,14 @@ class Store:
                         ended.add(op.program)
                     elif isinstance(op, EventRecorded):
                         self._event_recorded(connection, op)
+                    elif isinstance(op, IntentRecorded):
+                        _intent_recorded(connection, op)
+                    elif isinstance(op, ScheduleFired):
+                        connection.execute(
+                            "INSERT INTO schedule_runs (program, last_run) VALUES (?, ?)"
+                            " ON CONFLICT (program) DO UPDATE SET last_run = excluded.last_run",
+                            (op.program, op.at),
+                        )
                     else:
                         raise StoreError(f"{self._path}: not a store operation: {op!r}")
                 if self.keep_runs:
@@ -288,6 +318,21 @@ class Store:
         return msgspec.convert(
             [dict(zip(_LIVE_FIELDS, row, strict=True)) for row in rows], list[LiveGroup]
         )
+
+    def intents(self) -> dict[str, Intent]:
+        """The operator's last word on each program it ever started or stopped, by name."""
+        rows = self._read("SELECT program, want, at FROM intents")
+        return {
+            row[0]: msgspec.convert({"program": row[0], "want": row[1], "at": row[2]}, Intent)
+            for row in rows
+        }
+
+    def last_runs(self) -> dict[str, float]:
+        """When each scheduled program's last due run was started or skipped (wall clock)."""
+        return {
+            row[0]: float(row[1])
+            for row in self._read("SELECT program, last_run FROM schedule_runs")
+        }
 
     def known_runs(self, run_ids: Sequence[int]) -> set[int]:
         """Which of ``run_ids`` were ever recorded (a run spawned just before a crash may not
@@ -414,6 +459,18 @@ class Store:
                 f"{self._path}: event kind {op.kind!r} is written only by RunStarted/RunEnded"
             )
         connection.execute(_INSERT_EVENT, {**msgspec.structs.asdict(op), "outcome": None})
+
+
+def _intent_recorded(connection: sqlite3.Connection, op: IntentRecorded) -> None:
+    if op.want is None:
+        connection.execute("DELETE FROM intents WHERE program = ?", (op.program,))
+        connection.execute("DELETE FROM schedule_runs WHERE program = ?", (op.program,))
+        return
+    connection.execute(
+        "INSERT INTO intents (program, want, at) VALUES (?, ?, ?)"
+        " ON CONFLICT (program) DO UPDATE SET want = excluded.want, at = excluded.at",
+        (op.program, op.want.value, op.at),
+    )
 
 
 def _migrate(connection: sqlite3.Connection, path: Path) -> None:

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import msgspec
 
-from supervisord_lite.vocabulary import HistoryEntry, Outcome
+from supervisord_lite.vocabulary import HistoryEntry, Outcome, Want
 
 __all__ = [
     "RESERVED_KINDS",
     "SPAWNED",
     "EventRecorded",
     "HistoryEntry",
+    "Intent",
+    "IntentRecorded",
     "LiveGroup",
     "Outcome",
     "RunEnded",
     "RunStarted",
+    "ScheduleFired",
     "StoreOp",
 ]
 
@@ -69,7 +72,24 @@ class RunEnded(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
 
 
-StoreOp = RunStarted | EventRecorded | RunEnded
+class IntentRecorded(msgspec.Struct, frozen=True, kw_only=True):
+    """The operator asked for ``program`` up or down at ``at`` (wall clock); ``want`` None
+    forgets it (the program was removed from the config: one added again later is new)."""
+
+    program: str
+    want: Want | None
+    at: float
+
+
+class ScheduleFired(msgspec.Struct, frozen=True, kw_only=True):
+    """A scheduled program's run that was due at ``at`` (wall clock) was started or skipped:
+    the time ``catch_up`` counts missed runs from."""
+
+    program: str
+    at: float
+
+
+StoreOp = RunStarted | EventRecorded | RunEnded | IntentRecorded | ScheduleFired
 
 
 class LiveGroup(msgspec.Struct, frozen=True, kw_only=True):
@@ -81,3 +101,11 @@ class LiveGroup(msgspec.Struct, frozen=True, kw_only=True):
     pgid: int
     start_time: float | None
     started_at: float
+
+
+class Intent(msgspec.Struct, frozen=True, kw_only=True):
+    """What the operator last asked of a program, and when (wall clock)."""
+
+    program: str
+    want: Want
+    at: float

@@ -27,12 +27,15 @@ from supervisord_lite.store_file import move_aside
 from supervisord_lite.store_records import (
     EventRecorded,
     HistoryEntry,
+    IntentRecorded,
     LiveGroup,
     Outcome,
     RunEnded,
     RunStarted,
+    ScheduleFired,
     StoreOp,
 )
+from supervisord_lite.vocabulary import Want
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -579,7 +582,7 @@ def test_a_version_one_database_gains_the_retention_indexes(
         assert [e.kind for e in store.history("web")][:1] == ["spawned"]
         store.apply(_one_run(2))
         assert {e.run_id for e in store.history("web")} == {2, None}
-    assert user_version(db_path) == SCHEMA_VERSION == 2
+    assert user_version(db_path) == SCHEMA_VERSION == 3
     raw = sqlite3.connect(db_path)
     try:
         indexes = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
@@ -743,3 +746,39 @@ def test_the_store_exit_statuses_are_documented_and_not_restarted_by_systemd() -
     kept_down = line.split("=", 1)[1].split()
     assert str(RecordsUnwritten.exit_code) in kept_down
     assert str(StoreCorrupt.exit_code) in kept_down
+
+
+def test_intents_and_schedule_runs_keep_the_latest_word_and_go_with_the_program(
+    store: Store,
+) -> None:
+    store.apply(
+        [
+            IntentRecorded(program="web", want=Want.DOWN, at=1.0),
+            IntentRecorded(program="web", want=Want.UP, at=2.0),
+            IntentRecorded(program="job", want=Want.DOWN, at=3.0),
+            ScheduleFired(program="job", at=4.0),
+            ScheduleFired(program="job", at=5.0),
+        ]
+    )
+    assert {(i.program, i.want, i.at) for i in store.intents().values()} == {
+        ("web", Want.UP, 2.0),
+        ("job", Want.DOWN, 3.0),
+    }
+    assert store.last_runs() == {"job": 5.0}
+    store.apply([IntentRecorded(program="job", want=None, at=6.0)])
+    assert set(store.intents()) == {"web"}
+    assert store.last_runs() == {}
+
+
+def test_a_version_two_database_gains_the_intent_tables(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:2])
+    with Store.open(db_path) as old:
+        old.apply(_one_run(1))
+    monkeypatch.undo()
+    with Store.open(db_path) as store:
+        store.apply([IntentRecorded(program="web", want=Want.DOWN, at=1.0)])
+        assert set(store.intents()) == {"web"}
+        assert len(store.history("web")) == 4
+    assert user_version(db_path) == SCHEMA_VERSION

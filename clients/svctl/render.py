@@ -76,6 +76,9 @@ def _message(p: ProgramStatus, now: float | None) -> str:
     """What the MESSAGE column says: why it waits, or why it is in its state; and its own
     ``STATUS=`` text, or its progress, if it sent any."""
     said = p.waiting_for or p.message
+    if p.intent is not None and p.intent.want == "down":
+        stopped = f"stopped by operator at {_when(p.intent.at, None)}"
+        said = f"{said}; {stopped}" if said else stopped
     own = progress_text(p.progress, now) if p.progress is not None else p.notify_status
     if own:
         said = f"{said}; {own}" if said else own

@@ -58,6 +58,7 @@ __all__ = [
     "LogStreamStats",
     "Logs",
     "Ok",
+    "OperatorIntent",
     "Outcome",
     "Ping",
     "PlannedChange",
@@ -370,6 +371,14 @@ class Progress(Struct, kw_only=True, frozen=True):
     reports: NonNegative = 0
 
 
+class OperatorIntent(Struct, kw_only=True, frozen=True):
+    """The operator's last start (``want = up``) or stop (``down``) of a program, and when
+    (wall-clock epoch seconds); it outlives reloads and daemon restarts."""
+
+    want: Want
+    at: float
+
+
 class ProgramStatus(Struct, kw_only=True, frozen=True):
     """One program as ``svctl status`` shows it.
 
@@ -385,7 +394,9 @@ class ProgramStatus(Struct, kw_only=True, frozen=True):
     program wanted up is not started yet (its dependencies); ``progress`` the latest progress
     report of its current run (None before the first). ``asked_at`` is when (wall clock) it was
     last asked to come up (a start, a restart, the daemon's own start); ``depends_on`` maps each
-    program it depends on to the condition it waits for (``svctl analyze``, ``svctl graph``).
+    program it depends on to the condition it waits for (``svctl analyze``, ``svctl graph``);
+    ``intent`` the operator's last word on
+    it (None while ``autostart`` decides).
     """
 
     name: str
@@ -409,6 +420,7 @@ class ProgramStatus(Struct, kw_only=True, frozen=True):
     progress: Progress | None = None
     asked_at: float | None = None
     depends_on: dict[str, str] = {}
+    intent: OperatorIntent | None = None
 
 
 class ActionResult(Struct, kw_only=True, frozen=True):

@@ -30,6 +30,7 @@ from supervisord_lite.runtime.containment import terminate
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.dependencies import DependencyGate
 from supervisord_lite.runtime.fdwatch import FdWatch
+from supervisord_lite.runtime.intent import Intents
 from supervisord_lite.runtime.logs.fanout import LogFanOut
 from supervisord_lite.runtime.notifysocket import NotifySockets, notify_folder
 from supervisord_lite.runtime.program import ProgramRunner
@@ -113,6 +114,8 @@ class Supervisor:
         #: Called once ``ending`` is set (the daemon's shutdown).
         self.on_ending: Callable[[], None] | None = None
         self._booted = False
+        #: The operator's last start or stop of each program (intent.py).
+        self.intents = Intents(store, self.services.wall_clock)
         for program in config.programs.values():
             self._add(program)
         #: Holds programs until their dependencies allow them to start.
@@ -154,15 +157,24 @@ class Supervisor:
     ) -> tuple[ProgramStatus, ...]:
         """The named programs' status (all with no names), in config order; ``stats`` adds
         their log counters."""
-        if not names:
-            return tuple(r.status(stats=stats) for r in self.runners.values())
-        wanted = {r.name for r in self.lookup(names)}
-        return tuple(r.status(stats=stats) for r in self.runners.values() if r.name in wanted)
+        wanted = {r.name for r in self.lookup(names)} if names else None
+        return tuple(
+            self._status_of(r, stats)
+            for r in self.runners.values()
+            if wanted is None or r.name in wanted
+        )
+
+    def _status_of(self, runner: ProgramRunner, stats: bool) -> ProgramStatus:
+        status = runner.status(stats=stats)
+        intent = self.intents.wire(runner.name)
+        return status if intent is None else msgspec.structs.replace(status, intent=intent)
 
     async def boot(self) -> None:
-        """Start the autostart programs, a priority group at a time, highest first; return once
-        each was spawned (or failed to be), so READY=1 means the programs are launched."""
-        autostart = [r for r in self.runners.values() if r.program.autostart]
+        """Start the programs the operator's intent (intent.py), or else ``autostart``, wants
+        up, a priority group at a time, highest first; return once each was spawned (or failed
+        to be), so READY=1 means the programs are launched."""
+        await self.intents.load(self.runners)
+        autostart = [r for r in self.runners.values() if self.intents.wants_up(r.program)]
         for group in self._by_priority(autostart, descending=True):
             sent = [r for r in group if self.gate.want_up(r) is None]
             for runner in sent:
@@ -215,7 +227,9 @@ class Supervisor:
         self, names: Sequence[str], *, every: bool = False, wait: bool = True
     ) -> tuple[ActionResult, ...]:
         self._refuse_when_shutting_down()
-        return await self._act(self.lookup(names, every=every), self._start_one, wait)
+        runners = self.lookup(names, every=every)
+        self._intend(runners, lc.Want.UP)
+        return await self._act(runners, self._start_one, wait)
 
     async def stop(
         self,
@@ -250,6 +264,7 @@ class Supervisor:
                 refused.append(self._result(runner, ok=not mine, message=message if mine else ""))
             if any(not r.ok for r in refused):
                 return tuple(refused)
+        self._intend([*runners, *(self.runners[d] for d in up)], lc.Want.DOWN)
         results: list[ActionResult] = []
         for level in reversed(self.gate.graph.levels([*asked, *up])):
             batch = [self.runners[n] for n in level if n in asked or n in up]
@@ -261,7 +276,14 @@ class Supervisor:
         self, names: Sequence[str], *, every: bool = False, wait: bool = True
     ) -> tuple[ActionResult, ...]:
         self._refuse_when_shutting_down()
-        return await self._act(self.lookup(names, every=every), self._restart_one, wait)
+        runners = self.lookup(names, every=every)
+        self._intend(runners, lc.Want.UP)
+        return await self._act(runners, self._restart_one, wait)
+
+    def _intend(self, runners: Iterable[ProgramRunner], want: lc.Want) -> None:
+        """Record the operator's word on each of ``runners`` (intent.py)."""
+        for runner in runners:
+            self.intents.record(runner.name, want)
 
     async def wait_state(
         self, names: Sequence[str], state: ProgramState
@@ -457,6 +479,7 @@ class Supervisor:
                 for program in todo.programs:
                     _log_program(program)
                     if program.fate == "removed":
+                        self.intents.forget(program.name)
                         nursery.start_soon(self._retire, self.runners[program.name], False)
                     elif program.fate == "changed" and program.restart:
                         runner = self.runners[program.name]
@@ -467,7 +490,7 @@ class Supervisor:
                     self._add(new.programs[name])
                 self.gate.refresh()
                 for name in added:
-                    if self.runners[name].program.autostart:
+                    if self.intents.wants_up(self.runners[name].program):
                         self.gate.want_up(self.runners[name])
             changed = [p for p in todo.programs if p.fate == "changed"]
             log.info(
@@ -521,8 +544,9 @@ class Supervisor:
         was_up = runner.snapshot.want is lc.Want.UP
         await self._retire(runner, True)
         fresh = self._add(program)
+        fresh.spawns = runner.spawns  # its restarts count on; its history is the store's
         self.gate.refresh()
-        if was_up or program.autostart:
+        if self.intents.wants_up(program, was_up=was_up):
             self.gate.want_up(fresh)
 
     # -- shutdown -----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from supervisord_lite.protocol import (
     Logs,
     LogStreamStats,
     Ok,
+    OperatorIntent,
     Ping,
     PlannedChange,
     PlannedProgram,
@@ -114,8 +115,10 @@ VALUES: dict[type[msgspec.Struct], tuple[tuple[str, ...], tuple[str, ...]]] = {
             "progress",
             "asked_at",
             "depends_on",
+            "intent",
         ),
     ),
+    OperatorIntent: (("want", "at"), ()),
     ProbeReport: (("ok", "detail", "latency", "at"), ()),
     Progress: (
         (),
