@@ -27,6 +27,7 @@ import os
 import warnings
 from typing import TYPE_CHECKING, Generic, Self
 
+from supervisord_lite import signames
 from supervisord_lite.protocol.messages import ProgramState, Restart, Start
 from svctl import _requests
 from svctl._async_io import AsyncTransport, Lock, clock, open_transport
@@ -34,7 +35,7 @@ from svctl._config import socket_from_config
 from svctl._requests import DEFAULT, QUICK_TIMEOUT, ItemT, TimeoutArg
 from svctl._results import End
 from svctl._session import PARTING_WAIT, PENDING, Pending, Session, resolve_socket
-from svctl.errors import DaemonUnavailable, SvctlError, Timeout
+from svctl.errors import DaemonUnavailable, SvctlError, Timeout, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -333,6 +334,27 @@ class AsyncClient:
             UsageError: neither names nor ``all``, or both.
         """
         return await self._call(_requests.action(Restart, names, all, wait), timeout)
+
+    async def signal(
+        self,
+        *names: str,
+        signal: str,
+        all: bool = False,
+        main: bool = False,
+        timeout: TimeoutArg = DEFAULT,  # noqa: ASYNC109
+    ) -> list[ActionResult]:
+        """Send ``signal`` (``"HUP"``, ``"SIGUSR1"``, ``"usr2"``) to each program's process
+        group, or with ``main`` to its main process alone; the daemon records it in the
+        history. A program that is not running is a result with ``ok=False``.
+
+        Raises:
+            UsageError: an unknown signal name; neither names nor ``all``, or both.
+            NoSuchProgram: a name is unknown; nothing was sent.
+        """
+        signame = signames.normalise(signal)
+        if signame is None:
+            raise UsageError(f"unknown signal {signal!r} (known: {', '.join(signames.SIGNALS)})")
+        return await self._call(_requests.signal(names, all, signame, main), timeout)
 
     async def history(
         self,

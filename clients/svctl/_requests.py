@@ -29,6 +29,7 @@ from supervisord_lite.protocol.messages import (
     ReopenLogs,
     Restart,
     Shutdown,
+    Signal,
     Start,
     StateChanged,
     Status,
@@ -69,6 +70,7 @@ __all__ = [
     "ping",
     "reload",
     "shutdown",
+    "signal",
     "status",
     "subscribe",
     "wait",
@@ -165,6 +167,21 @@ def stop(
         lambda i: Stop(id=i, names=names, all=every, wait=wait, with_dependents=with_dependents),
         _results_of,
         wait,
+    )
+
+
+def signal(
+    names: tuple[str, ...], every: bool, signame: str, main: bool
+) -> Request[list[ActionResult]]:
+    """``Signal`` the named programs, or all of them, with ``signame`` (a bare name).
+
+    Raises:
+        UsageError: neither names nor ``every``, or both.
+    """
+    if bool(names) == every:
+        raise UsageError("signal: name the programs, or ask for all (not both)")
+    return Request(
+        lambda i: Signal(id=i, names=names, all=every, signal=signame, main=main), _results_of
     )
 
 

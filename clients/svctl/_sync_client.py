@@ -12,6 +12,7 @@ import os
 import warnings
 from typing import TYPE_CHECKING, Generic, Self
 
+from supervisord_lite import signames
 from supervisord_lite.protocol.messages import ProgramState, Restart, Start
 from svctl import _requests
 from svctl._config import socket_from_config
@@ -19,7 +20,7 @@ from svctl._requests import DEFAULT, QUICK_TIMEOUT, ItemT, TimeoutArg
 from svctl._results import End
 from svctl._session import PARTING_WAIT, PENDING, Pending, Session, resolve_socket
 from svctl._sync_io import Lock, SyncTransport, clock, open_transport
-from svctl.errors import DaemonUnavailable, SvctlError, Timeout
+from svctl.errors import DaemonUnavailable, SvctlError, Timeout, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -318,6 +319,27 @@ class Client:
             UsageError: neither names nor ``all``, or both.
         """
         return self._call(_requests.action(Restart, names, all, wait), timeout)
+
+    def signal(
+        self,
+        *names: str,
+        signal: str,
+        all: bool = False,
+        main: bool = False,
+        timeout: TimeoutArg = DEFAULT,
+    ) -> list[ActionResult]:
+        """Send ``signal`` (``"HUP"``, ``"SIGUSR1"``, ``"usr2"``) to each program's process
+        group, or with ``main`` to its main process alone; the daemon records it in the
+        history. A program that is not running is a result with ``ok=False``.
+
+        Raises:
+            UsageError: an unknown signal name; neither names nor ``all``, or both.
+            NoSuchProgram: a name is unknown; nothing was sent.
+        """
+        signame = signames.normalise(signal)
+        if signame is None:
+            raise UsageError(f"unknown signal {signal!r} (known: {', '.join(signames.SIGNALS)})")
+        return self._call(_requests.signal(names, all, signame, main), timeout)
 
     def history(
         self,

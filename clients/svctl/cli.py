@@ -99,6 +99,8 @@ def _warn(message: str) -> None:
 
 
 def _check_names(args: argparse.Namespace) -> None:
+    if hasattr(args, "targets"):  # svctl signal NAME... SIG: the signal comes last
+        args.names, args.signal = tuple(args.targets[:-1]), args.targets[-1]
     if getattr(args, "all", None) is None or getattr(args, "reopen", False):
         return
     named = bool(args.names) if hasattr(args, "names") else args.name is not None
@@ -231,6 +233,12 @@ def _action(op: str) -> Callable[[Client, argparse.Namespace], int]:
         )
 
     return run
+
+
+def _signal(client: Client, args: argparse.Namespace) -> int:
+    return _print_results(
+        client.signal(*args.names, signal=args.signal, all=args.all, main=args.main, **_limit(args))
+    )
 
 
 def _history(client: Client, args: argparse.Namespace) -> int:
@@ -547,6 +555,24 @@ def build_parser() -> argparse.ArgumentParser:
     _action_parser(subparsers, "start", "start programs and wait until they run or fail")
     _action_parser(subparsers, "stop", "stop programs and wait until their process groups are gone")
     _action_parser(subparsers, "restart", "stop then start programs, and wait for the outcome")
+
+    signal = _subcommand(
+        subparsers,
+        "signal",
+        _signal,
+        "send a signal to programs' process groups (or main processes), recorded in history",
+        "svctl signal web HUP\nsvctl signal web worker USR1 --main\nsvctl signal --all USR2",
+    )
+    signal.add_argument(
+        "targets",
+        nargs="+",
+        metavar="NAME... SIG",
+        help="the programs, then a signal name (HUP, SIGUSR1, usr2)",
+    )
+    signal.add_argument("--all", action="store_true", help="every program in the config")
+    signal.add_argument(
+        "--main", action="store_true", help="only the main process, not its whole process group"
+    )
 
     logs = _subcommand(
         subparsers,

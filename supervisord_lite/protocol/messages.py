@@ -76,6 +76,7 @@ __all__ = [
     "Restart",
     "ServerMessage",
     "Shutdown",
+    "Signal",
     "Start",
     "StateChanged",
     "Status",
@@ -293,6 +294,23 @@ class ReopenLogs(Request, tag="reopen_logs", kw_only=True, frozen=True):
     names: tuple[str, ...] = ()
 
 
+class Signal(Request, tag="signal", kw_only=True, frozen=True):
+    """Send a signal to programs (``svctl signal NAME... SIG [--main] | --all``).
+
+    ``signal`` is a Linux signal name (``HUP``, ``SIGUSR1``, ``usr2``); it goes to every
+    process of each program's run (its process group, and its cgroup or escaped descendants),
+    or with ``main`` to its main process alone. Each signal sent is recorded in the history
+    (``signalled``). Answered with :class:`ActionReply`: a program with no run is a result
+    with ``ok=False``. An unknown signal name is ``Error(bad_request)``; an unknown program
+    ``Error(no_such_program)``, before anything is sent.
+    """
+
+    names: tuple[str, ...] = ()
+    all: bool = False
+    signal: str
+    main: bool = False
+
+
 ClientMessage: TypeAlias = (
     Hello
     | Ping
@@ -308,6 +326,7 @@ ClientMessage: TypeAlias = (
     | Reload
     | Shutdown
     | ReopenLogs
+    | Signal
 )
 
 

@@ -29,6 +29,7 @@ from supervisord_lite.protocol import messages as m
 from supervisord_lite.protocol.errors import BadRequest, ProtocolError
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.logs.tail import send_logs
+from supervisord_lite.runtime.signalling import send_signal, signal_name
 from supervisord_lite.store import Store
 
 if TYPE_CHECKING:
@@ -213,6 +214,17 @@ class Handlers:
                 runners = sup.lookup(names, every=not names)
                 count = sum(r.logs.reopen() for r in runners)
                 await send(m.Ok(id=rid, message=f"reopening {count} log files"))
+            case m.Signal(names=names, all=every, signal=text, main=main):
+                self._need_names(names, every)
+                signame = signal_name(text)
+                results = send_signal(
+                    sup.lookup(names, every=every),
+                    signame,
+                    main=main,
+                    store=sup.store,
+                    wall_clock=sup.services.wall_clock,
+                )
+                await send(m.ActionReply(id=rid, results=results))
             case m.Shutdown():
                 await send(m.Ok(id=rid, message="shutting down"))
                 self._request_shutdown()

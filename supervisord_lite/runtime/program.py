@@ -128,6 +128,11 @@ class ProgramRunner:
         self.logs.update(program)
 
     @property
+    def run_scope(self) -> RunScope | None:
+        """The processes of the current run (None while there is none to signal)."""
+        return self._scope
+
+    @property
     def healthy(self) -> bool | None:
         """None without a liveness probe; else whether it has not failed since it last passed."""
         return self._health.healthy if self._health is not None else None

@@ -38,6 +38,7 @@ SUBCOMMANDS = [
     "reload",
     "shutdown",
     "ok",
+    "signal",
 ]
 KNOWN = "known: crasher, flaky, stubborn, talker, web, worker"
 
@@ -104,6 +105,8 @@ def test_parser_knows_every_request() -> None:
         ["--timeout", "soon", "ok"],
         ["logs"],
         ["logs", "web", "--stream", "stdin"],
+        ["signal"],
+        ["signal", "web", "HUP", "--all"],
     ],
     ids=" ".join,
 )

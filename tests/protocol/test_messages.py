@@ -43,6 +43,7 @@ from supervisord_lite.protocol import (
     Restart,
     ServerMessage,
     Shutdown,
+    Signal,
     Start,
     StateChanged,
     Status,
@@ -76,6 +77,7 @@ WIRE: dict[type[Request] | type[Reply], tuple[str, tuple[str, ...], tuple[str, .
     Reload: ("reload", (), ("id", "dry_run")),
     Shutdown: ("shutdown", (), ("id",)),
     ReopenLogs: ("reopen_logs", (), ("id", "names")),
+    Signal: ("signal", ("signal",), ("id", "names", "all", "main")),
     Welcome: ("welcome", ("version", "pid", "daemon_version"), ("id",)),
     Pong: ("pong", (), ("id",)),
     Ok: ("ok", (), ("id", "message")),
@@ -218,6 +220,7 @@ SAMPLE_REQUESTS: list[ClientMessage] = [
     Shutdown(id=13),
     ReopenLogs(id=14),
     ReopenLogs(id=14, names=("web",)),
+    Signal(id=15, names=("web",), signal="HUP", main=True),
 ]
 
 SAMPLE_REPLIES: list[ServerMessage] = [

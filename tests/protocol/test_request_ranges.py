@@ -29,6 +29,7 @@ from supervisord_lite.protocol import (
     ProgramState,
     Request,
     Role,
+    Signal,
     Wait,
     Welcome,
     error_reply,
@@ -47,11 +48,14 @@ MSGPACK_INT_MAX = 2**64 - 1
 
 #: One valid instance of every request: the base each case changes one field of.
 VALID: dict[type[Request], Request] = {
-    cls: cls(id=REQUEST_ID) for cls in get_args(ClientMessage) if cls not in (Hello, Wait, Cancel)
+    cls: cls(id=REQUEST_ID)
+    for cls in get_args(ClientMessage)
+    if cls not in (Hello, Wait, Cancel, Signal)
 }
 VALID[Hello] = Hello(id=REQUEST_ID, version=PROTOCOL_VERSION)
 VALID[Wait] = Wait(id=REQUEST_ID, names=("one",), state=ProgramState.RUNNING)
 VALID[Cancel] = Cancel(id=REQUEST_ID, target=1)
+VALID[Signal] = Signal(id=REQUEST_ID, names=("one",), signal="HUP")
 
 
 Number = msgspec.inspect.IntType | msgspec.inspect.FloatType
