@@ -32,6 +32,7 @@ NEEDS: Final[dict[type[m.Request], AccessRole | None]] = {
     m.Reload: AccessRole.CONTROL,
     m.Shutdown: AccessRole.CONTROL,
     m.ReopenLogs: AccessRole.CONTROL,
+    m.Signal: AccessRole.CONTROL,
 }
 
 
