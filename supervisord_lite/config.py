@@ -18,7 +18,7 @@ import msgspec
 from msgspec import Meta
 
 from supervisord_lite import config_wording as wording
-from supervisord_lite import signames
+from supervisord_lite import schedules, signames
 from supervisord_lite.config_files import (
     DISK,
     NO_FILES,
@@ -57,6 +57,7 @@ NonEmptyStr = Annotated[str, Meta(min_length=1)]
 Mode = Annotated[int, Meta(ge=0, le=0o777)]
 ExitCode = Annotated[int, Meta(ge=0, le=255)]
 Argv = Annotated[tuple[str, ...], Meta(min_length=1)]
+GroupName = Annotated[str, Meta(pattern="^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 
 class MetricsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -101,6 +102,8 @@ class DaemonConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     metrics: MetricsConfig = MetricsConfig()
     access: AccessConfig = AccessConfig()
     exit_when: Literal["any-critical", "all-exited"] = "any-critical"
+    # Changing a running system (docs/changing-a-running-system.md).
+    watch_config: bool = False
 
     def role_of(self, uid: int, gids: Collection[int], own_uid: int) -> AccessRole | None:
         """The role of a caller with ``uid`` and groups ``gids`` on a daemon running as
@@ -221,6 +224,22 @@ class ProgramConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     critical: bool = False
     permafail: PermafailConfig | None = None
     restart_when: RestartWhen = RestartWhen()
+    # Changing a running system (docs/changing-a-running-system.md): groups, schedules, watch.
+    groups: tuple[GroupName, ...] = ()
+    schedule: NonEmptyStr | None = None
+    schedule_tz: NonEmptyStr = "UTC"
+    every: Annotated[str, Meta(pattern=schedules.EVERY_PATTERN)] | None = None
+    catch_up: Literal["none", "one"] = "none"
+    watch: tuple[NonEmptyStr, ...] = ()
+    """Glob patterns, absolute after ``load`` (relative ones resolve against the cwd)."""
+    watch_ignore: tuple[NonEmptyStr, ...] = ()
+    watch_debounce: NonNegativeFloat = 0.5
+    reload_check: Argv | None = None
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether the schedule, not ``autostart`` or the operator's intent, starts it."""
+        return self.schedule is not None or self.every is not None
 
     def resource_limits(self) -> dict[str, str]:
         """The cgroup v2 interface files and values this program's limits ask for."""
@@ -442,6 +461,9 @@ def _program(
             "permafail": _permafail,
             "restart_when": _restart_when,
             "start_retries": _start_retries,
+            "reload_check": _command,
+            "schedule": _schedule,
+            "schedule_tz": _zone,
         },
         forbidden={"name": "not allowed here: the program's name is its table key"},
     )
@@ -452,9 +474,46 @@ def _program(
         values["env"] = env_from_files(values["env_file"], files, where, problems) | values.get(
             "env", {}
         )
+    _check_changing(values, base, path, problems)
     if len(problems) > before:
         return None
     return ProgramConfig(name=name, **values)
+
+
+def _schedule(raw: object, where: str, problems: list[Problem]) -> object:
+    text = _convert(raw, NonEmptyStr, where, problems)
+    if not isinstance(text, str):
+        return _INVALID
+    why = schedules.check_cron(text)
+    if why is not None:
+        problems.append(Problem(where, f"not a cron schedule ({why}): {text!r}"))
+        return _INVALID
+    return text
+
+
+def _zone(raw: object, where: str, problems: list[Problem]) -> object:
+    text = _convert(raw, NonEmptyStr, where, problems)
+    if not isinstance(text, str):
+        return _INVALID
+    why = schedules.check_zone(text)
+    if why is not None:
+        problems.append(Problem(where, why))
+        return _INVALID
+    return text
+
+
+def _check_changing(values: dict[str, Any], base: str, path: str, problems: list[Problem]) -> None:
+    """Schedules and watching: one kind of schedule; a check only with something watched;
+    watch globs made absolute against the program's cwd."""
+    if values.get("schedule") is not None and values.get("every") is not None:
+        problems.append(Problem(wording.join(path, "every"), "cannot be set with schedule"))
+    if values.get("reload_check") is not None and not values.get("watch"):
+        message = "needs watch (it is run before a restart for a change of a watched file)"
+        problems.append(Problem(wording.join(path, "reload_check"), message))
+    folder = values.get("cwd") or base
+    for key in ("watch", "watch_ignore"):
+        if key in values:
+            values[key] = tuple(_resolve(folder, pattern) for pattern in values[key])
 
 
 def _command(raw: object, where: str, problems: list[Problem]) -> object:

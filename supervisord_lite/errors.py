@@ -19,6 +19,7 @@ process)::
     │   └── AlreadyRunning           code="already_running"   exit 2
     └── RequestFailed                code="internal"          exit 1   (a request was refused)
         ├── NoSuchProgram            code="no_such_program"   (.known: the valid names)
+        │   └── NoSuchGroup          code="no_such_program"   (.known: the groups, as GROUP:)
         ├── WaitTimeout              code="timeout"
         └── ShuttingDown             code="shutting_down"
 
@@ -49,6 +50,7 @@ __all__ = [
     "DaemonError",
     "FrameTooLarge",
     "LogPathError",
+    "NoSuchGroup",
     "NoSuchProgram",
     "Problem",
     "ProtocolError",
@@ -153,6 +155,19 @@ class NoSuchProgram(RequestFailed):
         listed = ", ".join(repr(n) for n in self.names)
         noun = "program" if len(self.names) == 1 else "programs"
         super().__init__(f"no {noun} named {listed} (known: {', '.join(self.known) or 'none'})")
+
+
+class NoSuchGroup(NoSuchProgram):
+    """A request named a group (``GROUP:``) that no program of the config is in."""
+
+    def __init__(self, groups: list[str] | tuple[str, ...], known: list[str] | tuple[str, ...]):
+        self.names = tuple(f"{g}:" for g in groups)
+        self.known = tuple(f"{g}:" for g in known)
+        listed = ", ".join(repr(g) for g in groups)
+        noun = "group" if len(groups) == 1 else "groups"
+        RequestFailed.__init__(
+            self, f"no {noun} named {listed} (groups: {', '.join(known) or 'none'})"
+        )
 
 
 class WaitTimeout(RequestFailed):

@@ -88,6 +88,17 @@ PROGRAM_FIELDS: Final[dict[str, Effect]] = {
     "permafail": "hot",
     "restart_when.memory": "restart",
     "restart_when.memory_interval": "restart",
+    # Changing a running system: the daemon re-plans the next scheduled run and restarts its
+    # watcher of the program's files with the new settings; the running process is kept.
+    "groups": "hot",
+    "schedule": "hot",
+    "schedule_tz": "hot",
+    "every": "hot",
+    "catch_up": "hot",
+    "watch": "hot",
+    "watch_ignore": "hot",
+    "watch_debounce": "hot",
+    "reload_check": "hot",
 }
 
 #: Each DaemonConfig field -> whether the running daemon applies it.
@@ -105,6 +116,7 @@ DAEMON_FIELDS: Final[dict[str, DaemonEffect]] = {
     "client_timeout": "live",
     "max_connections": "live",
     "exit_when": "live",
+    "watch_config": "live",
 }
 """``log_dir`` is live: it moves the programs whose log paths are ``auto``, and their changed
 ``log.stdout``/``log.stderr`` restart them like any other change of where output goes.

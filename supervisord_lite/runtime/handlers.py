@@ -25,6 +25,7 @@ from supervisord_lite.errors import (
     SupervisorLiteError,
     WaitTimeout,
 )
+from supervisord_lite.program_groups import expand
 from supervisord_lite.protocol import messages as m
 from supervisord_lite.protocol.errors import BadRequest, ProtocolError
 from supervisord_lite.runtime.daemonlog import log
@@ -161,21 +162,24 @@ class Handlers:
             case m.Ping():
                 await send(m.Pong(id=rid))
             case m.Status(names=names, stats=stats):
-                programs = sup.status(names, stats=stats)
+                programs = sup.status(self._members(names), stats=stats)
                 await send(m.StatusReply(id=rid, programs=programs, store=store_health(sup.store)))
             case m.Start(names=names, all=every, wait=wait):
                 self._need_names(names, every)
+                names = self._members(names)
                 await send(
                     m.ActionReply(id=rid, results=await sup.start(names, every=every, wait=wait))
                 )
             case m.Stop(names=names, all=every, wait=wait, with_dependents=dependents):
                 self._need_names(names, every)
+                names = self._members(names)
                 stopped = await sup.stop(
                     names, every=every, wait=wait, with_dependents=dependents or every
                 )
                 await send(m.ActionReply(id=rid, results=stopped))
             case m.Restart(names=names, all=every, wait=wait):
                 self._need_names(names, every)
+                names = self._members(names)
                 await send(
                     m.ActionReply(id=rid, results=await sup.restart(names, every=every, wait=wait))
                 )
@@ -218,7 +222,7 @@ class Handlers:
                 self._need_names(names, every)
                 signame = signal_name(text)
                 results = send_signal(
-                    sup.lookup(names, every=every),
+                    sup.lookup(self._members(names), every=every),
                     signame,
                     main=main,
                     store=sup.store,
@@ -236,6 +240,10 @@ class Handlers:
                         message=f"{type(request).__name__.lower()} is not served on this daemon",
                     )
                 )
+
+    def _members(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """``names`` with each ``GROUP:`` replaced by its programs (program_groups.py)."""
+        return expand(names, self.supervisor.config.programs)
 
     def _need_names(self, names: tuple[str, ...], every: bool) -> None:
         if not names and not every:
