@@ -61,7 +61,7 @@ def roots(patterns: Iterable[str]) -> list[str]:
         fixed = pattern if match is None else pattern[: match.start()]
         folder = fixed if fixed.endswith("/") else os.path.dirname(fixed)
         found.add(os.path.normpath(folder or "/"))
-    kept = []
+    kept: list[str] = []
     for folder in sorted(found):
         if not any(folder == k or folder.startswith(k.rstrip("/") + "/") for k in kept):
             kept.append(folder)
