@@ -79,6 +79,9 @@ def _message(p: ProgramStatus, now: float | None) -> str:
     if p.intent is not None and p.intent.want == "down":
         stopped = f"stopped by operator at {_when(p.intent.at, None)}"
         said = f"{said}; {stopped}" if said else stopped
+    if p.next_run is not None:
+        due = f"next run {_when(p.next_run, None)}"
+        said = f"{said}; {due}" if said else due
     own = progress_text(p.progress, now) if p.progress is not None else p.notify_status
     if own:
         said = f"{said}; {own}" if said else own

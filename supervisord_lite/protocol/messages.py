@@ -414,8 +414,9 @@ class ProgramStatus(Struct, kw_only=True, frozen=True):
     report of its current run (None before the first). ``asked_at`` is when (wall clock) it was
     last asked to come up (a start, a restart, the daemon's own start); ``depends_on`` maps each
     program it depends on to the condition it waits for (``svctl analyze``, ``svctl graph``);
-    ``intent`` the operator's last word on
-    it (None while ``autostart`` decides).
+    ``intent`` the operator's last word on it (None while ``autostart`` decides); ``next_run``
+    when a scheduled program is next due
+    (wall clock; None when it is not scheduled, or paused by the operator).
     """
 
     name: str
@@ -440,6 +441,7 @@ class ProgramStatus(Struct, kw_only=True, frozen=True):
     asked_at: float | None = None
     depends_on: dict[str, str] = {}
     intent: OperatorIntent | None = None
+    next_run: float | None = None
 
 
 class ActionResult(Struct, kw_only=True, frozen=True):

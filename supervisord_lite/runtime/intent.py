@@ -64,7 +64,10 @@ class Intents:
 
     def wants_up(self, program: ProgramConfig, *, was_up: bool = False) -> bool:
         """Whether ``program`` should be up: the operator's word if there is one, else
-        ``autostart`` (or ``was_up``: it was wanted up by the daemon, a dependency's start)."""
+        ``autostart`` (or ``was_up``: it was wanted up by the daemon, a dependency's start).
+        Never for a scheduled program: its schedule starts it (scheduler.py)."""
+        if program.scheduled:
+            return False
         intent = self._known.get(program.name)
         if intent is not None:
             return intent.want is Want.UP

@@ -34,6 +34,7 @@ from supervisord_lite.runtime.intent import Intents
 from supervisord_lite.runtime.logs.fanout import LogFanOut
 from supervisord_lite.runtime.notifysocket import NotifySockets, notify_folder
 from supervisord_lite.runtime.program import ProgramRunner
+from supervisord_lite.runtime.scheduler import Scheduler
 from supervisord_lite.runtime.services import RunnerServices
 
 if TYPE_CHECKING:
@@ -120,6 +121,15 @@ class Supervisor:
             self._add(program)
         #: Holds programs until their dependencies allow them to start.
         self.gate = DependencyGate(self.runners)
+        #: The scheduled programs' timers (scheduler.py).
+        self.scheduler = Scheduler(
+            self.runners,
+            self.intents,
+            store,
+            nursery,
+            self.gate.want_up,
+            self.services.wall_clock,
+        )
         #: Told the ``[daemon]`` settings a reload applied (the control server's ``apply``).
         self.daemon_appliers: list[Callable[[DaemonConfig], None]] = []
 
@@ -167,13 +177,17 @@ class Supervisor:
     def _status_of(self, runner: ProgramRunner, stats: bool) -> ProgramStatus:
         status = runner.status(stats=stats)
         intent = self.intents.wire(runner.name)
-        return status if intent is None else msgspec.structs.replace(status, intent=intent)
+        next_run = self.scheduler.next_run(runner.name)
+        if intent is None and next_run is None:
+            return status
+        return msgspec.structs.replace(status, intent=intent, next_run=next_run)
 
     async def boot(self) -> None:
         """Start the programs the operator's intent (intent.py), or else ``autostart``, wants
         up, a priority group at a time, highest first; return once each was spawned (or failed
         to be), so READY=1 means the programs are launched."""
         await self.intents.load(self.runners)
+        await self.scheduler.open()
         autostart = [r for r in self.runners.values() if self.intents.wants_up(r.program)]
         for group in self._by_priority(autostart, descending=True):
             sent = [r for r in group if self.gate.want_up(r) is None]
@@ -492,6 +506,7 @@ class Supervisor:
                 for name in added:
                     if self.intents.wants_up(self.runners[name].program):
                         self.gate.want_up(self.runners[name])
+            self.scheduler.refresh()
             changed = [p for p in todo.programs if p.fate == "changed"]
             log.info(
                 "reload: %d added, %d removed, %d changed (%d restarted), %d unchanged",

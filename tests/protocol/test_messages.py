@@ -118,6 +118,7 @@ VALUES: dict[type[msgspec.Struct], tuple[tuple[str, ...], tuple[str, ...]]] = {
             "asked_at",
             "depends_on",
             "intent",
+            "next_run",
         ),
     ),
     OperatorIntent: (("want", "at"), ()),
