@@ -79,6 +79,9 @@ def _message(p: ProgramStatus, now: float | None) -> str:
     if p.intent is not None and p.intent.want == "down":
         stopped = f"stopped by operator at {_when(p.intent.at, None)}"
         said = f"{said}; {stopped}" if said else stopped
+    if p.reload_check is not None and not p.reload_check.ok:
+        failed = f"reload check failed: {p.reload_check.detail}"
+        said = f"{said}; {failed}" if said else failed
     if p.next_run is not None:
         due = f"next run {_when(p.next_run, None)}"
         said = f"{said}; {due}" if said else due

@@ -415,8 +415,9 @@ class ProgramStatus(Struct, kw_only=True, frozen=True):
     last asked to come up (a start, a restart, the daemon's own start); ``depends_on`` maps each
     program it depends on to the condition it waits for (``svctl analyze``, ``svctl graph``);
     ``intent`` the operator's last word on it (None while ``autostart`` decides); ``next_run``
-    when a scheduled program is next due
-    (wall clock; None when it is not scheduled, or paused by the operator).
+    when a scheduled program is next due (wall clock; None when it is not scheduled, or paused
+    by the operator); ``reload_check`` the last run of its ``reload_check`` (a change of its
+    watched files; None before the first).
     """
 
     name: str
@@ -442,6 +443,7 @@ class ProgramStatus(Struct, kw_only=True, frozen=True):
     depends_on: dict[str, str] = {}
     intent: OperatorIntent | None = None
     next_run: float | None = None
+    reload_check: ProbeReport | None = None
 
 
 class ActionResult(Struct, kw_only=True, frozen=True):
@@ -564,7 +566,8 @@ class StateChanged(Reply, tag="state", kw_only=True, frozen=True):
     liveness probe started failing, or passes again: ``old == new``, ``message`` says how),
     ``dependency`` (it waits for a dependency, or was stopped because of one) or ``progress``
     (it reported progress, in ``progress``; at most one such event per program per second, the
-    latest report).
+    latest report) or ``watch`` (a change of its watched files restarted it, or its
+    ``reload_check`` failed and it was not restarted: ``message`` says which).
     """
 
     program: str
@@ -575,7 +578,7 @@ class StateChanged(Reply, tag="state", kw_only=True, frozen=True):
     exit_signal: str | None
     at: float
     message: str = ""
-    change: Literal["state", "health", "dependency", "progress"] = "state"
+    change: Literal["state", "health", "dependency", "progress", "watch"] = "state"
     progress: Progress | None = None
 
 

@@ -36,6 +36,7 @@ from supervisord_lite.runtime.notifysocket import NotifySockets, notify_folder
 from supervisord_lite.runtime.program import ProgramRunner
 from supervisord_lite.runtime.scheduler import Scheduler
 from supervisord_lite.runtime.services import RunnerServices
+from supervisord_lite.runtime.watching import Watches
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -130,6 +131,8 @@ class Supervisor:
             self.gate.want_up,
             self.services.wall_clock,
         )
+        #: The watched files of programs, and the config's (watching.py).
+        self.watches = Watches(self.runners, self.services, lambda: self.config, self.reload)
         #: Told the ``[daemon]`` settings a reload applied (the control server's ``apply``).
         self.daemon_appliers: list[Callable[[DaemonConfig], None]] = []
 
@@ -178,9 +181,10 @@ class Supervisor:
         status = runner.status(stats=stats)
         intent = self.intents.wire(runner.name)
         next_run = self.scheduler.next_run(runner.name)
-        if intent is None and next_run is None:
+        check = self.watches.last_check(runner.name)
+        if intent is None and next_run is None and check is None:
             return status
-        return msgspec.structs.replace(status, intent=intent, next_run=next_run)
+        return msgspec.structs.replace(status, intent=intent, next_run=next_run, reload_check=check)
 
     async def boot(self) -> None:
         """Start the programs the operator's intent (intent.py), or else ``autostart``, wants
@@ -188,6 +192,7 @@ class Supervisor:
         to be), so READY=1 means the programs are launched."""
         await self.intents.load(self.runners)
         await self.scheduler.open()
+        self.watches.refresh()
         autostart = [r for r in self.runners.values() if self.intents.wants_up(r.program)]
         for group in self._by_priority(autostart, descending=True):
             sent = [r for r in group if self.gate.want_up(r) is None]
@@ -507,6 +512,7 @@ class Supervisor:
                     if self.intents.wants_up(self.runners[name].program):
                         self.gate.want_up(self.runners[name])
             self.scheduler.refresh()
+            self.watches.refresh()
             changed = [p for p in todo.programs if p.fate == "changed"]
             log.info(
                 "reload: %d added, %d removed, %d changed (%d restarted), %d unchanged",
@@ -571,6 +577,7 @@ class Supervisor:
         concurrently) and retire the runners. Callers bound it with a cancel scope and then call
         ``kill_survivors``."""
         self.shutting_down = True
+        self.watches.close()
         for level in reversed(self.gate.graph.levels()):
             in_level = [self.runners[n] for n in level if n in self.runners]
             for group in self._by_priority(in_level, descending=False):

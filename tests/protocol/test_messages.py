@@ -119,6 +119,7 @@ VALUES: dict[type[msgspec.Struct], tuple[tuple[str, ...], tuple[str, ...]]] = {
             "depends_on",
             "intent",
             "next_run",
+            "reload_check",
         ),
     ),
     OperatorIntent: (("want", "at"), ()),
