@@ -162,7 +162,7 @@ class Watches:
         )
         report = ProbeReport(
             ok=result.ok,
-            detail=result.detail,
+            detail=_one_line(result.detail),
             latency=result.latency,
             at=self._services.wall_clock(),
         )
@@ -243,3 +243,9 @@ async def _quiet(tree: TreeWatch, wanted: Callable[[str], bool], seconds: float)
         if window.cancelled_caught:
             return more
         more.extend(found)
+
+
+def _one_line(text: str) -> str:
+    """A command's output tail on one line (a status column, a history row): its lines,
+    stripped, joined by `` | ``."""
+    return " | ".join(line.strip() for line in text.splitlines() if line.strip())
