@@ -17,7 +17,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from supervisord_lite.errors import StoreError
 from supervisord_lite.protocol.messages import OperatorIntent
+from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.store import Store
 from supervisord_lite.store_records import Intent, IntentRecorded
 from supervisord_lite.vocabulary import Want
@@ -41,8 +43,13 @@ class Intents:
 
     async def load(self, names: Collection[str]) -> None:
         """Read the recorded intents; those of programs no longer in the config (``names``)
-        are forgotten (they were removed while the daemon was down)."""
-        known = await self._store.query(Store.intents)
+        are forgotten (they were removed while the daemon was down). A store that cannot be
+        read leaves every program to ``autostart`` (logged), rather than keep the daemon down."""
+        try:
+            known = await self._store.query(Store.intents)
+        except StoreError as exc:
+            log.error("the operator's intents cannot be read (autostart decides): %s", exc)
+            return
         for gone in sorted(set(known) - set(names)):
             self.forget(gone)
             del known[gone]

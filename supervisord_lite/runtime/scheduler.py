@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from supervisord_lite import lifecycle as lc
+from supervisord_lite.errors import StoreError
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.schedules import ScheduleSpec, spec_of
 from supervisord_lite.store import Store
@@ -70,7 +71,10 @@ class Scheduler:
     async def open(self) -> None:
         """Read the last due runs from the store and arm every scheduled program (at boot),
         running one missed run of each with ``catch_up = "one"``."""
-        self._last = await self._store.query(Store.last_runs)
+        try:
+            self._last = await self._store.query(Store.last_runs)
+        except StoreError as exc:
+            log.error("the scheduled programs' last runs cannot be read (no catch-up): %s", exc)
         self.refresh(boot=True)
 
     def refresh(self, *, boot: bool = False) -> None:
