@@ -247,6 +247,7 @@ async def _serve(
                     handlers = Handlers(supervisor, stop.set)
                     server = ControlServer(sock, handlers, config.daemon)
                     supervisor.daemon_appliers.append(server.apply)
+                    await supervisor.load_state()
                     nursery.start_soon(server.serve, name="control server")
                     if metrics is not None:
                         metrics.start(nursery, supervisor, writer, server, handlers)

@@ -116,6 +116,7 @@ class Supervisor:
         #: Called once ``ending`` is set (the daemon's shutdown).
         self.on_ending: Callable[[], None] | None = None
         self._booted = False
+        self._loaded = False
         #: The operator's last start or stop of each program (intent.py).
         self.intents = Intents(store, self.services.wall_clock)
         for program in config.programs.values():
@@ -186,13 +187,22 @@ class Supervisor:
             return status
         return msgspec.structs.replace(status, intent=intent, next_run=next_run, reload_check=check)
 
+    async def load_state(self) -> None:
+        """Read what the store keeps for the programs (the operator's intents, the scheduled
+        programs' last runs) and arm the schedules and watches; once, before the control
+        server answers, so no client sees a program before the daemon knows what it wants."""
+        if self._loaded:
+            return
+        self._loaded = True
+        await self.intents.load(self.runners)
+        await self.scheduler.open()
+        self.watches.refresh()
+
     async def boot(self) -> None:
         """Start the programs the operator's intent (intent.py), or else ``autostart``, wants
         up, a priority group at a time, highest first; return once each was spawned (or failed
         to be), so READY=1 means the programs are launched."""
-        await self.intents.load(self.runners)
-        await self.scheduler.open()
-        self.watches.refresh()
+        await self.load_state()
         autostart = [r for r in self.runners.values() if self.intents.wants_up(r.program)]
         for group in self._by_priority(autostart, descending=True):
             sent = [r for r in group if self.gate.want_up(r) is None]
