@@ -357,7 +357,12 @@ def test_the_wheel_ships_the_unit_the_config_and_the_license(tmp_path: Path) -> 
     assert "supervisord_lite/packaging/supervisord-lite.toml" in names
     assert any(n.endswith(("/licenses/LICENSE", "/LICENSE")) for n in names)
     assert "svctl/py.typed" in names
+    web_page = {"svctl/web/page.html", "svctl/web/static/app.js", "svctl/web/static/style.css"}
+    assert web_page <= set(names)
     modules = {
         str(path.relative_to(ROOT)) for path in (ROOT / "supervisord_lite").rglob("*.py")
-    } | {f"svctl/{p.name}" for p in (ROOT / "clients" / "svctl").glob("*.py")}
+    } | {
+        f"svctl/{p.relative_to(ROOT / 'clients' / 'svctl')}"
+        for p in (ROOT / "clients" / "svctl").rglob("*.py")
+    }
     assert modules - set(names) == set(), "modules the wheel leaves out"

@@ -30,10 +30,23 @@ def test_demo_config_exists() -> None:
 
 
 def _requirement_names() -> set[str]:
+    """What ``pip install '.[test]'`` asks for by name: the dependencies, the test extra and
+    the extras it names of this project itself (``supervisord-lite[web]``)."""
     import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    specs = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    extras = project["optional-dependencies"]
+    specs = [*project["dependencies"]]
+    wanted, seen = ["test"], set()
+    while wanted:
+        extra = wanted.pop()
+        seen.add(extra)
+        for spec in extras[extra]:
+            own = re.fullmatch(rf"{project['name']}\[([\w,-]+)\]", spec)
+            if own:
+                wanted.extend(e for e in own[1].split(",") if e not in seen)
+            else:
+                specs.append(spec)
     return {_normalise(re.split(r"[<>=!~\[ ;]", spec, maxsplit=1)[0]) for spec in specs}
 
 

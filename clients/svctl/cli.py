@@ -32,6 +32,8 @@ from svctl import (
     socket_from_config,
 )
 from svctl.graph import FORMATS as GRAPH_FORMATS
+from svctl.web import add_arguments as _web_arguments  # light: the server loads in run()
+from svctl.web import run as _run_web
 
 if TYPE_CHECKING:
     import threading
@@ -345,6 +347,11 @@ def _reload(client: Client, args: argparse.Namespace) -> int:
     for line in render.reload_lines(reply):
         print(line)
     return 0
+
+
+def _web(client: Client, args: argparse.Namespace) -> int:
+    client.close()
+    return _run_web(client.socket_path, args.listen, allow_remote=args.allow_remote)
 
 
 def _shutdown(client: Client, args: argparse.Namespace) -> int:
@@ -709,6 +716,14 @@ def build_parser() -> argparse.ArgumentParser:
     shutdown.add_argument(
         "--no-wait", action="store_true", help="return once the shutdown has begun"
     )
+    web = _subcommand(
+        subparsers,
+        "web",
+        _web,
+        "serve a live page of the programs, with start/stop buttons (docs/web.md)",
+        "svctl web\nsvctl web --listen 127.0.0.1:8080",
+    )
+    _web_arguments(web)
     _subcommand(
         subparsers,
         "ok",
