@@ -6,8 +6,8 @@
 3. The session cookie; without a valid one, ``?token=`` on a GET is exchanged for a new session
    cookie and a redirect to the same path without the token; a wrong token is 403, none 401.
 4. A request that may change something (any method but GET and HEAD) from a browser session
-   also needs an ``Origin`` equal to the page's own and the session's CSRF token in
-   ``X-CSRF-Token``, else 403. Routes change state only on POST.
+   also needs an ``Origin`` whose host and port are the page's own (its ``Host``) and the
+   session's CSRF token in ``X-CSRF-Token``, else 403. Routes change state only on POST.
 
 Every response gets headers that keep the page to itself: a Content-Security-Policy that allows
 only its own scripts, styles and connections and no framing, no Referer (the first URL carried
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 from typing import TYPE_CHECKING, Final
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -97,8 +97,10 @@ class Guard:
         request.state.session = session
         if request.method in _SAFE_METHODS:
             return None
-        origin = request.headers.get("origin")
-        if origin != f"{request.url.scheme}://{request.url.netloc}":
+        # The Origin's host and port must be the page's own (its scheme may differ behind a
+        # TLS proxy that passes the Host on).
+        origin = urlsplit(request.headers.get("origin", ""))
+        if not origin.netloc or origin.netloc != request.headers.get("host"):
             return _refuse(403, "svctl web: refused: the request comes from another site\n")
         if not self.keys.csrf_matches(session, request.headers.get(CSRF_HEADER, "")):
             return _refuse(403, "svctl web: refused: no valid CSRF token\n")
@@ -119,7 +121,6 @@ class Guard:
             self.keys.new_session(),
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
             path="/",
         )
         return response

@@ -1,13 +1,16 @@
 """Run the page: Hypercorn's trio worker serving :func:`svctl.web.app.build_app`.
 
-The URL that carries the token is printed on stdout once the port is bound (so ``--listen
-127.0.0.1:0`` prints the port the kernel picked). SIGINT and SIGTERM end it: open streams are
-cut after :data:`GRACE` seconds, which closes their connections to the daemon.
+The address is bound here, before the event loop starts, so an address in use is one line of
+error; the URL that carries the token is printed on stdout once the server listens (so
+``--listen 127.0.0.1:0`` prints the port the kernel picked). SIGINT and SIGTERM end it: open
+streams are cut after :data:`GRACE` seconds, which closes their connections to the daemon.
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import sys
 from functools import partial
 from typing import TYPE_CHECKING, Final, cast
@@ -17,6 +20,7 @@ from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
 from svctl import SvctlError
+from svctl.web import parse_listen
 from svctl.web.app import build_app
 from svctl.web.auth import Keys
 
@@ -30,14 +34,26 @@ GRACE: Final = 1.0
 
 
 def serve(socket_path: str, listen: str, *, remote: bool) -> int:
-    """Serve until SIGINT or SIGTERM; 0 then (see :func:`svctl.web.run`)."""
-    return trio.run(_serve, socket_path, listen, remote)
+    """Serve until SIGINT or SIGTERM; 0 then (see :func:`svctl.web.run`).
+
+    Raises:
+        SvctlError: the address cannot be bound (in use, not ours, not an address here).
+    """
+    host, port = parse_listen(listen)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        listener = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        said = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise SvctlError(f"cannot listen on {listen}: {said}") from exc
+    # Hypercorn takes the bound socket by its descriptor, and from then on owns it.
+    return trio.run(_serve, socket_path, f"fd://{listener.detach()}", listen, remote)
 
 
-async def _serve(socket_path: str, listen: str, remote: bool) -> int:
+async def _serve(socket_path: str, bind: str, listen: str, remote: bool) -> int:
     keys = Keys.generate()
     config = Config()
-    config.bind = [listen]
+    config.bind = [bind]
     config.graceful_timeout = GRACE
     config.loglevel = "WARNING"  # its own "Running on" line: the URL below says it
     config.accesslog = None
@@ -46,12 +62,9 @@ async def _serve(socket_path: str, listen: str, remote: bool) -> int:
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
-            try:
-                binds: list[str] = await nursery.start(
-                    partial(hypercorn_serve, app, config, shutdown_trigger=stop.wait)
-                )
-            except OSError as exc:
-                raise SvctlError(f"cannot listen on {listen}: {exc.strerror or exc}") from exc
+            binds: list[str] = await nursery.start(
+                partial(hypercorn_serve, app, config, shutdown_trigger=stop.wait)
+            )
             if remote:
                 print(
                     f"svctl web: warning: {listen} can be reached from other machines, over"

@@ -35,11 +35,40 @@ function lastExit(code, signal) {
   return code == null ? "-" : `exit ${code}`;
 }
 
-function message(p) {
+function count(value) {
+  return value == null ? "" : (Number.isInteger(value) ? String(value) : String(+value.toPrecision(6)));
+}
+
+// As svctl status says it (render.progress_text): "index 30% (3/10 files): reading".
+function progressText(progress) {
+  const parts = [];
+  if (progress.phase) parts.push(progress.phase);
+  const { done, total, unit } = progress;
+  let counted = done != null && total ? `${count(done)}/${count(total)}` : count(done);
+  if (unit && counted) counted = `${counted} ${unit}`;
+  if (done != null && total) {
+    const share = Math.min(Math.max(done / total, 0), 1);
+    parts.push(`${Math.round(share * 100)}% (${counted})`);
+  } else if (counted) {
+    parts.push(counted);
+  }
+  const text = parts.join(" ");
+  if (!progress.message) return text;
+  return text ? `${text}: ${progress.message}` : progress.message;
+}
+
+function messageCell(p) {
+  const cell = el("td", { class: "message" });
+  const progress = p.progress;
+  if (progress && progress.done != null && progress.total) {
+    const bar = el("progress", { max: String(progress.total), value: String(progress.done) });
+    cell.append(bar, " ");
+  }
   let said = p.waiting_for || p.message || "";
-  const own = p.notify_status || (p.progress && p.progress.message) || "";
+  const own = progress ? progressText(progress) : (p.notify_status || "");
   if (own) said = said ? `${said}; ${own}` : own;
-  return said;
+  cell.append(said);
+  return cell;
 }
 
 const RUNS = new Set(["STARTING", "RUNNING"]);
@@ -61,7 +90,7 @@ function render(entry) {
     el("td", { class: "uptime num" }, duration(uptime)),
     el("td", { class: "restarts num" }, String(p.restarts)),
     el("td", { class: "exit" }, lastExit(p.exit_code, p.exit_signal)),
-    el("td", { class: "message" }, message(p)),
+    messageCell(p),
   );
   const actions = el("td", { class: "actions" });
   for (const action of ["start", "stop", "restart"]) {
@@ -122,7 +151,7 @@ async function act(name, action, button) {
     }
     const results = await response.json();
     const failed = results.filter((r) => !r.ok);
-    const said = results.map((r) => `${r.name}: ${r.state.toLowerCase()}${r.message ? " (" + r.message + ")" : ""}`);
+    const said = results.map((r) => `${r.name}: ${r.message || r.state.toLowerCase()}`);
     notice(`${action}: ${said.join(", ")}`, failed.length > 0);
   } catch (error) {
     notice(`${action} ${name}: ${error}`, true);
