@@ -139,6 +139,29 @@ def test_timeout_stop_outlasts_the_daemon_shutdown(service: dict[str, list[str]]
     assert timeout > max(stops)
 
 
+def test_the_kubernetes_and_nomad_examples_match_their_config() -> None:
+    """docs/kubernetes.md: its config loads, and the grace periods outlast its shutdown (the
+    shutdown_timeout, the largest kill_timeout, the store's 5 s) plus what comes before the
+    SIGTERM (the preStop sleep, Nomad's shutdown_delay)."""
+    text = (DOCS / "kubernetes.md").read_text()
+    [toml] = re.findall(r"```toml\n(.*?)```", text, re.S)
+    config = load(toml)
+    assert set(config.programs) == {"web", "worker"}
+    assert config.daemon.metrics is not None
+    needed = config.daemon.shutdown_timeout + max(p.kill_timeout for p in config.programs.values())
+    needed += 5
+    [grace] = re.findall(r"terminationGracePeriodSeconds: (\d+)", text)
+    [pre_stop] = re.findall(r'command: \["sleep", "(\d+)"\]', text)
+    assert int(grace) > needed + int(pre_stop)
+    [kill] = re.findall(r'kill_timeout = "(\d+)s"', text)
+    assert int(kill) > needed
+    port = config.daemon.metrics.listen.rpartition(":")[2]
+    assert f'prometheus.io/port: "{port}"' in text
+    assert f"to = {port} }}" in text
+    for probe in ("svctl", '"wait", "web", "--ready"', '"--timeout", "5", "ok"'):
+        assert probe in text
+
+
 def test_unit_folders_are_the_packaged_config_paths(service: dict[str, list[str]]) -> None:
     daemon = load_path(PACKAGED_CONFIG).daemon
     runtime = _one(service, "RuntimeDirectory")
