@@ -59,6 +59,9 @@ autostart = false
 """
 NAMES = ["web", "worker", "crasher", "idle"]
 
+# One worker runs them all, so they share one daemon, one svctl web and one browser.
+pytestmark = pytest.mark.xdist_group("web")
+
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 
