@@ -244,8 +244,11 @@ function connect() {
   feed.addEventListener("programs", (event) => replaceAll(JSON.parse(event.data)));
   feed.addEventListener("program", (event) => {
     const status = JSON.parse(event.data);
+    const before = rows.get(status.name);
+    const moved = !before || before.status.state !== status.state || before.status.pid !== status.pid;
     upsert(status);
-    if (status.name === selected) loadHistory(status.name);
+    // A new state or a new run is a new history entry; a progress report or a probe is not.
+    if (status.name === selected && moved) loadHistory(status.name);
   });
 }
 
