@@ -145,6 +145,9 @@ def test_the_token_becomes_a_strict_httponly_cookie_and_leaves_the_url(web: Web)
         assert page.status_code == 200
         assert re.search(r'name="csrf-token" content="[0-9a-f]{64}"', page.text)
         assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    with httpx.Client() as fresh:  # no session yet
+        elsewhere = fresh.get(f"{web.base}//evil.example/", params={"token": web.token})
+    assert elsewhere.headers["location"] == "/evil.example/"
 
 
 def test_a_post_needs_the_pages_origin_and_its_csrf_token(web: Web) -> None:

@@ -114,7 +114,8 @@ class Guard:
         if not self.keys.token_matches(given) or request.method not in _SAFE_METHODS:
             return _refuse(403, "svctl web: wrong token\n")
         rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-        target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
+        # One leading slash: "//host/x" would send the browser to another host.
+        target = "/" + request.url.path.lstrip("/") + (f"?{urlencode(rest)}" if rest else "")
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             cookie_name(port),
