@@ -85,6 +85,10 @@ class Health:
         self.last: ProbeReport | None = None
         #: Consecutive liveness failures.
         self.failures = 0
+        #: Failed looks by probe, counted from the start (the metrics read them).
+        self.probe_failures = {
+            kind: 0 for kind in ("ready", "liveness") if getattr(program, kind) is not None
+        }
         #: The program's own ``STATUS=`` text, and its ``MAINPID=``.
         self.status_text: str | None = None
         self.main_pid: int | None = None
@@ -252,6 +256,9 @@ class Health:
                     reaper=self._services.containment.reaper,
                 )
                 self._note(result)
+                if not result.ok:
+                    kind = "ready" if state is lc.State.STARTING else "liveness"
+                    self.probe_failures[kind] += 1
                 if state is lc.State.STARTING and result.ok:
                     self._probing = self._probing_for = None
                     self._send(lc.Ready())

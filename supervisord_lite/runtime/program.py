@@ -137,6 +137,12 @@ class ProgramRunner:
         """None without a liveness probe; else whether it has not failed since it last passed."""
         return self._health.healthy if self._health is not None else None
 
+    @property
+    def probe_failures(self) -> dict[str, int]:
+        """Failed looks by probe (``ready``, ``liveness``) since the program was configured;
+        one entry per probe it has, none without probes."""
+        return dict(self._health.probe_failures) if self._health is not None else {}
+
     def _snap(self) -> lc.Snapshot:
         return self.snapshot
 

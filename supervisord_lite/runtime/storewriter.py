@@ -125,6 +125,9 @@ class StoreWriter:
         self._error_at: float | None = None
         #: Sees every record as it is submitted (the metrics' run counters), when set.
         self.tap: Callable[[StoreOp], None] | None = None
+        #: Told how long each write attempt took, in seconds, written or failed (the
+        #: metrics' latency histogram), when set.
+        self.on_write: Callable[[float], None] | None = None
 
     def submit(self, op: StoreOp) -> None:
         """Queue a record; it is written with the next batch (or held back, or counted as
@@ -241,7 +244,7 @@ class StoreWriter:
         while self._may_write():
             batch = list(itertools.islice(self._pending, self._batch))
             try:
-                await _in_thread(self.store.apply, batch)
+                await self._apply(batch)
             except (StoreUnavailable, StoreCorrupt) as exc:
                 self._failed(exc)
                 self._batch = max(1, self._batch // 2)
@@ -271,6 +274,15 @@ class StoreWriter:
                 self._failing = self._retry_due = False
                 self._retry = RETRY_MIN
                 self._notify_attempt()
+
+    async def _apply(self, batch: list[StoreOp]) -> None:
+        """One transaction in the worker thread, timed for ``on_write``."""
+        started = trio.current_time()
+        try:
+            await _in_thread(self.store.apply, batch)
+        finally:
+            if self.on_write is not None:
+                self.on_write(trio.current_time() - started)
 
     def _failed(self, exc: StoreError) -> None:
         """Count a write that may succeed later; log it once per run of identical failures."""

@@ -177,22 +177,34 @@ def test_a_scrape_shows_each_program(tmp_path: Path, containment: str) -> None:
 
 
 def test_probes_show_health_and_their_last_look(tmp_path: Path) -> None:
-    programs = """\
+    # The ready probe fails its first look (it leaves a file behind), then passes; the
+    # counter program reports progress on its stdout.
+    programs = r"""
 [programs.probed]
 command = ["sleep", "3600"]
 stop_timeout = 5
-ready = { exec = ["true"], interval = 0.1 }
+ready = { exec = ["sh", "-c", "test -e looked || { touch looked; exit 1; }"], interval = 0.1 }
 liveness = { exec = ["true"], interval = 0.2 }
+
+[programs.counter]
+command = ["sh", "-c", "echo '{\"progress\": {\"done\": 3, \"total\": 10}}'; exec sleep 3600"]
+stop_timeout = 5
+progress = { from = "stdout", format = "json" }
 """
     p = "supervisord_lite_program_"
     with running(tmp_path, programs, TCP) as daemon:
         with Client(daemon.socket, timeout=20) as client:
             client.wait("probed", state="RUNNING", timeout=15)
+        scrape_until(daemon, p + "progress_total", 10, program="counter")
         samples = scrape_until(daemon, p + "healthy", 1, program="probed")
     assert value(samples, p + "ready", program="probed") == 1
     assert value(samples, p + "probe_ok", program="probed") == 1
     assert value(samples, p + "probe_latency_seconds", program="probed") >= 0
     assert value(samples, p + "probe_time_seconds", program="probed") > 0
+    assert value(samples, p + "probe_failures_total", program="probed", probe="ready") == 1
+    assert value(samples, p + "probe_failures_total", program="probed", probe="liveness") == 0
+    assert value(samples, p + "progress_done", program="counter") == 3
+    assert (p + "probe_failures_total", frozenset({("program", "counter")})) not in samples
 
 
 def test_restarts_and_stops_are_counted(tmp_path: Path) -> None:
@@ -201,6 +213,7 @@ def test_restarts_and_stops_are_counted(tmp_path: Path) -> None:
             client.restart("web")
             client.restart("web")
             client.stop("talker")
+            client.history("web")  # answered once every record before it is written
         samples = samples_of(scrape(daemon))
     p = "supervisord_lite_program_"
     assert value(samples, p + "restarts_total", program="web") == 2
@@ -209,6 +222,9 @@ def test_restarts_and_stops_are_counted(tmp_path: Path) -> None:
     assert value(samples, p + "exits_total", program="talker", outcome="stopped") == 1
     assert value(samples, p + "wanted_up", program="talker") == 0
     assert value(samples, p + "state", program="talker", state="STOPPED") == 1
+    writes = "supervisord_lite_store_write_duration_seconds"
+    assert value(samples, writes + "_count") >= 1
+    assert value(samples, writes + "_bucket", le="+Inf") == value(samples, writes + "_count")
 
 
 def test_requests_are_counted_by_op_and_outcome(tmp_path: Path) -> None:

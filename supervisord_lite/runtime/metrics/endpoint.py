@@ -9,7 +9,7 @@ import trio
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.metrics.exposition import render
 from supervisord_lite.runtime.metrics.http import MetricsServer, bind_metrics_socket, url_of
-from supervisord_lite.runtime.metrics.requests import RequestMeter
+from supervisord_lite.runtime.metrics.requests import Latencies, RequestMeter
 from supervisord_lite.runtime.metrics.runs import RunCounters
 from supervisord_lite.runtime.metrics.scrape import Sources, gather
 
@@ -31,6 +31,7 @@ class Metrics:
         self.sock = sock
         self.runs = RunCounters()
         self.requests = RequestMeter()
+        self.store_writes = Latencies()
         self._rendering = trio.CapacityLimiter(1)
 
     def start(
@@ -44,8 +45,9 @@ class Metrics:
         """Feed the counters from now on and serve scrapes in ``nursery``: call it before the
         programs start, so their first runs are counted."""
         store.tap = self.runs.observe
+        store.on_write = self.store_writes.observe
         handlers.meter = self.requests
-        sources = Sources(supervisor, store, control, self.runs, self.requests)
+        sources = Sources(supervisor, store, control, self.runs, self.requests, self.store_writes)
 
         async def scrape(accept: str) -> tuple[bytes, str]:
             async with self._rendering:

@@ -133,6 +133,17 @@ class ScrapeCollector:
             "Signal number that ended the last run, with its name.",
             ["program", "signal"],
         )
+        probe_failures = _counter(
+            "program_probe_failures_total",
+            "Probe looks that failed, by probe (ready, liveness).",
+            ["program", "probe"],
+        )
+        progress_done = _gauge(
+            "program_progress_done", "How much of its work the run reports done."
+        )
+        progress_total = _gauge(
+            "program_progress_total", "The run's reported total amount of work."
+        )
         start_time = _gauge("program_start_time_seconds", "Unix time the current run started at.")
         uptime = _gauge("program_uptime_seconds", "Seconds the current run has been up.")
         for p in programs:
@@ -145,6 +156,12 @@ class ScrapeCollector:
                 probe_ok.add_metric(name, 1 if p.probe.ok else 0)
                 probe_latency.add_metric(name, p.probe.latency)
                 probe_time.add_metric(name, p.probe.at)
+            for probe, failed in sorted(s.probe_failures.get(p.name, {}).items()):
+                probe_failures.add_metric([p.name, probe], failed)
+            if p.progress is not None and p.progress.done is not None:
+                progress_done.add_metric(name, p.progress.done)
+            if p.progress is not None and p.progress.total is not None:
+                progress_total.add_metric(name, p.progress.total)
             wanted.add_metric(name, 1 if p.want is Want.UP else 0)
             for each in ProgramState:
                 state.add_metric([p.name, each.value], 1 if p.state is each else 0)
@@ -163,7 +180,8 @@ class ScrapeCollector:
                 start_time.add_metric(name, p.started_at)
                 uptime.add_metric(name, p.uptime)
         yield from (up, ready, wanted, state, restarts, starts, spawn_failures, exits, ooms)
-        yield from (healthy, probe_ok, probe_latency, probe_time)
+        yield from (healthy, probe_ok, probe_latency, probe_time, probe_failures)
+        yield from (progress_done, progress_total)
         yield from (exit_code, exit_signal, start_time, uptime)
         yield from self._usage()
 
@@ -290,6 +308,13 @@ class ScrapeCollector:
             ("refused_records", "Records the state store refused.", st.refused),
         ):
             yield CounterMetricFamily(P + f"store_{name}_total", doc, value)
+        writes = self.scrape.store_writes
+        latency = HistogramMetricFamily(
+            P + "store_write_duration_seconds",
+            "Time each write to the state store took, written or failed.",
+        )
+        latency.add_metric([], writes.cumulative(), writes.total)
+        yield latency
 
     def _requests(self) -> Iterator[Metric]:
         s = self.scrape

@@ -18,6 +18,8 @@ from supervisord_lite import __version__
 from supervisord_lite.runtime.metrics.usage import RunRef
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from supervisord_lite.protocol.messages import ProgramStatus
     from supervisord_lite.runtime.control import ControlServer, ControlStatistics
     from supervisord_lite.runtime.fanout import FanOutStatistics
@@ -36,6 +38,7 @@ class Sources:
     control: ControlServer
     runs: RunCounters
     requests: RequestMeter
+    store_writes: Latencies
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,10 @@ class Scrape:
     requests: dict[tuple[str, str], int]
     latencies: dict[str, Latencies]
     store: StoreWriterStatistics
+    store_writes: Latencies
     events: FanOutStatistics
+    #: program -> probe (``ready``, ``liveness``) -> failed looks.
+    probe_failures: dict[str, dict[str, int]]
 
 
 async def loop_lag() -> float:
@@ -66,22 +72,30 @@ async def loop_lag() -> float:
     return trio.current_time() - start
 
 
+def current_runs(
+    supervisor: Supervisor, names: Collection[str] | None = None
+) -> tuple[RunRef, ...]:
+    """Where the current run of each program (of ``names``, or all) is; a program with no
+    run alive is left out."""
+    tree = supervisor.containment.tree
+    runs = []
+    for runner in supervisor.runners.values():
+        snap = runner.snapshot
+        if snap.pgid is None or (names is not None and runner.name not in names):
+            continue
+        cgroup = None
+        if tree is not None and snap.run_id is not None:
+            cgroup = tree.run_path(runner.name, snap.run_id)
+        runs.append(RunRef(runner.name, snap.pgid, cgroup))
+    return tuple(runs)
+
+
 async def gather(sources: Sources) -> Scrape:
     """See the module docstring."""
     lag = await loop_lag()
     supervisor = sources.supervisor
     programs = supervisor.status(stats=True)
     sources.runs.prune({p.name for p in programs})
-    tree = supervisor.containment.tree
-    runs = []
-    for runner in supervisor.runners.values():
-        snap = runner.snapshot
-        if snap.pgid is None:
-            continue
-        cgroup = None
-        if tree is not None and snap.run_id is not None:
-            cgroup = tree.run_path(runner.name, snap.run_id)
-        runs.append(RunRef(runner.name, snap.pgid, cgroup))
     stats = trio.lowlevel.current_statistics()
     return Scrape(
         version=__version__,
@@ -89,7 +103,7 @@ async def gather(sources: Sources) -> Scrape:
         shutting_down=supervisor.shutting_down,
         programs=programs,
         counts={p.name: sources.runs.get(p.name) for p in programs},
-        runs=tuple(runs),
+        runs=current_runs(supervisor),
         loop_lag=lag,
         tasks_living=stats.tasks_living,
         tasks_runnable=stats.tasks_runnable,
@@ -97,5 +111,7 @@ async def gather(sources: Sources) -> Scrape:
         requests=dict(sources.requests.outcomes),
         latencies={op: h.copy() for op, h in sources.requests.latencies.items()},
         store=sources.store.statistics(),
+        store_writes=sources.store_writes.copy(),
         events=supervisor.events.statistics(),
+        probe_failures={r.name: r.probe_failures for r in supervisor.runners.values()},
     )
