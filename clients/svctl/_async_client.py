@@ -257,15 +257,17 @@ class AsyncClient:
         self,
         *names: str,
         stats: bool = False,
+        usage: bool = False,
         timeout: TimeoutArg = DEFAULT,  # noqa: ASYNC109
     ) -> list[ProgramStatus]:
         """The named programs' status (all of them, in config order, when none is named);
-        ``stats`` adds each program's log counters (``ProgramStatus.logs``).
+        ``stats`` adds each program's log counters (``ProgramStatus.logs``), ``usage`` the
+        CPU time and memory of each current run (``ProgramStatus.usage``).
 
         Raises:
             NoSuchProgram: a name is unknown (``.known`` lists the valid ones).
         """
-        return await self._call(_requests.status(names, stats), timeout)
+        return await self._call(_requests.status(names, stats, usage), timeout)
 
     async def store_health(self, *, timeout: TimeoutArg = DEFAULT) -> StoreHealth | None:  # noqa: ASYNC109
         """The daemon's state store: records held back (``pending``), dropped or refused, the

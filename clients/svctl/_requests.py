@@ -122,9 +122,11 @@ def ping() -> Request[None]:
     return Request(lambda i: Ping(id=i), _none_from(Pong))
 
 
-def status(names: tuple[str, ...], stats: bool) -> Request[list[ProgramStatus]]:
+def status(
+    names: tuple[str, ...], stats: bool, usage: bool = False
+) -> Request[list[ProgramStatus]]:
     """``Status`` of the named programs (every program when ``names`` is empty)."""
-    return Request(lambda i: Status(id=i, names=names, stats=stats), _status)
+    return Request(lambda i: Status(id=i, names=names, stats=stats, usage=usage), _status)
 
 
 def store() -> Request[StoreHealth | None]:

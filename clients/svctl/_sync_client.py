@@ -242,15 +242,17 @@ class Client:
         self,
         *names: str,
         stats: bool = False,
+        usage: bool = False,
         timeout: TimeoutArg = DEFAULT,
     ) -> list[ProgramStatus]:
         """The named programs' status (all of them, in config order, when none is named);
-        ``stats`` adds each program's log counters (``ProgramStatus.logs``).
+        ``stats`` adds each program's log counters (``ProgramStatus.logs``), ``usage`` the
+        CPU time and memory of each current run (``ProgramStatus.usage``).
 
         Raises:
             NoSuchProgram: a name is unknown (``.known`` lists the valid ones).
         """
-        return self._call(_requests.status(names, stats), timeout)
+        return self._call(_requests.status(names, stats, usage), timeout)
 
     def store_health(self, *, timeout: TimeoutArg = DEFAULT) -> StoreHealth | None:
         """The daemon's state store: records held back (``pending``), dropped or refused, the

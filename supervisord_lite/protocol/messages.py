@@ -74,6 +74,7 @@ __all__ = [
     "Reply",
     "Request",
     "Restart",
+    "RunUsage",
     "ServerMessage",
     "Shutdown",
     "Signal",
@@ -150,10 +151,13 @@ class Status(Request, tag="status", kw_only=True, frozen=True):
     Answered with :class:`StatusReply`, or ``Error(no_such_program, known=...)`` when a name
     is unknown. ``stats`` asks for each program's log counters too (``ProgramStatus.logs``);
     without it they are left out, which keeps the frequent plain status small and quick.
+    ``usage`` asks for what each current run uses (``ProgramStatus.usage``): the daemon reads
+    cgroup or /proc files for it, off its event loop (``svctl top`` asks every few seconds).
     """
 
     names: tuple[str, ...] = ()
     stats: bool = False
+    usage: bool = False
 
 
 class Start(Request, tag="start", kw_only=True, frozen=True):
@@ -398,6 +402,16 @@ class OperatorIntent(Struct, kw_only=True, frozen=True):
     at: float
 
 
+class RunUsage(Struct, kw_only=True, frozen=True):
+    """What a program's current run uses now, as the metrics count it (docs/metrics.md):
+    CPU time (user and system, seconds since the run started), memory (bytes: its cgroup's
+    ``memory.current``, else the resident set of its processes) and its processes alive."""
+
+    cpu_seconds: float
+    memory_bytes: NonNegative
+    processes: NonNegative
+
+
 class ProgramStatus(Struct, kw_only=True, frozen=True):
     """One program as ``svctl status`` shows it.
 
@@ -418,6 +432,7 @@ class ProgramStatus(Struct, kw_only=True, frozen=True):
     when a scheduled program is next due (wall clock; None when it is not scheduled, or paused
     by the operator); ``reload_check`` the last run of its ``reload_check`` (a change of its
     watched files; None before the first).
+    ``usage`` what the run uses, when asked for (``Status(usage=True)``) and a run is alive.
     """
 
     name: str
@@ -444,6 +459,7 @@ class ProgramStatus(Struct, kw_only=True, frozen=True):
     intent: OperatorIntent | None = None
     next_run: float | None = None
     reload_check: ProbeReport | None = None
+    usage: RunUsage | None = None
 
 
 class ActionResult(Struct, kw_only=True, frozen=True):

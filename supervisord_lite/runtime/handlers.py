@@ -31,6 +31,7 @@ from supervisord_lite.protocol.errors import BadRequest, ProtocolError
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.logs.tail import send_logs
 from supervisord_lite.runtime.signalling import send_signal, signal_name
+from supervisord_lite.runtime.metrics.usage import with_usage
 from supervisord_lite.store import Store
 
 if TYPE_CHECKING:
@@ -161,8 +162,10 @@ class Handlers:
         match request:
             case m.Ping():
                 await send(m.Pong(id=rid))
-            case m.Status(names=names, stats=stats):
+            case m.Status(names=names, stats=stats, usage=usage):
                 programs = sup.status(self._members(names), stats=stats)
+                if usage:
+                    programs = await with_usage(sup, programs)
                 await send(m.StatusReply(id=rid, programs=programs, store=store_health(sup.store)))
             case m.Start(names=names, all=every, wait=wait):
                 self._need_names(names, every)

@@ -41,6 +41,7 @@ from supervisord_lite.protocol import (
     Reply,
     Request,
     Restart,
+    RunUsage,
     ServerMessage,
     Shutdown,
     Signal,
@@ -65,7 +66,7 @@ REPLIES = msgspec.msgpack.Decoder(ServerMessage)
 WIRE: dict[type[Request] | type[Reply], tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     Hello: ("hello", ("version",), ("id", "client", "read_only")),
     Ping: ("ping", (), ("id",)),
-    Status: ("status", (), ("id", "names", "stats")),
+    Status: ("status", (), ("id", "names", "stats", "usage")),
     Start: ("start", (), ("id", "names", "all", "wait")),
     Stop: ("stop", (), ("id", "names", "all", "wait", "with_dependents")),
     Restart: ("restart", (), ("id", "names", "all", "wait")),
@@ -120,9 +121,11 @@ VALUES: dict[type[msgspec.Struct], tuple[tuple[str, ...], tuple[str, ...]]] = {
             "intent",
             "next_run",
             "reload_check",
+            "usage",
         ),
     ),
     OperatorIntent: (("want", "at"), ()),
+    RunUsage: (("cpu_seconds", "memory_bytes", "processes"), ()),
     ProbeReport: (("ok", "detail", "latency", "at"), ()),
     Progress: (
         (),

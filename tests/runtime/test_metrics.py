@@ -149,6 +149,14 @@ def test_a_scrape_shows_each_program(tmp_path: Path, containment: str) -> None:
         written = p + "log_written_bytes_total"
         scrape_until(daemon, written, 5, program="talker", stream="stderr")
         samples = scrape_until(daemon, written, 6, program="talker", stream="stdout")
+        with Client(daemon.socket, timeout=20) as client:
+            measured = {p.name: p.usage for p in client.status(usage=True)}
+            plain = client.status("web")[0].usage
+    # A status that asks for usage gets what a scrape shows (svctl top shows it).
+    web = measured["web"]
+    assert web is not None
+    assert (web.processes >= 1, web.memory_bytes > 0, web.cpu_seconds >= 0) == (True,) * 3
+    assert (measured["crasher"], plain) == (None, None)
     assert value(samples, p + "up", program="web") == 1
     assert value(samples, p + "ready", program="web") == 1
     assert value(samples, p + "up", program="crasher") == 0

@@ -15,11 +15,9 @@ from typing import TYPE_CHECKING
 import trio
 
 from supervisord_lite import __version__
-from supervisord_lite.runtime.metrics.usage import RunRef
+from supervisord_lite.runtime.metrics.usage import RunRef, current_runs
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
-
     from supervisord_lite.protocol.messages import ProgramStatus
     from supervisord_lite.runtime.control import ControlServer, ControlStatistics
     from supervisord_lite.runtime.fanout import FanOutStatistics
@@ -70,24 +68,6 @@ async def loop_lag() -> float:
     start = trio.current_time()
     await trio.lowlevel.cancel_shielded_checkpoint()
     return trio.current_time() - start
-
-
-def current_runs(
-    supervisor: Supervisor, names: Collection[str] | None = None
-) -> tuple[RunRef, ...]:
-    """Where the current run of each program (of ``names``, or all) is; a program with no
-    run alive is left out."""
-    tree = supervisor.containment.tree
-    runs = []
-    for runner in supervisor.runners.values():
-        snap = runner.snapshot
-        if snap.pgid is None or (names is not None and runner.name not in names):
-            continue
-        cgroup = None
-        if tree is not None and snap.run_id is not None:
-            cgroup = tree.run_path(runner.name, snap.run_id)
-        runs.append(RunRef(runner.name, snap.pgid, cgroup))
-    return tuple(runs)
 
 
 async def gather(sources: Sources) -> Scrape:

@@ -8,20 +8,34 @@ of its members, found in one pass over the host's processes (done only when such
 its CPU time is what those processes used plus what their reaped children used, so CPU time
 of a descendant reaped by the daemon itself is not in it.
 
-Blocking file reads: called in a worker thread, with plain values gathered on the event loop.
-Processes that vanish while being read are simply not counted: a scrape sees a moment.
+``measure`` does blocking file reads: it is called in a worker thread, with plain values
+gathered on the event loop (``current_runs``). Processes that vanish while being read are
+simply not counted: a scrape sees a moment. ``with_usage`` does both for a status request
+that asks for usage (``Status(usage=True)``, ``svctl top``).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import msgspec
 import psutil
+import trio
+
+from supervisord_lite.protocol.messages import RunUsage
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Collection, Iterable, Sequence
+
+    from supervisord_lite.protocol.messages import ProgramStatus
+    from supervisord_lite.runtime.supervisor import Supervisor
+
+#: psutil's ``process_iter`` keeps a process cache that is not safe to share between threads:
+#: one pass over the host's processes at a time (a scrape and a status may both measure).
+_ONE_PASS = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +55,43 @@ class Usage:
     memory_bytes: int
     processes: int
     source: str
+
+
+def current_runs(
+    supervisor: Supervisor, names: Collection[str] | None = None
+) -> tuple[RunRef, ...]:
+    """Where the current run of each program (of ``names``, or all) is; a program with no
+    run alive is left out. On the event loop: it reads the runners' snapshots."""
+    tree = supervisor.containment.tree
+    runs = []
+    for runner in supervisor.runners.values():
+        snap = runner.snapshot
+        if snap.pgid is None or (names is not None and runner.name not in names):
+            continue
+        cgroup = None
+        if tree is not None and snap.run_id is not None:
+            cgroup = tree.run_path(runner.name, snap.run_id)
+        runs.append(RunRef(runner.name, snap.pgid, cgroup))
+    return tuple(runs)
+
+
+async def with_usage(
+    supervisor: Supervisor, programs: tuple[ProgramStatus, ...]
+) -> tuple[ProgramStatus, ...]:
+    """``programs`` with the usage of their current runs, measured in a worker thread."""
+    runs = current_runs(supervisor, {p.name for p in programs})
+    found = await trio.to_thread.run_sync(measure, runs) if runs else {}
+    return tuple(
+        msgspec.structs.replace(
+            p,
+            usage=RunUsage(
+                cpu_seconds=u.cpu_seconds, memory_bytes=u.memory_bytes, processes=u.processes
+            ),
+        )
+        if (u := found.get(p.name)) is not None
+        else p
+        for p in programs
+    )
 
 
 def measure(runs: Sequence[RunRef]) -> dict[str, Usage]:
@@ -92,19 +143,18 @@ def _trees(pgids: set[int]) -> dict[int, list[int]]:
     host's processes."""
     children: dict[int, list[int]] = {}
     members: dict[int, list[int]] = {}
-    # One reader at a time (scrapes are rendered one by one), and nothing else in the daemon
-    # uses process_iter: its process cache is not shared between threads.
-    for process in psutil.process_iter(["ppid"]):
-        pid = process.pid
-        ppid = process.info["ppid"]
-        try:
-            pgid = os.getpgid(pid)
-        except ProcessLookupError:
-            continue  # it exited meanwhile
-        if ppid is not None:
-            children.setdefault(ppid, []).append(pid)
-        if pgid in pgids:
-            members.setdefault(pgid, []).append(pid)
+    with _ONE_PASS:
+        for process in psutil.process_iter(["ppid"]):
+            pid = process.pid
+            ppid = process.info["ppid"]
+            try:
+                pgid = os.getpgid(pid)
+            except ProcessLookupError:
+                continue  # it exited meanwhile
+            if ppid is not None:
+                children.setdefault(ppid, []).append(pid)
+            if pgid in pgids:
+                members.setdefault(pgid, []).append(pid)
     return {pgid: _with_descendants(found, children) for pgid, found in members.items()}
 
 
