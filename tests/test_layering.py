@@ -400,6 +400,16 @@ def test_cli_import_does_not_pay_for_trio_or_anyio(module: str) -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_svctl_cli_import_does_not_pay_for_textual() -> None:
+    """``svctl top`` imports Textual (and Rich) inside the command; every other command starts
+    without them."""
+    code = "import sys, svctl.cli; print(sorted({'textual', 'rich'} & set(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
 def test_only_the_async_client_touches_anyio() -> None:
     offenders = [
         _rel(path)

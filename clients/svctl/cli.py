@@ -359,6 +359,19 @@ def _shutdown(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+def _top(client: Client, args: argparse.Namespace) -> int:
+    """Textual is imported here only, so every other command stays as quick to start."""
+    try:
+        from svctl.top import run
+    except ImportError as exc:
+        print(
+            f"{PROG}: top needs Textual: pip install 'supervisord-lite[top]' ({exc})",
+            file=sys.stderr,
+        )
+        return 2
+    return run(client.socket_path)
+
+
 # -- the parser --------------------------------------------------------------------------------
 
 _DESCRIPTION = f"""\
@@ -724,6 +737,13 @@ def build_parser() -> argparse.ArgumentParser:
         "svctl web\nsvctl web --listen 127.0.0.1:8080",
     )
     _web_arguments(web)
+    _subcommand(
+        subparsers,
+        "top",
+        _top,
+        "a live full-screen view: programs, CPU, memory, progress, the output of one; act on them",
+        "svctl top\nNO_COLOR=1 svctl -c /etc/supervisord-lite.toml top",
+    )
     _subcommand(
         subparsers,
         "ok",
