@@ -360,16 +360,10 @@ def _shutdown(client: Client, args: argparse.Namespace) -> int:
 
 
 def _top(client: Client, args: argparse.Namespace) -> int:
-    """Textual is imported here only, so every other command stays as quick to start."""
-    try:
-        from svctl.top import run
-    except ImportError as exc:
-        print(
-            f"{PROG}: top needs Textual: pip install 'supervisord-lite[top]' ({exc})",
-            file=sys.stderr,
-        )
-        return 2
-    return run(client.socket_path)
+    from svctl.top import run  # Textual is loaded in there, for this command only
+
+    client.close()  # the view opens connections of its own
+    return run(client.socket_path, read_only=client.read_only)
 
 
 # -- the parser --------------------------------------------------------------------------------

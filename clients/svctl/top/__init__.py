@@ -13,8 +13,9 @@ import sys
 __all__ = ["run"]
 
 
-def run(socket_path: str) -> int:
-    """Show the view until the user quits; the exit status (2 without a terminal).
+def run(socket_path: str, *, read_only: bool = False) -> int:
+    """Show the view until the user quits; the exit status (2 without a terminal or without
+    Textual). ``read_only`` asks the daemon for connections that may only look.
 
     Colour follows the terminal: none with ``NO_COLOR`` set, or when standard output is not
     a terminal.
@@ -22,12 +23,16 @@ def run(socket_path: str) -> int:
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         print("svctl: top needs a terminal (try svctl status, or svctl events)", file=sys.stderr)
         return 2
+    try:
+        from svctl.top.app import TopApp
+    except ModuleNotFoundError as exc:
+        if exc.name not in {"textual", "rich"}:
+            raise
+        print("svctl: top needs Textual: pip install 'supervisord-lite[top]'", file=sys.stderr)
+        return 2
     if not sys.stdout.isatty():
         # Textual draws on stderr; output sent elsewhere still means a plain view.
         os.environ.setdefault("NO_COLOR", "1")
-
-    from svctl.top.app import TopApp
-
-    app = TopApp(socket_path)
+    app = TopApp(socket_path, read_only=read_only)
     code = app.run()
     return code if code is not None else 0

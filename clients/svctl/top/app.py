@@ -84,13 +84,19 @@ class TopApp(App[int]):
     ]
 
     def __init__(
-        self, socket_path: str, *, usage_interval: float | None = 2.0, timeout: float = 10.0
+        self,
+        socket_path: str,
+        *,
+        usage_interval: float | None = 2.0,
+        timeout: float = 10.0,
+        read_only: bool = False,
     ) -> None:
         super().__init__()
         self.socket_path = socket_path
         self.timeout = timeout
-        self.feed = AsyncClient(socket_path, timeout=timeout)
-        self.reads = AsyncClient(socket_path, timeout=timeout)
+        self.read_only = read_only
+        self.feed = self._client()
+        self.reads = self._client()
         self.usage_interval = usage_interval
         self.board = Board()
         self.connected = False
@@ -106,6 +112,9 @@ class TopApp(App[int]):
         )
         self.detail_bar = Static("", id="detail")
         self.output_pane = RichLog(id="log", max_lines=KEPT_LINES, wrap=False, markup=False)
+
+    def _client(self) -> AsyncClient:
+        return AsyncClient(self.socket_path, timeout=self.timeout, read_only=self.read_only)
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -276,7 +285,7 @@ class TopApp(App[int]):
         log = self.output_pane
         try:
             async with (
-                AsyncClient(self.socket_path, timeout=self.timeout) as client,
+                self._client() as client,
                 client.logs(name, lines=TAIL_LINES, follow=True) as items,
             ):
                 async for item in items:
@@ -321,7 +330,7 @@ class TopApp(App[int]):
     async def _run(self, op: str, name: str) -> None:
         self.notify(f"{op} {name}…", timeout=2)
         try:
-            async with AsyncClient(self.socket_path, timeout=self.timeout) as client:
+            async with self._client() as client:
                 if op == "start":
                     results = await client.start(name)
                 elif op == "stop":
@@ -332,7 +341,9 @@ class TopApp(App[int]):
             self.notify(f"{op} {name}: {exc}", severity="error")
             return
         for result in results:
-            said = result.state.value.lower() + (f": {result.message}" if result.message else "")
+            said = result.state.value.lower()
+            if result.message and result.message != said:
+                said = f"{said}: {result.message}"
             if result.ok:
                 self.notify(f"{result.name}: {said}")
             else:
@@ -345,7 +356,7 @@ class TopApp(App[int]):
             self.notify("this svctl cannot send signals to programs", severity="warning")
             return
         try:
-            async with AsyncClient(self.socket_path, timeout=self.timeout) as client:
+            async with self._client() as client:
                 await getattr(client, "signal")(name, signal)  # noqa: B009 - where it exists
         except SvctlError as exc:
             self.notify(f"signal {name}: {exc}", severity="error")
