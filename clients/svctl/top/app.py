@@ -168,12 +168,12 @@ class TopApp(App[int]):
             return
         self._show(event.program)
         if not self._refreshing:
+            self._refreshing = True  # one reader of marked rows at a time, from now
             self._refresh_stale()
 
     @work(group="refresh")
     async def _refresh_stale(self) -> None:
         """Read the programs pushed changes marked, until none is left to read."""
-        self._refreshing = True
         try:
             while self.board.stale and self.connected:
                 names = sorted(self.board.stale)

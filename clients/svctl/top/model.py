@@ -116,8 +116,9 @@ class Board:
                 uptime=0.0 if started else status.uptime if event.pid is not None else None,
                 ready=event.new is ProgramState.RUNNING,
             )
-            if started or event.pid is None:
-                row.seen = now if started else row.seen
+            if started:
+                row.seen = now
+            if started or event.pid is None:  # a new run, or none: its usage is not known
                 row.sampled = row.cpu_share = row.usage = None
         self.stale.add(event.program)
         return True
@@ -135,15 +136,15 @@ def replace_status(status: ProgramStatus, **changes: Any) -> ProgramStatus:
 
 
 def memory(size: int | None) -> str:
-    """``512K``, ``12.3M``, ``1.5G``: bytes in binary units, three significant figures."""
+    """``512B``, ``2.0K``, ``12.3M``, ``150M``: bytes in binary units."""
     if size is None:
         return _NONE
-    value = float(size)
-    for unit in ("B", "K", "M", "G", "T"):
-        if value < 1024 or unit == "T":
-            return f"{value:.0f}{unit}" if unit == "B" or value >= 100 else f"{value:.1f}{unit}"
+    units = ("B", "K", "M", "G", "T")
+    value, i = float(size), 0
+    while value >= 1024 and i < len(units) - 1:
         value /= 1024
-    raise AssertionError("unreachable")
+        i += 1
+    return f"{value:.0f}{units[i]}" if i == 0 or value >= 100 else f"{value:.1f}{units[i]}"
 
 
 def bar(progress: Progress | None, width: int = _BAR) -> str:
