@@ -363,7 +363,7 @@ def _top(client: Client, args: argparse.Namespace) -> int:
     from svctl.top import run  # Textual is loaded in there, for this command only
 
     client.close()  # the view opens connections of its own
-    return run(client.socket_path, read_only=client.read_only)
+    return run(client.socket_path, read_only=client.read_only, timeout=client.timeout)
 
 
 # -- the parser --------------------------------------------------------------------------------

@@ -13,9 +13,10 @@ import sys
 __all__ = ["run"]
 
 
-def run(socket_path: str, *, read_only: bool = False) -> int:
+def run(socket_path: str, *, read_only: bool = False, timeout: float | None = 10.0) -> int:
     """Show the view until the user quits; the exit status (2 without a terminal or without
-    Textual). ``read_only`` asks the daemon for connections that may only look.
+    Textual). ``read_only`` asks the daemon for connections that may only look; ``timeout``
+    bounds connecting and each request (not the streams).
 
     Colour follows the terminal: none with ``NO_COLOR`` set, or when standard output is not
     a terminal.
@@ -33,6 +34,6 @@ def run(socket_path: str, *, read_only: bool = False) -> int:
     if not sys.stdout.isatty():
         # Textual draws on stderr; output sent elsewhere still means a plain view.
         os.environ.setdefault("NO_COLOR", "1")
-    app = TopApp(socket_path, read_only=read_only)
+    app = TopApp(socket_path, read_only=read_only, timeout=timeout)
     code = app.run()
     return code if code is not None else 0

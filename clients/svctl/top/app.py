@@ -88,7 +88,7 @@ class TopApp(App[int]):
         socket_path: str,
         *,
         usage_interval: float | None = 2.0,
-        timeout: float = 10.0,
+        timeout: float | None = 10.0,
         read_only: bool = False,
     ) -> None:
         super().__init__()
