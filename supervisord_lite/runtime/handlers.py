@@ -30,8 +30,8 @@ from supervisord_lite.protocol import messages as m
 from supervisord_lite.protocol.errors import BadRequest, ProtocolError
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.logs.tail import send_logs
-from supervisord_lite.runtime.signalling import send_signal, signal_name
 from supervisord_lite.runtime.metrics.usage import with_usage
+from supervisord_lite.runtime.signalling import send_signal, signal_name
 from supervisord_lite.store import Store
 
 if TYPE_CHECKING:

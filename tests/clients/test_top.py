@@ -17,7 +17,7 @@ from textual.widgets.data_table import CellDoesNotExist
 from supervisord_lite.protocol.messages import ProgramState, ProgramStatus, Progress, RunUsage
 from svctl import AsyncClient, StateChanged
 from svctl.top.app import TopApp
-from svctl.top.dialogs import ConfirmStop
+from svctl.top.dialogs import ConfirmStop, PickSignal
 from svctl.top.model import Board, Lines, bar, cells, memory
 from tests.daemon_harness import running, svctl
 
@@ -187,6 +187,23 @@ async def _drive(daemon: Daemon) -> None:
         await pilot.press("r")
         await _until(pilot, lambda: _log_lines(app).count(said) == 2, "the restarted run's output")
         await _until(pilot, lambda: _cell(app, "talker", "restarts") == "1", "a restart counted")
+
+        # k offers the signals; the first (HUP) goes to the selected program, in its history.
+        await pilot.press("k")
+        assert isinstance(app.screen, PickSignal)
+        await pilot.press("enter")
+        async with AsyncClient(daemon.socket, timeout=20) as other:
+            signalled: list[str] = []
+
+            async def look() -> None:
+                signalled[:] = [e.kind for e in await other.history("talker", 50)]
+
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while "signalled" not in signalled:
+                assert loop.time() < deadline, f"no signal in talker's history: {signalled}"
+                await look()
+                await pilot.pause(0.05)
         await pilot.press("q")
 
 

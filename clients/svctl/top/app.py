@@ -351,17 +351,17 @@ class TopApp(App[int]):
 
     @work(group="actions")
     async def _send_signal(self, name: str, signal: str) -> None:
-        # The client's ``signal`` request (``svctl signal``), where this svctl has it.
-        if not hasattr(AsyncClient, "signal"):
-            self.notify("this svctl cannot send signals to programs", severity="warning")
-            return
         try:
             async with self._client() as client:
-                await getattr(client, "signal")(name, signal)  # noqa: B009 - where it exists
+                results = await client.signal(name, signal=signal)
         except SvctlError as exc:
             self.notify(f"signal {name}: {exc}", severity="error")
             return
-        self.notify(f"{name}: sent SIG{signal}")
+        for result in results:
+            if result.ok:
+                self.notify(f"{result.name}: sent SIG{signal}")
+            else:
+                self.notify(f"{result.name}: {result.message or 'not sent'}", severity="error")
 
     async def on_unmount(self) -> None:
         self.workers.cancel_all()
