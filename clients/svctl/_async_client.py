@@ -197,9 +197,12 @@ class AsyncClient:
             return None
         deadline = clock() + PARTING_WAIT
         try:
-            async with io.reading(deadline):
-                while data := await io.receive(deadline):
-                    session.receive_data(data)
+            done = False
+            while not done:
+                async with io.reading(deadline) as turn:
+                    done = turn  # else another task read meanwhile: wait for a turn
+                    while turn and (data := await io.receive(deadline)):
+                        session.receive_data(data)
         except OSError:  # reset after the last bytes, or nothing more in time
             return session.failure
         session.receive_data(b"")
@@ -214,11 +217,12 @@ class AsyncClient:
             if io is None or session is None:
                 raise DaemonUnavailable("the connection was closed")
             try:
-                async with io.reading(deadline):
+                async with io.reading(deadline) as turn:
                     value = ready()
                     if value is not PENDING:
                         return value
-                    session.receive_data(await io.receive(deadline))
+                    if turn:
+                        session.receive_data(await io.receive(deadline))
             except TimeoutError as exc:
                 raise Timeout("no answer from the daemon in time") from exc
             except OSError as exc:

@@ -83,7 +83,9 @@ class AsyncTransport:
     def __init__(self, stream: SocketStream) -> None:
         self._stream = stream
         self._send_lock = anyio.Lock()
-        self._receive_lock = anyio.Lock()
+        #: Whether a task is reading, and what wakes the others when its turn ends.
+        self._reading = False
+        self._fed = anyio.Event()
         self.closed = False
 
     async def send(self, data: bytes, deadline: float | None) -> None:
@@ -102,16 +104,30 @@ class AsyncTransport:
             raise TimeoutError
 
     @asynccontextmanager
-    async def reading(self, deadline: float | None) -> AsyncIterator[None]:
-        """Hold the right to read; waiting for it ends at the deadline."""
-        with anyio.CancelScope(deadline=_at(deadline)) as scope:
-            await self._receive_lock.acquire()
-        if scope.cancelled_caught:
-            raise TimeoutError
+    async def reading(self, deadline: float | None) -> AsyncIterator[bool]:
+        """Take a turn at reading, or wait for another task's turn to end: True when this
+        task may ``receive`` now; False when another task read (and fed the session) while
+        this one waited, so the caller looks at the session again before it asks again.
+
+        Every reader's turn ends with every waiter woken, not just the next one: a task whose
+        reply came in another's read must not wait behind a third task's turn, which may be a
+        quiet stream's read that never returns. Waiting ends at the deadline (TimeoutError).
+        """
+        if self._reading:
+            fed = self._fed
+            with anyio.CancelScope(deadline=_at(deadline)) as scope:
+                await fed.wait()
+            if scope.cancelled_caught:
+                raise TimeoutError
+            yield False
+            return
+        self._reading = True
         try:
-            yield
+            yield True
         finally:
-            self._receive_lock.release()
+            self._reading = False
+            fed, self._fed = self._fed, anyio.Event()
+            fed.set()
 
     async def receive(self, deadline: float | None) -> bytes:
         """The next bytes from the daemon; ``b""`` once it closed the connection."""

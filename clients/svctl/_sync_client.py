@@ -182,9 +182,12 @@ class Client:
             return None
         deadline = clock() + PARTING_WAIT
         try:
-            with io.reading(deadline):
-                while data := io.receive(deadline):
-                    session.receive_data(data)
+            done = False
+            while not done:
+                with io.reading(deadline) as turn:
+                    done = turn  # else another task read meanwhile: wait for a turn
+                    while turn and (data := io.receive(deadline)):
+                        session.receive_data(data)
         except OSError:  # reset after the last bytes, or nothing more in time
             return session.failure
         session.receive_data(b"")
@@ -199,11 +202,12 @@ class Client:
             if io is None or session is None:
                 raise DaemonUnavailable("the connection was closed")
             try:
-                with io.reading(deadline):
+                with io.reading(deadline) as turn:
                     value = ready()
                     if value is not PENDING:
                         return value
-                    session.receive_data(io.receive(deadline))
+                    if turn:
+                        session.receive_data(io.receive(deadline))
             except TimeoutError as exc:
                 raise Timeout("no answer from the daemon in time") from exc
             except OSError as exc:

@@ -50,8 +50,8 @@ class _Held:
             raise TimeoutError
         self._lock = lock
 
-    def __enter__(self) -> None:
-        return None
+    def __enter__(self) -> bool:
+        return True  # one thread reads at a time: holding the lock is the turn
 
     def __exit__(
         self,
@@ -126,7 +126,8 @@ class SyncTransport:
             raise
 
     def reading(self, deadline: float | None) -> _Held:
-        """Hold the right to read (one thread at a time); waiting for it ends at the deadline."""
+        """Hold the right to read (one thread at a time); waiting for it ends at the deadline.
+        Entering it gives True, the turn to read (see the async transport's ``reading``)."""
         return _Held(self._receive_lock, deadline)
 
     def receive(self, deadline: float | None) -> bytes:
