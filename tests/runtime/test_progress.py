@@ -174,8 +174,9 @@ def test_a_flood_of_reports_keeps_only_the_latest(tmp_path: Path) -> None:
 
 ENV = """
 import os, sys, time
-with open(sys.argv[1], "w") as f:
+with open(sys.argv[1] + ".part", "w") as f:
     f.write(os.environ.get("NOTIFY_SOCKET", "<none>"))
+os.rename(sys.argv[1] + ".part", sys.argv[1])  # whole when it appears
 time.sleep(3600)
 """
 
