@@ -10,6 +10,11 @@ process-compose, the peer this compares with best, is not in any registry this m
 measured here.
 
     .venv/bin/python bench/readiness_chain.py [--reps 10] [--load 0.2] [--width 1]
+
+``--idle N [--window S] [--memory-interval S ...]`` measures instead what watching costs while
+nothing happens: the daemon's CPU over the window with N idle programs, bare, with a tcp
+liveness probe every second each, and with ``restart_when.memory`` sampled every S seconds
+each (the path taken without the cgroup v2 memory controller).
 """
 
 from __future__ import annotations
@@ -142,16 +147,16 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def idle_cost(programs: int, window: float, probed: bool, port: int) -> float:
-    """The daemon's CPU seconds over ``window`` with ``programs`` idle programs, each with a
-    tcp liveness probe every second when ``probed``."""
+def idle_cost(programs: int, window: float, extra: str = "") -> float:
+    """The daemon's CPU seconds over ``window`` with ``programs`` idle programs, each with the
+    config line ``extra`` (a probe, a memory watch) when given."""
     with tempfile.TemporaryDirectory(prefix="sl-idle-") as tmp:
         folder = Path(tmp)
         lines = ["[daemon]", 'socket = "run/ctl.sock"', 'state_db = "state/s.db"']
         for i in range(programs):
             lines += [f"[programs.p{i}]", 'command = ["sleep", "3600"]', "start_seconds = 0"]
-            if probed:
-                lines.append(f'liveness = {{ tcp = "127.0.0.1:{port}", interval = 1.0 }}')
+            if extra:
+                lines.append(extra)
         path = folder / "idle.toml"
         path.write_text("\n".join(lines) + "\n")
         with serving(folder, path) as socket_path:
@@ -186,6 +191,14 @@ def main() -> int:
         " liveness probe every second each) and not",
     )
     parser.add_argument("--window", type=float, default=20.0)
+    parser.add_argument(
+        "--memory-interval",
+        type=float,
+        action="append",
+        default=[],
+        metavar="S",
+        help="with --idle: also with restart_when.memory sampled every S s (repeatable)",
+    )
     args = parser.parse_args()
     if args.idle:
         import socket
@@ -205,20 +218,32 @@ def main() -> int:
                     conn.close()
 
             threading.Thread(target=accept, daemon=True).start()
-            plain = idle_cost(args.idle, args.window, False, port)
-            probed = idle_cost(args.idle, args.window, True, port)
+            plain = idle_cost(args.idle, args.window)
+            probe = f'liveness = {{ tcp = "127.0.0.1:{port}", interval = 1.0 }}'
+            probed = idle_cost(args.idle, args.window, probe)
+            sampled = {
+                every: idle_cost(
+                    args.idle,
+                    args.window,
+                    f'restart_when = {{ memory = "1GiB", memory_interval = {every} }}',
+                )
+                for every in args.memory_interval
+            }
         looks = args.idle * args.window
-        print(
-            json.dumps(
-                {
-                    "programs": args.idle,
-                    "window_s": args.window,
-                    "cpu_s_without_probes": round(plain, 3),
-                    "cpu_s_with_tcp_probes_every_1s": round(probed, 3),
-                    "cpu_ms_per_look": round((probed - plain) / looks * 1000, 3),
-                }
+        report: dict[str, object] = {
+            "programs": args.idle,
+            "window_s": args.window,
+            "cpu_s_without_probes": round(plain, 3),
+            "cpu_s_with_tcp_probes_every_1s": round(probed, 3),
+            "cpu_ms_per_look": round((probed - plain) / looks * 1000, 3),
+        }
+        for every, cpu in sampled.items():
+            samples = args.idle * args.window / every
+            report[f"cpu_s_with_memory_sampled_every_{every:g}s"] = round(cpu, 3)
+            report[f"cpu_ms_per_memory_sample_every_{every:g}s"] = round(
+                (cpu - plain) / samples * 1000, 3
             )
-        )
+        print(json.dumps(report))
         return 0
     runs = [one_run(args.load, args.width) for _ in range(args.reps)]
     own = statistics.median(own_ready_time(args.load) for _ in range(args.reps))
