@@ -35,8 +35,10 @@ from supervisord_lite.config_restarts import (
     parse_duration,
     parse_size,
 )
+from supervisord_lite.config_sockets import SocketConfig, check_socket, check_sockets
 from supervisord_lite.depgraph import Condition, DependencyGraph
 from supervisord_lite.errors import ConfigError, Problem
+from supervisord_lite.replicas import MAX_REPLICAS, REPLICA, check_replicas
 from supervisord_lite.vocabulary import AccessRole
 
 if TYPE_CHECKING:
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
 MiB: Final = 1024 * 1024
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_OCTAL_FIELDS: Final = frozenset({"socket_mode", "umask"})
+_OCTAL_FIELDS: Final = frozenset({"socket_mode", "umask", "mode"})
 _INVALID: Final = object()
 
 PositiveFloat = Annotated[float, Meta(gt=0)]
@@ -241,6 +243,12 @@ class ProgramConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         """Whether the schedule, not ``autostart`` or the operator's intent, starts it."""
         return self.schedule is not None or self.every is not None
 
+    replicas: Annotated[int, Meta(ge=0, le=MAX_REPLICAS)] | None = None
+    """Run this many instances ``NAME:0`` .. (replicas.py); None: one, named ``NAME``."""
+    rolling: bool = False
+    max_unavailable: Annotated[int, Meta(ge=1)] = 1
+    sockets: tuple[SocketConfig, ...] = ()
+
     def resource_limits(self) -> dict[str, str]:
         """The cgroup v2 interface files and values this program's limits ask for."""
         limits = {}
@@ -322,6 +330,8 @@ def load(
         for found in included(raw["include"], base, files, problems):
             _add_included(found, declared, programs, log_dir, files, problems)
     _check_log_paths(programs, problems)
+    check_replicas(programs, problems)
+    check_sockets(programs, problems)
     _check_dependencies(programs, tables if isinstance(tables, dict) else {}, problems)
 
     if problems or daemon is None:
@@ -429,8 +439,15 @@ def _program(
         )
         problems.append(Problem(path, message))
 
+    # A replicated program's instances each write their own files (``web:0.stdout.log``).
+    replicated = isinstance(raw, dict) and "replicas" in raw
+    auto_name = f"{name}:{REPLICA}" if replicated else name
+
     def log(value: object, where: str, problems: list[Problem]) -> LogConfig:
-        return _log(value, name, log_dir, base, where, problems)
+        return _log(value, auto_name, log_dir, base, where, problems)
+
+    def sockets(value: object, where: str, problems: list[Problem]) -> object:
+        return _sockets(value, base, where, problems)
 
     def cwd(value: object, where: str, problems: list[Problem]) -> object:
         text = _convert(value, NonEmptyStr, where, problems)
@@ -464,6 +481,7 @@ def _program(
             "reload_check": _command,
             "schedule": _schedule,
             "schedule_tz": _zone,
+            "sockets": sockets,
         },
         forbidden={"name": "not allowed here: the program's name is its table key"},
     )
@@ -615,6 +633,27 @@ def _probe(cls: type[Probe]) -> _Handler:
         return probe if len(problems) == before else _INVALID
 
     return convert
+
+
+def _sockets(raw: object, base: str, where: str, problems: list[Problem]) -> object:
+    """A list of socket tables, each checked; a Unix socket's path resolved against ``base``."""
+    if not isinstance(raw, list):
+        problems.append(Problem(where, f"expected an array of tables, got {wording.kind_of(raw)}"))
+        return _INVALID
+    before = len(problems)
+    found = []
+    for i, table in enumerate(raw):
+        at = f"{where}[{i}]"
+        mark = len(problems)
+        values = _table(table, SocketConfig, at, problems)
+        if len(problems) > mark:
+            continue
+        socket = SocketConfig(**values)
+        check_socket(socket, at, problems)
+        if not socket.is_tcp:
+            socket = msgspec.structs.replace(socket, listen=_resolve(base, socket.listen))
+        found.append(socket)
+    return tuple(found) if len(problems) == before else _INVALID
 
 
 def _progress(raw: object, where: str, problems: list[Problem]) -> object:

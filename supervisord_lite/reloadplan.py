@@ -8,7 +8,10 @@ goes), which only a new process can take. A few settings that only change how th
 the program are still ``restart`` because the daemon builds them with the run and cannot swap
 them under a running one: the log queue (its size and overflow policy), the probes
 (``ready``, ``liveness``, ``watchdog``) and ``restart_when`` (its threshold is written into the
-run's cgroup as ``memory.high``). A ``[daemon]`` field is ``live`` when the running
+run's cgroup as ``memory.high``). ``replicas`` is ``scale``: the running instances are kept and
+instances are added or stopped (highest index first) to reach the new count; only turning
+replicas on or off (``None`` on one side) renames the instances and so restarts. A
+``[daemon]`` field is ``live`` when the running
 daemon applies it, or ``daemon-restart`` when only a new daemon can (the socket it listens on,
 the store it writes). ``plan(old, new)`` compares two configs field by field and says, per
 program, what changes, from what to what (values of ``env`` masked: they are often secrets),
@@ -34,7 +37,7 @@ __all__ = [
     "plan",
 ]
 
-Effect = Literal["hot", "restart"]
+Effect = Literal["hot", "restart", "scale"]
 DaemonEffect = Literal["live", "daemon-restart"]
 
 #: Each ProgramConfig field (a nested table by its sub-fields: ``log.max_bytes``) -> its effect.
@@ -99,6 +102,10 @@ PROGRAM_FIELDS: Final[dict[str, Effect]] = {
     "watch_ignore": "hot",
     "watch_debounce": "hot",
     "reload_check": "hot",
+    "replicas": "scale",
+    "rolling": "hot",
+    "max_unavailable": "hot",
+    "sockets": "restart",
 }
 
 #: Each DaemonConfig field -> whether the running daemon applies it.
@@ -147,6 +154,11 @@ class ProgramPlan(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def restart(self) -> bool:
         return any(c.effect == "restart" for c in self.changes)
+
+    @property
+    def scale(self) -> bool:
+        """Whether the number of instances changes (and only that: see ``restart``)."""
+        return any(c.effect == "scale" for c in self.changes)
 
 
 class DaemonChange(msgspec.Struct, frozen=True, kw_only=True):
@@ -200,6 +212,8 @@ def program_changes(old: ProgramConfig, new: ProgramConfig) -> tuple[FieldChange
             found.extend(_env_changes(old.env, new.env))
             continue
         effect = PROGRAM_FIELDS[field]
+        if field == "replicas" and None in (before, after):
+            effect = "restart"  # NAME becomes NAME:0.. (or back): other processes
         found.append(FieldChange(field=field, old=_text(before), new=_text(after), effect=effect))
     return tuple(found)
 

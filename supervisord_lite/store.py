@@ -53,6 +53,7 @@ from supervisord_lite.store_records import (
     IntentRecorded,
     LiveGroup,
     Outcome,
+    ReplicasSet,
     RunEnded,
     RunStarted,
     ScheduleFired,
@@ -135,6 +136,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         CREATE TABLE schedule_runs (
             program  TEXT PRIMARY KEY,
             last_run REAL NOT NULL
+        )
+        """,
+    ),
+    (
+        # How many instances each replicated program runs, once an operator scaled it.
+        """
+        CREATE TABLE replicas (
+            program      TEXT    PRIMARY KEY,
+            count        INTEGER NOT NULL CHECK (count >= 0),
+            config_count INTEGER NOT NULL
         )
         """,
     ),
@@ -264,6 +275,8 @@ class Store:
                             " ON CONFLICT (program) DO UPDATE SET last_run = excluded.last_run",
                             (op.program, op.at),
                         )
+                    elif isinstance(op, ReplicasSet):
+                        self._replicas_set(connection, op)
                     else:
                         raise StoreError(f"{self._path}: not a store operation: {op!r}")
                 if self.keep_runs:
@@ -294,13 +307,19 @@ class Store:
             )
         self.apply(ops)
 
-    def history(self, program: str | None, limit: int = 20) -> list[HistoryEntry]:
-        """The newest ``limit`` events (of ``program``, or of all when None), oldest first."""
+    def history(
+        self, program: str | None, limit: int = 20, *, instances: bool = False
+    ) -> list[HistoryEntry]:
+        """The newest ``limit`` events (of ``program``, or of all when None), oldest first;
+        with ``instances`` those of its instances ``program:N`` too."""
         if limit < 0:
             raise ValueError(f"limit must not be negative, got {limit}")
         if limit == 0:
             return []
         where = "" if program is None else "WHERE program = :program"
+        if program is not None and instances:
+            # ';' follows ':' in every collation SQLite uses for TEXT: the range is 'NAME:*'.
+            where += " OR (program >= :program || ':' AND program < :program || ';')"
         rows = self._read(
             f"SELECT {_EVENT_COLUMNS} FROM events {where} ORDER BY id DESC LIMIT :limit",
             {"program": program, "limit": limit},
@@ -309,6 +328,12 @@ class Store:
         return msgspec.convert(
             [dict(zip(_EVENT_FIELDS, row, strict=True)) for row in rows], list[HistoryEntry]
         )
+
+    def replica_counts(self) -> dict[str, tuple[int, int]]:
+        """Each scaled program's instance count and the config's ``replicas`` it was decided
+        against (``ReplicasSet``)."""
+        rows = self._read("SELECT program, count, config_count FROM replicas")
+        return {program: (count, config) for program, count, config in rows}
 
     def live_groups(self) -> list[LiveGroup]:
         """Runs with no end recorded, oldest first."""
@@ -452,6 +477,17 @@ class Store:
                 "DELETE FROM events WHERE program = ? AND id < ? AND run_id IS NULL",
                 (program, first),
             )
+
+    def _replicas_set(self, connection: sqlite3.Connection, op: ReplicasSet) -> None:
+        if op.count is None:
+            connection.execute("DELETE FROM replicas WHERE program = ?", (op.program,))
+            return
+        connection.execute(
+            "INSERT INTO replicas (program, count, config_count) VALUES (?, ?, ?)"
+            " ON CONFLICT (program) DO UPDATE SET count = excluded.count,"
+            " config_count = excluded.config_count",
+            (op.program, op.count, op.config_count),
+        )
 
     def _event_recorded(self, connection: sqlite3.Connection, op: EventRecorded) -> None:
         if op.kind in RESERVED_KINDS:

@@ -20,6 +20,7 @@ __all__ = [
     "IntentRecorded",
     "LiveGroup",
     "Outcome",
+    "ReplicasSet",
     "RunEnded",
     "RunStarted",
     "ScheduleFired",
@@ -89,7 +90,18 @@ class ScheduleFired(msgspec.Struct, frozen=True, kw_only=True):
     at: float
 
 
-StoreOp = RunStarted | EventRecorded | RunEnded | IntentRecorded | ScheduleFired
+class ReplicasSet(msgspec.Struct, frozen=True, kw_only=True):
+    """A replicated program now runs ``count`` instances (``svctl scale``, or a reload that
+    changed ``replicas``), kept so that a daemon restart runs as many. ``config_count`` is the
+    config's ``replicas`` when this was decided: once the config says another number, the
+    config wins. ``count`` None forgets the program (it was removed from the config)."""
+
+    program: str
+    count: int | None
+    config_count: int = 0
+
+
+StoreOp = RunStarted | EventRecorded | RunEnded | IntentRecorded | ScheduleFired | ReplicasSet
 
 
 class LiveGroup(msgspec.Struct, frozen=True, kw_only=True):

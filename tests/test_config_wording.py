@@ -9,7 +9,13 @@ import msgspec
 import pytest
 from msgspec import Meta
 
-from supervisord_lite import config, config_probes, config_restarts, config_wording
+from supervisord_lite import (
+    config,
+    config_probes,
+    config_restarts,
+    config_sockets,
+    config_wording,
+)
 
 Bounded = Annotated[int, Meta(ge=1, le=9)]
 Open = Annotated[float, Meta(gt=0, lt=1)]
@@ -98,6 +104,7 @@ TABLES = [
     config.ProgressConfig,
     config_restarts.PermafailConfig,
     config_restarts.RestartWhen,
+    config_sockets.SocketConfig,
 ]
 NESTED = (
     config.Backoff,
@@ -111,6 +118,7 @@ NESTED = (
     config.ProgressConfig | None,
     config_restarts.PermafailConfig | None,
     config_restarts.RestartWhen,
+    tuple[config_sockets.SocketConfig, ...],
 )
 
 

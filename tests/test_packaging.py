@@ -36,6 +36,7 @@ from supervisord_lite.config import (
 )
 from supervisord_lite.config_probes import LivenessProbe, ReadyProbe
 from supervisord_lite.config_restarts import PermafailConfig, RestartWhen
+from supervisord_lite.config_sockets import SocketConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "packaging" / "supervisord-lite.service"
@@ -227,8 +228,9 @@ SECTIONS: dict[type[msgspec.Struct], str] = {
     ProgressConfig: "## `[programs.NAME.progress]`",
     PermafailConfig: "## `[programs.NAME.permafail]`",
     RestartWhen: "## `[programs.NAME.restart_when]`",
+    SocketConfig: "## `[[programs.NAME.sockets]]`",
 }
-OCTAL_FIELDS = frozenset({"socket_mode", "umask"})
+OCTAL_FIELDS = frozenset({"socket_mode", "umask", "mode"})
 
 
 def _sections(text: str) -> dict[str, str]:

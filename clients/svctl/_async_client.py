@@ -28,7 +28,7 @@ import warnings
 from typing import TYPE_CHECKING, Generic, Self
 
 from supervisord_lite import signames
-from supervisord_lite.protocol.messages import ProgramState, Restart, Start
+from supervisord_lite.protocol.messages import ProgramState, Start
 from svctl import _requests
 from svctl._async_io import AsyncTransport, Lock, clock, open_transport
 from svctl._config import socket_from_config
@@ -331,15 +331,42 @@ class AsyncClient:
         *names: str,
         all: bool = False,
         wait: bool = True,
+        rolling: bool = False,
+        max_unavailable: int | None = None,
         timeout: TimeoutArg = DEFAULT,  # noqa: ASYNC109
     ) -> list[ActionResult]:
         """Stop then start programs; same answers as :meth:`start`.
 
+        With ``rolling``, a replicated program's instances are restarted ``max_unavailable``
+        at a time (None: the program's own setting), each batch ready before the next; the
+        first that does not get ready stops the roll, and the instances not restarted come
+        back ``ok=False`` saying so.
+
         Raises:
             NoSuchProgram: a name is unknown; nothing was restarted.
-            UsageError: neither names nor ``all``, or both.
+            UsageError: neither names nor ``all``, or both; ``rolling`` without ``wait``.
         """
-        return await self._call(_requests.action(Restart, names, all, wait), timeout)
+        request = _requests.restart(names, all, wait, rolling, max_unavailable)
+        return await self._call(request, timeout)
+
+    async def scale(
+        self,
+        name: str,
+        count: int,
+        *,
+        wait: bool = True,
+        timeout: TimeoutArg = DEFAULT,  # noqa: ASYNC109
+    ) -> list[ActionResult]:
+        """Run ``count`` instances of replicated program ``name``: new ones are started (with
+        ``wait``, answered once each runs or failed), the highest indices stopped first. The
+        daemon keeps the count across its restarts. One result per instance added or removed.
+
+        Raises:
+            NoSuchProgram: no program has that name.
+            CommandFailed: the program has no ``replicas`` (code ``bad_request``).
+            UsageError: a negative count.
+        """
+        return await self._call(_requests.scale(name, count, wait), timeout)
 
     async def signal(
         self,

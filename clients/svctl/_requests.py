@@ -28,6 +28,7 @@ from supervisord_lite.protocol.messages import (
     ReloadReply,
     ReopenLogs,
     Restart,
+    Scale,
     Shutdown,
     Signal,
     Start,
@@ -69,6 +70,8 @@ __all__ = [
     "logs",
     "ping",
     "reload",
+    "restart",
+    "scale",
     "shutdown",
     "signal",
     "status",
@@ -185,6 +188,53 @@ def signal(
     return Request(
         lambda i: Signal(id=i, names=names, all=every, signal=signame, main=main), _results_of
     )
+
+
+def restart(
+    names: tuple[str, ...],
+    every: bool,
+    wait: bool,
+    rolling: bool = False,
+    max_unavailable: int | None = None,
+) -> Request[list[ActionResult]]:
+    """``Restart`` the named programs, or all of them; ``rolling``: a few instances at a time,
+    each batch ready before the next.
+
+    Raises:
+        UsageError: neither names nor ``every``, or both; ``rolling`` without ``wait``;
+            ``max_unavailable`` without ``rolling``, or below 1.
+    """
+    if bool(names) == every:
+        raise UsageError("restart: name the programs, or ask for all (not both)")
+    if rolling and not wait:
+        raise UsageError("restart: --rolling waits for each batch to be ready (no --no-wait)")
+    if max_unavailable is not None and (not rolling or max_unavailable < 1):
+        raise UsageError("restart: --max-unavailable is 1 or more, with --rolling")
+    return Request(
+        lambda i: Restart(
+            id=i,
+            names=names,
+            all=every,
+            wait=wait,
+            rolling=rolling,
+            max_unavailable=max_unavailable,
+        ),
+        _results_of,
+        wait,
+    )
+
+
+def scale(name: str, count: int, wait: bool) -> Request[list[ActionResult]]:
+    """``Scale`` a replicated program to ``count`` instances.
+
+    Raises:
+        UsageError: no name, or a negative count.
+    """
+    if not name:
+        raise UsageError("scale: name the program")
+    if count < 0:
+        raise UsageError(f"scale: the count must be 0 or more, not {count}")
+    return Request(lambda i: Scale(id=i, name=name, count=count, wait=wait), _results_of, wait)
 
 
 def history(name: str | None, limit: int) -> Request[list[HistoryEntry]]:

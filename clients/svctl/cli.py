@@ -229,9 +229,19 @@ def _action(op: str) -> Callable[[Client, argparse.Namespace], int]:
                     **_limit(args),
                 )
             )
-        method = {"start": client.start, "restart": client.restart}[op]
+        if op == "restart":
+            return _print_results(
+                client.restart(
+                    *args.names,
+                    all=args.all,
+                    wait=not args.no_wait,
+                    rolling=args.rolling,
+                    max_unavailable=args.max_unavailable,
+                    **_limit(args),
+                )
+            )
         return _print_results(
-            method(*args.names, all=args.all, wait=not args.no_wait, **_limit(args))
+            client.start(*args.names, all=args.all, wait=not args.no_wait, **_limit(args))
         )
 
     return run
@@ -241,6 +251,14 @@ def _signal(client: Client, args: argparse.Namespace) -> int:
     return _print_results(
         client.signal(*args.names, signal=args.signal, all=args.all, main=args.main, **_limit(args))
     )
+
+
+def _scale(client: Client, args: argparse.Namespace) -> int:
+    results = client.scale(args.name, args.count, wait=not args.no_wait, **_limit(args))
+    if not results:
+        print(f"{args.name}: already {args.count} instances")
+        return 0
+    return _print_results(results)
 
 
 def _history(client: Client, args: argparse.Namespace) -> int:
@@ -316,6 +334,8 @@ def _logs(client: Client, args: argparse.Namespace) -> int:
             for item in items:
                 if isinstance(item, LogChunk):
                     data = item.data
+                    if prefixer is None and item.program != args.name:
+                        prefixer = render.LinePrefixer()  # a replicated program's instances
                     if prefixer is not None:
                         data = prefixer.feed(item.program, item.stream, data)
                     _write(item.stream, data)
@@ -506,7 +526,8 @@ def _action_parser(
         op,
         _action(op),
         summary,
-        f"svctl {op} web\nsvctl {op} web worker --no-wait\nsvctl {op} --all",
+        f"svctl {op} web\nsvctl {op} web worker --no-wait\nsvctl {op} --all"
+        + ("\nsvctl restart --rolling web --max-unavailable 2" if op == "restart" else ""),
     )
     parser.add_argument("names", nargs="*", metavar="NAME", help="programs to act on")
     parser.add_argument("--all", action="store_true", help="every program in the config")
@@ -515,6 +536,19 @@ def _action_parser(
         action="store_true",
         help="return once the daemon took the request, without waiting for the outcome",
     )
+    if op == "restart":
+        parser.add_argument(
+            "--rolling",
+            action="store_true",
+            help="restart a replicated program's instances a few at a time, each batch ready"
+            " before the next; stop at the first that does not get ready",
+        )
+        parser.add_argument(
+            "--max-unavailable",
+            type=_count,
+            metavar="K",
+            help="with --rolling: instances down at once (default: the program's max_unavailable)",
+        )
     if op == "stop":
         parser.add_argument(
             "--with-dependents",
@@ -586,6 +620,22 @@ def build_parser() -> argparse.ArgumentParser:
     signal.add_argument("--all", action="store_true", help="every program in the config")
     signal.add_argument(
         "--main", action="store_true", help="only the main process, not its whole process group"
+    )
+
+    scale = _subcommand(
+        subparsers,
+        "scale",
+        _scale,
+        "run N instances of a replicated program: start new ones, stop the highest first",
+        "svctl scale web 5\nsvctl scale web 0",
+        timeout=True,
+    )
+    scale.add_argument("name", metavar="NAME", help="a program with replicas")
+    scale.add_argument("count", type=_count, metavar="N", help="how many instances to run")
+    scale.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="return once the new instances are starting, without waiting for them to run",
     )
 
     logs = _subcommand(

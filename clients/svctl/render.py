@@ -234,6 +234,8 @@ def reload_lines(reply: ReloadReply) -> list[str]:
             lines.append(f"{program.name}: {program.fate}")
             continue
         verb = _RESTART_VERB[reply.dry_run] if program.restart else _HOT_VERB[reply.dry_run]
+        if any(c.effect == "scale" for c in program.changes):
+            verb += _SCALE_VERB[reply.dry_run]
         lines.append(f"{program.name}: changed, {verb}")
         lines.extend(f"  {c.field}: {c.old} -> {c.new} ({c.effect})" for c in program.changes)
     if not any(p.fate != "unchanged" for p in planned) and not reply.daemon:
@@ -252,6 +254,7 @@ def reload_lines(reply: ReloadReply) -> list[str]:
 #: What a changed program's line says, by ``dry_run``.
 _RESTART_VERB: Final = {False: "restarted", True: "would restart"}
 _HOT_VERB: Final = {False: "applied without a restart", True: "would apply without a restart"}
+_SCALE_VERB: Final = {False: ", scaled", True: ", would scale"}
 
 
 def lagged_line(item: Lagged) -> str:

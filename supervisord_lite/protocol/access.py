@@ -33,6 +33,7 @@ NEEDS: Final[dict[type[m.Request], AccessRole | None]] = {
     m.Shutdown: AccessRole.CONTROL,
     m.ReopenLogs: AccessRole.CONTROL,
     m.Signal: AccessRole.CONTROL,
+    m.Scale: AccessRole.CONTROL,
 }
 
 

@@ -75,6 +75,7 @@ __all__ = [
     "Request",
     "Restart",
     "RunUsage",
+    "Scale",
     "ServerMessage",
     "Shutdown",
     "Signal",
@@ -113,6 +114,9 @@ MAX_LOG_LINES: Final = 1_000_000
 
 MAX_TIME: Final = 253_402_300_799.0
 """The latest time a request names, in seconds since the epoch (the end of the year 9999)."""
+
+MAX_REPLICAS: Final = 1000
+"""The most instances a :class:`Scale` asks for (the config's bound too)."""
 
 MAX_WAIT: Final = 366 * 24 * 3600.0
 """The longest finite :class:`Wait` timeout, in seconds (a year); None waits forever."""
@@ -191,11 +195,29 @@ class Stop(Request, tag="stop", kw_only=True, frozen=True):
 class Restart(Request, tag="restart", kw_only=True, frozen=True):
     """Stop then start programs (``svctl restart NAME... | --all [--no-wait]``).
 
-    Same fields and answers as :class:`Start`.
+    Same fields and answers as :class:`Start`. With ``rolling`` (``svctl restart --rolling``)
+    the instances are restarted ``max_unavailable`` at a time (None: each program's own
+    setting), each batch ready before the next; the first that does not get ready stops the
+    roll, and the instances not restarted are answered ``ok=False`` with why.
     """
 
     names: tuple[str, ...] = ()
     all: bool = False
+    wait: bool = True
+    rolling: bool = False
+    max_unavailable: Annotated[int, Meta(ge=1, le=MAX_REPLICAS)] | None = None
+
+
+class Scale(Request, tag="scale", kw_only=True, frozen=True):
+    """Run ``count`` instances of a replicated program (``svctl scale NAME N``): new ones are
+    started (with ``wait``, answered once each runs or failed), the highest indices stopped
+    first; the count is kept across daemon restarts. Answered with :class:`ActionReply` (one
+    result per instance added or removed), or ``Error(no_such_program)``, or
+    ``Error(bad_request)`` for a program without ``replicas``.
+    """
+
+    name: Annotated[str, Meta(min_length=1)]
+    count: Annotated[int, Meta(ge=0, le=MAX_REPLICAS)]
     wait: bool = True
 
 
@@ -331,6 +353,7 @@ ClientMessage: TypeAlias = (
     | Shutdown
     | ReopenLogs
     | Signal
+    | Scale
 )
 
 
@@ -543,8 +566,9 @@ class HistoryReply(Reply, tag="history", kw_only=True, frozen=True):
 class PlannedChange(Struct, kw_only=True, frozen=True):
     """One setting a reload changes: its dotted name, old and new values as text (``env``
     values masked as ``***``), and its effect: for a program ``hot`` (applied to the running
-    process) or ``restart``; for ``[daemon]`` ``live`` or ``daemon-restart`` (the running value
-    stays until the daemon restarts)."""
+    process), ``restart`` or ``scale`` (``replicas``: instances added or stopped); for
+    ``[daemon]`` ``live`` or ``daemon-restart`` (the running value stays until the daemon
+    restarts)."""
 
     field: str
     old: str

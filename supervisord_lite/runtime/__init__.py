@@ -3,8 +3,9 @@ signal handling.
 
 ``run(config)`` owns the root nursery. Start-up order: the store's lock is taken, the store
 opens (a corrupt one is refused, or moved aside with ``reset_store``; the runs a crashed
-predecessor left are closed as lost), the control socket is bound, programs are started, and only
-then does systemd hear READY=1. Shutdown runs the other way: programs stop in priority order, the
+predecessor left are closed as lost), the control socket is bound, then the programs'
+handed-over sockets (runtime/listeners.py), programs are started, and only then does systemd
+hear READY=1. Shutdown runs the other way: programs stop in priority order, the
 control server and the program tasks end, and the store writer drains last, so every stop is on
 disk before the daemon exits; records it could not write by then make the exit an error
 (``RecordsUnwritten``, exit 6), never a clean one, unless the daemon ended on its own by an exit
@@ -39,6 +40,7 @@ from supervisord_lite.runtime.daemonlog import configure, log
 from supervisord_lite.runtime.deadlines import Deadlines
 from supervisord_lite.runtime.fanout import FanOut
 from supervisord_lite.runtime.handlers import Handlers
+from supervisord_lite.runtime.listeners import Listeners
 from supervisord_lite.runtime.logs.streams import CLOSE_GRACE
 from supervisord_lite.runtime.metrics import open_metrics
 from supervisord_lite.runtime.reaper import Reaper, become_subreaper
@@ -195,7 +197,12 @@ async def _main(config: Config, reset_store: bool) -> int:
                     _record_trees(lock, own + crashed_trees)
                     left = await recover(store, config, containment, crashed_trees)
                     _record_trees(lock, own + left)
-                    return await _serve(config, store, sock, containment, metrics)
+                    listeners = Listeners()
+                    try:
+                        listeners.bind(config)  # a socket that cannot be bound: exit 2
+                        return await _serve(config, store, sock, containment, metrics, listeners)
+                    finally:
+                        listeners.close()
                 finally:
                     if containment.tree is not None:
                         containment.tree.close()
@@ -215,6 +222,7 @@ async def _serve(
     sock: socket.socket,
     containment: Containment,
     metrics: Metrics | None,
+    listeners: Listeners,
 ) -> int:
     notifier = Notifier()
     writer = StoreWriter(store)
@@ -241,6 +249,7 @@ async def _serve(
                         containment=containment,
                         nursery=nursery,
                         deadlines=deadlines,
+                        listeners=listeners,
                     )
                     stop = trio.Event()
                     supervisor.on_ending = stop.set

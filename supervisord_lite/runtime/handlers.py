@@ -180,12 +180,18 @@ class Handlers:
                     names, every=every, wait=wait, with_dependents=dependents or every
                 )
                 await send(m.ActionReply(id=rid, results=stopped))
-            case m.Restart(names=names, all=every, wait=wait):
+            case m.Restart(
+                names=names, all=every, wait=wait, rolling=rolling, max_unavailable=most
+            ):
                 self._need_names(names, every)
                 names = self._members(names)
-                await send(
-                    m.ActionReply(id=rid, results=await sup.restart(names, every=every, wait=wait))
+                restarted = await sup.restart(
+                    names, every=every, wait=wait, rolling=rolling, max_unavailable=most
                 )
+                await send(m.ActionReply(id=rid, results=restarted))
+            case m.Scale(name=name, count=count, wait=wait):
+                scaled = await sup.scale(name, count, wait=wait)
+                await send(m.ActionReply(id=rid, results=scaled))
             case m.Wait(names=names, state=state, timeout=timeout, ready=ready):
                 self._need_names(names, False)
                 results = None
@@ -202,8 +208,11 @@ class Handlers:
                     )
                 await send(m.ActionReply(id=rid, results=results))
             case m.History(name=name, limit=limit):
-                rows = await sup.store.query(lambda store: Store.history(store, name, limit))
-                if name is not None and not rows and name not in sup.runners:
+                every = name is not None and sup.replicated(name)
+                rows = await sup.store.query(
+                    lambda store: Store.history(store, name, limit, instances=every)
+                )
+                if name is not None and not rows and name not in sup.known_names():
                     # A removed program keeps its history; a name never seen is a typo.
                     raise NoSuchProgram([name], sorted(sup.runners))
                 await send(m.HistoryReply(id=rid, entries=tuple(rows)))

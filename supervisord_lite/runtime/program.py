@@ -361,6 +361,11 @@ class ProgramRunner:
                     cgroup=cgroup,
                     extra_env=health.env() if health is not None else None,
                     give_fd=given,
+                    sockets=(
+                        services.listeners.handed(self.program)
+                        if services.listeners is not None
+                        else ()
+                    ),
                 )
                 containment.reaper.manage(process.pid)
             spawned = True

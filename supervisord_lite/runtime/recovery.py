@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import psutil
 import trio
 
+from supervisord_lite.replicas import program_of
 from supervisord_lite.runtime import process_groups as groups
 from supervisord_lite.runtime.cgroups import (
     Cgroup,
@@ -211,7 +212,7 @@ def _program_of(pids: list[int]) -> str:
 
 
 async def _stop_and_report(config: Config, run: _Leftover, scope: RunScope) -> None:
-    spec = config.programs.get(run.program)
+    spec = config.programs.get(program_of(run.program))
     stop_signal, stop_timeout, kill_timeout = (
         (spec.stop_signal, spec.stop_timeout, spec.kill_timeout)
         if spec is not None

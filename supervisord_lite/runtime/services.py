@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from supervisord_lite.runtime.deadlines import Deadlines
     from supervisord_lite.runtime.fanout import FanOut
     from supervisord_lite.runtime.fdwatch import FdWatch
+    from supervisord_lite.runtime.listeners import Listeners
     from supervisord_lite.runtime.logs.fanout import LogFanOut
     from supervisord_lite.runtime.notifysocket import NotifySockets
     from supervisord_lite.runtime.storewriter import StoreWriter
@@ -42,6 +43,7 @@ class RunnerServices:
     deadlines: Deadlines
     spawn_slots: trio.CapacityLimiter
     notify: NotifySockets | None = None
+    listeners: Listeners | None = None
     wall_clock: Callable[[], float] = field(default=time.time)
     #: Told the name of a program whose state changed, after the step (the daemon's exit rule).
     on_state: Callable[[str], None] | None = None

@@ -17,6 +17,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -87,6 +88,34 @@ def build_env(
     return env
 
 
+#: Run in the new process before the program: moves the handed-over sockets to fds 3, 4, ...
+#: (systemd's convention), sets LISTEN_FDS, LISTEN_PID (this process: exec keeps the pid) and
+#: LISTEN_FDNAMES, then execs the program. Python, not sh: dash cannot redirect from a
+#: descriptor above 9. argv: count, fds..., names, path, program argv...
+_HAND_OVER = """\
+import fcntl, os, sys
+n = int(sys.argv[1])
+fds = [int(f) for f in sys.argv[2 : 2 + n]]
+high = [fcntl.fcntl(f, fcntl.F_DUPFD, 3 + n) for f in fds]
+for f in fds:
+    os.close(f)
+for i, f in enumerate(high):
+    os.dup2(f, 3 + i)
+    os.close(f)
+os.environ.update(LISTEN_FDS=str(n), LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES=sys.argv[2 + n])
+os.execv(sys.argv[3 + n], sys.argv[4 + n :])
+"""
+
+
+def hand_over(sockets: tuple[tuple[int, str], ...], path: str, argv: list[str]) -> list[str]:
+    """argv that hands ``sockets`` (our fd, its name) over as fds 3.. and then execs ``path``
+    with ``argv``."""
+    fds = [str(fd) for fd, _ in sockets]
+    names = ":".join(name for _, name in sockets)
+    script = [sys.executable, "-I", "-S", "-c", _HAND_OVER, str(len(sockets)), *fds, names]
+    return [*script, path, *argv]
+
+
 def _resolve(command: str, env: Mapping[str, str], cwd: str) -> str:
     """The executable ``command`` names, found as exec would (PATH from the program's env).
 
@@ -115,6 +144,7 @@ async def spawn(
     env: Mapping[str, str] | None = None,
     extra_env: Mapping[str, str] | None = None,
     give_fd: tuple[int, int] | None = None,
+    sockets: tuple[tuple[int, str], ...] = (),
 ) -> trio.Process:
     """Start ``program`` as the leader of a new process group; stdin is /dev/null.
 
@@ -122,7 +152,9 @@ async def spawn(
     ``marker`` goes into the environment as the run's marker; with ``cgroup`` the process moves
     itself into that cgroup before the program is exec'ed. ``extra_env`` is what the daemon
     gives the run besides (its notify socket); ``give_fd`` = (N, ours) hands our descriptor
-    to the program as its descriptor N (a ``sh`` redirection, so N is 3 to 9).
+    to the program as its descriptor N (a ``sh`` redirection, so N is 3 to 9). ``sockets``
+    (our descriptor, its name) are handed over as descriptors 3, 4, ... with ``LISTEN_FDS``,
+    ``LISTEN_PID`` and ``LISTEN_FDNAMES`` (``hand_over``).
 
     Raises:
         SpawnError: the program could not be started, for any reason the kernel gives (no
@@ -140,6 +172,8 @@ async def spawn(
         # one digit only), is moved to N, and stdin goes back to /dev/null.
         target, stdin = give_fd
         argv = ["/bin/sh", "-c", f'exec {target}>&0 0</dev/null; exec "$0" "$@"', *argv]
+    if sockets:
+        argv = hand_over(sockets, _resolve(argv[0], child_env, cwd), argv)
     # Only root switches identities; a daemon running as the program's own user just runs it.
     switch = identity if identity is not None and os.geteuid() == 0 else None
     if cgroup is not None:
@@ -156,6 +190,7 @@ async def spawn(
             env=child_env,
             process_group=0,
             close_fds=True,
+            pass_fds=[fd for fd, _ in sockets],
             user=switch.uid if switch else None,
             group=switch.gid if switch else None,
             extra_groups=list(switch.groups) if switch else None,

@@ -18,7 +18,7 @@ import trio
 from supervisord_lite import daemon_exit
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.config import Config, DaemonConfig, ProgramConfig, load_path
-from supervisord_lite.errors import ConfigError, NoSuchProgram, ShuttingDown
+from supervisord_lite.errors import ConfigError, NoSuchProgram, ShuttingDown, StoreError
 from supervisord_lite.protocol.messages import (
     ActionResult,
     ProgramState,
@@ -26,17 +26,21 @@ from supervisord_lite.protocol.messages import (
     StateChanged,
 )
 from supervisord_lite.reloadplan import ProgramPlan, ReloadPlan, plan
+from supervisord_lite.replicas import instances, program_of, split_instance
+from supervisord_lite.runtime import replicasets
 from supervisord_lite.runtime.containment import terminate
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.dependencies import DependencyGate
 from supervisord_lite.runtime.fdwatch import FdWatch
 from supervisord_lite.runtime.intent import Intents
+from supervisord_lite.runtime.listeners import Listeners
 from supervisord_lite.runtime.logs.fanout import LogFanOut
 from supervisord_lite.runtime.notifysocket import NotifySockets, notify_folder
 from supervisord_lite.runtime.program import ProgramRunner
 from supervisord_lite.runtime.scheduler import Scheduler
 from supervisord_lite.runtime.services import RunnerServices
 from supervisord_lite.runtime.watching import Watches
+from supervisord_lite.store import Store
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -45,7 +49,6 @@ if TYPE_CHECKING:
     from supervisord_lite.runtime.deadlines import Deadlines
     from supervisord_lite.runtime.fanout import FanOut
     from supervisord_lite.runtime.storewriter import StoreWriter
-    from supervisord_lite.store import Store
 
 T = TypeVar("T")
 
@@ -85,6 +88,7 @@ class Supervisor:
         containment: Containment,
         nursery: trio.Nursery,
         deadlines: Deadlines,
+        listeners: Listeners | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -93,7 +97,14 @@ class Supervisor:
         self.containment = containment
         self.shutting_down = False
         self.started_at = time.time()
+        #: Held while the set of runners is reshaped: a reload, a scale, a rolling restart.
         self._reload_lock = trio.Lock()
+        #: The handed-over sockets (bound here unless the caller bound them): a bind that
+        #: fails is a config error. Closed by ``wait_retired``.
+        if listeners is None:
+            listeners = Listeners()
+            listeners.bind(config)
+        self.listeners = listeners
         #: Every program's output, for log followers (it outlives runners replaced by reloads).
         self.log_fanout = LogFanOut()
         fdwatch = FdWatch(nursery)
@@ -110,6 +121,7 @@ class Supervisor:
             spawn_slots=trio.CapacityLimiter(SPAWN_SLOTS),
             notify=NotifySockets(notify_folder(config), fdwatch, nursery),
             on_state=self._state_changed,
+            listeners=self.listeners,
         )
         #: Why and with which status the daemon ends on its own (daemon_exit.py), once it does.
         self.ending: daemon_exit.Ending | None = None
@@ -120,7 +132,8 @@ class Supervisor:
         #: The operator's last start or stop of each program (intent.py).
         self.intents = Intents(store, self.services.wall_clock)
         for program in config.programs.values():
-            self._add(program)
+            for each in instances(program):
+                self.add(each)
         #: Holds programs until their dependencies allow them to start.
         self.gate = DependencyGate(self.runners)
         #: The scheduled programs' timers (scheduler.py).
@@ -139,24 +152,59 @@ class Supervisor:
 
     # -- runners ------------------------------------------------------------------------------
 
-    def _add(self, program: ProgramConfig) -> ProgramRunner:
+    def add(self, program: ProgramConfig) -> ProgramRunner:
         runner = ProgramRunner(program, self.services)
         self.runners[program.name] = runner
         return runner
 
     def lookup(self, names: Iterable[str], *, every: bool = False) -> list[ProgramRunner]:
-        """The runners for ``names`` (all of them, in config order, with ``every``).
+        """The runners for ``names`` (all of them, in config order, with ``every``); a
+        replicated program's name stands for all its instances, ``NAME:i`` for one.
 
         Raises:
             NoSuchProgram: some names are unknown; the error lists the known ones.
         """
         if every:
-            return list(self.runners.values())
-        wanted = list(dict.fromkeys(names))
-        missing = [n for n in wanted if n not in self.runners]
+            return self.ordered(self.runners.values())
+        found: dict[str, ProgramRunner] = {}
+        missing = []
+        for name in dict.fromkeys(names):
+            if name in self.runners:
+                found[name] = self.runners[name]
+            elif self.replicated(name):
+                found.update((r.name, r) for r in self.instances_of(name))
+            else:
+                missing.append(name)
         if missing:
-            raise NoSuchProgram(missing, sorted(self.runners))
-        return [self.runners[n] for n in wanted]
+            raise NoSuchProgram(missing, self.known_names())
+        return list(found.values())
+
+    def replicated(self, name: str) -> bool:
+        """Whether ``name`` is a program of the config that runs instances (``replicas``)."""
+        program = self.config.programs.get(name)
+        return program is not None and program.replicas is not None
+
+    def instances_of(self, name: str) -> list[ProgramRunner]:
+        """A replicated program's runners, by index."""
+        return self.ordered(r for r in self.runners.values() if program_of(r.name) == name)
+
+    def known_names(self) -> list[str]:
+        """What a request may name: each runner, and each replicated program."""
+        return sorted({*self.runners, *(n for n in self.config.programs if self.replicated(n))})
+
+    def ordered(self, runners: Iterable[ProgramRunner]) -> list[ProgramRunner]:
+        """Runners in config order, a program's instances by index (without replicas: as
+        given, the order they were added in)."""
+        if all(p.replicas is None for p in self.config.programs.values()):
+            return list(runners)
+        order = {name: i for i, name in enumerate(self.config.programs)}
+
+        def key(runner: ProgramRunner) -> tuple[int, int]:
+            split = split_instance(runner.name)
+            program, index = split if split is not None else (runner.name, 0)
+            return order.get(program, len(order)), index
+
+        return sorted(runners, key=key)
 
     def _by_priority(
         self, runners: Sequence[ProgramRunner], *, descending: bool
@@ -171,11 +219,13 @@ class Supervisor:
     ) -> tuple[ProgramStatus, ...]:
         """The named programs' status (all with no names), in config order; ``stats`` adds
         their log counters."""
-        wanted = {r.name for r in self.lookup(names)} if names else None
+        if not names:
+            return tuple(self._status_of(r, stats) for r in self.ordered(self.runners.values()))
+        wanted = {r.name for r in self.lookup(names)}
         return tuple(
             self._status_of(r, stats)
-            for r in self.runners.values()
-            if wanted is None or r.name in wanted
+            for r in self.ordered(self.runners.values())
+            if r.name in wanted
         )
 
     def _status_of(self, runner: ProgramRunner, stats: bool) -> ProgramStatus:
@@ -188,12 +238,19 @@ class Supervisor:
         return msgspec.structs.replace(status, intent=intent, next_run=next_run, reload_check=check)
 
     async def load_state(self) -> None:
-        """Read what the store keeps for the programs (the operator's intents, the scheduled
-        programs' last runs) and arm the schedules and watches; once, before the control
-        server answers, so no client sees a program before the daemon knows what it wants."""
+        """Read what the store keeps for the programs (the replicated programs' instance
+        counts, the operator's intents, the scheduled programs' last runs) and arm the
+        schedules and watches; once, before the control server answers, so no client sees a
+        program before the daemon knows what it wants."""
         if self._loaded:
             return
         self._loaded = True
+        try:
+            kept = await self.store.query(Store.replica_counts)
+        except StoreError as exc:
+            log.error("cannot read the kept replica counts, the config's apply: %s", exc)
+        else:
+            replicasets.restore(self, kept)
         await self.intents.load(self.runners)
         await self.scheduler.open()
         self.watches.refresh()
@@ -258,7 +315,7 @@ class Supervisor:
         self._refuse_when_shutting_down()
         runners = self.lookup(names, every=every)
         self._intend(runners, lc.Want.UP)
-        return await self._act(runners, self._start_one, wait)
+        return await self._act(runners, self.start_one, wait)
 
     async def stop(
         self,
@@ -297,22 +354,44 @@ class Supervisor:
         results: list[ActionResult] = []
         for level in reversed(self.gate.graph.levels([*asked, *up])):
             batch = [self.runners[n] for n in level if n in asked or n in up]
-            results.extend(await self._act(batch, self._stop_one, wait))
+            results.extend(await self._act(batch, self.stop_one, wait))
         order = {name: i for i, name in enumerate([r.name for r in runners])}
         return tuple(sorted(results, key=lambda r: order.get(r.name, -1)))
 
     async def restart(
-        self, names: Sequence[str], *, every: bool = False, wait: bool = True
+        self,
+        names: Sequence[str],
+        *,
+        every: bool = False,
+        wait: bool = True,
+        rolling: bool = False,
+        max_unavailable: int | None = None,
     ) -> tuple[ActionResult, ...]:
+        """Restart the programs; ``rolling``: a few instances at a time, each batch ready
+        before the next (runtime/replicasets.py)."""
         self._refuse_when_shutting_down()
         runners = self.lookup(names, every=every)
         self._intend(runners, lc.Want.UP)
-        return await self._act(runners, self._restart_one, wait)
+        if not rolling:
+            return await self._act(runners, self.restart_one, wait)
+        async with self._reload_lock:
+            return await replicasets.rolling_restart(self, runners, max_unavailable)
 
     def _intend(self, runners: Iterable[ProgramRunner], want: lc.Want) -> None:
         """Record the operator's word on each of ``runners`` (intent.py)."""
         for runner in runners:
             self.intents.record(runner.name, want)
+
+    async def scale(self, name: str, count: int, *, wait: bool = True) -> tuple[ActionResult, ...]:
+        """Run ``count`` instances of replicated program ``name`` (runtime/replicasets.py).
+
+        Raises:
+            NoSuchProgram: no program has that name.
+            BadRequest: the program is not replicated.
+        """
+        self._refuse_when_shutting_down()
+        async with self._reload_lock:
+            return await replicasets.scale(self, name, count, wait=wait)
 
     async def wait_state(
         self, names: Sequence[str], state: ProgramState
@@ -393,7 +472,7 @@ class Supervisor:
     ) -> tuple[ActionResult, ...]:
         return tuple(await _gather([functools.partial(action, r, wait) for r in runners]))
 
-    async def _start_one(self, runner: ProgramRunner, wait: bool) -> ActionResult:
+    async def start_one(self, runner: ProgramRunner, wait: bool = True) -> ActionResult:
         if runner.snapshot.state is lc.State.RUNNING:
             runner.send(lc.WantUp())
             return self._result(runner, ok=True, message="already running")
@@ -432,14 +511,14 @@ class Supervisor:
                     started.append(name)
         return started
 
-    async def _stop_one(self, runner: ProgramRunner, wait: bool) -> ActionResult:
+    async def stop_one(self, runner: ProgramRunner, wait: bool = True) -> ActionResult:
         self.gate.release(runner.name)
         if runner.snapshot.state is lc.State.STOPPED:
             runner.send(lc.WantDown())
             return self._result(runner, ok=True, message="already stopped")
         return await self._request(runner, lc.WantDown(), lc.Want.DOWN, wait, "stopping")
 
-    async def _restart_one(self, runner: ProgramRunner, wait: bool) -> ActionResult:
+    async def restart_one(self, runner: ProgramRunner, wait: bool = True) -> ActionResult:
         return await self._request(runner, lc.Restart(), lc.Want.UP, wait, "restarting")
 
     async def _request(
@@ -496,7 +575,13 @@ class Supervisor:
             todo = plan(self.config, new)
             if dry_run:
                 return todo
+            try:
+                self.listeners.bind(new)
+            except ConfigError as exc:
+                log.error("reload refused, the running config stays in force:\n%s", exc)
+                raise
             self.containment.enable_controllers(new)
+            previous = self.config
             self.config = Config(
                 daemon=await self._apply_daemon(todo, new.daemon),
                 programs=new.programs,
@@ -507,22 +592,18 @@ class Supervisor:
             async with trio.open_nursery() as nursery:
                 for program in todo.programs:
                     _log_program(program)
-                    if program.fate == "removed":
-                        self.intents.forget(program.name)
-                        nursery.start_soon(self._retire, self.runners[program.name], False)
-                    elif program.fate == "changed" and program.restart:
-                        runner = self.runners[program.name]
-                        nursery.start_soon(self._replace, runner, new.programs[program.name])
-                    elif program.fate == "changed":
-                        self.runners[program.name].update(new.programs[program.name])
+                    self._carry_out(program, previous, new, nursery)
                 for name in added:
-                    self._add(new.programs[name])
+                    for each in instances(new.programs[name]):
+                        self.add(each)
                 self.gate.refresh()
                 for name in added:
-                    if self.intents.wants_up(self.runners[name].program):
-                        self.gate.want_up(self.runners[name])
+                    if self.intents.wants_up(new.programs[name]):
+                        for runner in self.lookup([name]):
+                            self.gate.want_up(runner)
             self.scheduler.refresh()
             self.watches.refresh()
+            self.listeners.keep_only(new)
             changed = [p for p in todo.programs if p.fate == "changed"]
             log.info(
                 "reload: %d added, %d removed, %d changed (%d restarted), %d unchanged",
@@ -533,6 +614,29 @@ class Supervisor:
                 len(todo.names("unchanged")),
             )
             return todo
+
+    def _carry_out(
+        self, program: ProgramPlan, previous: Config, new: Config, nursery: trio.Nursery
+    ) -> None:
+        """One removed or changed program of a reload: retire it, replace it, or update it."""
+        before = previous.programs.get(program.name)
+        after = new.programs.get(program.name)
+        if program.fate == "removed" and before is not None:
+            self.intents.forget(program.name)
+            for runner in self.instances_of(program.name):
+                self.intents.forget(runner.name)
+                nursery.start_soon(self.retire_runner, runner)
+            if before.replicas is not None:
+                replicasets.forget(self, program.name)
+        elif program.fate != "changed" or before is None or after is None:
+            return
+        elif before.replicas is not None or after.replicas is not None:
+            replace = functools.partial(replicasets.replace, restart=program.restart)
+            nursery.start_soon(replace, self, before, after)
+        elif program.restart:
+            nursery.start_soon(self.replace_runner, self.runners[program.name], after)
+        else:
+            self.runners[program.name].update(after)
 
     async def _apply_daemon(self, todo: ReloadPlan, new: DaemonConfig) -> DaemonConfig:
         """The ``[daemon]`` settings from now on: the ``live`` changes applied (the store's
@@ -564,17 +668,17 @@ class Supervisor:
             apply(daemon)
         return daemon
 
-    async def _retire(self, runner: ProgramRunner, keep_name: bool) -> None:
-        await self._stop_one(runner, True)
+    async def retire_runner(self, runner: ProgramRunner, keep_name: bool = False) -> None:
+        await self.stop_one(runner, True)
         runner.retire()
         await runner.finished.wait()
         if not keep_name:
             del self.runners[runner.name]
 
-    async def _replace(self, runner: ProgramRunner, program: ProgramConfig) -> None:
+    async def replace_runner(self, runner: ProgramRunner, program: ProgramConfig) -> None:
         was_up = runner.snapshot.want is lc.Want.UP
-        await self._retire(runner, True)
-        fresh = self._add(program)
+        await self.retire_runner(runner, True)
+        fresh = self.add(program)
         fresh.spawns = runner.spawns  # its restarts count on; its history is the store's
         self.gate.refresh()
         if self.intents.wants_up(program, was_up=was_up):
@@ -591,7 +695,7 @@ class Supervisor:
         for level in reversed(self.gate.graph.levels()):
             in_level = [self.runners[n] for n in level if n in self.runners]
             for group in self._by_priority(in_level, descending=False):
-                await _gather([functools.partial(self._stop_one, r, True) for r in group])
+                await _gather([functools.partial(self.stop_one, r, True) for r in group])
         for runner in self.runners.values():
             runner.retire()
 
@@ -623,9 +727,13 @@ class Supervisor:
 
     async def wait_retired(self) -> None:
         """Wait until the retired runners' tasks ended; each first drains its log queues to
-        its files (bounded), so followers see a program's last output. Callers bound it."""
-        for runner in list(self.runners.values()):
-            await runner.finished.wait()
+        its files (bounded), so followers see a program's last output; then close the
+        handed-over sockets. Callers bound it."""
+        try:
+            for runner in list(self.runners.values()):
+                await runner.finished.wait()
+        finally:
+            self.listeners.close()
 
 
 def _log_program(program: ProgramPlan) -> None:

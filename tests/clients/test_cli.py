@@ -30,6 +30,7 @@ SUBCOMMANDS = [
     "start",
     "stop",
     "restart",
+    "scale",
     "logs",
     "history",
     "wait",
@@ -107,6 +108,9 @@ def test_parser_knows_every_request() -> None:
         ["logs", "web", "--stream", "stdin"],
         ["signal"],
         ["signal", "web", "HUP", "--all"],
+        ["scale", "web"],
+        ["scale", "web", "-1"],
+        ["restart", "web", "--max-unavailable", "many"],
     ],
     ids=" ".join,
 )

@@ -42,6 +42,7 @@ from supervisord_lite.protocol import (
     Request,
     Restart,
     RunUsage,
+    Scale,
     ServerMessage,
     Shutdown,
     Signal,
@@ -69,7 +70,8 @@ WIRE: dict[type[Request] | type[Reply], tuple[str, tuple[str, ...], tuple[str, .
     Status: ("status", (), ("id", "names", "stats", "usage")),
     Start: ("start", (), ("id", "names", "all", "wait")),
     Stop: ("stop", (), ("id", "names", "all", "wait", "with_dependents")),
-    Restart: ("restart", (), ("id", "names", "all", "wait")),
+    Restart: ("restart", (), ("id", "names", "all", "wait", "rolling", "max_unavailable")),
+    Scale: ("scale", ("name", "count"), ("id", "wait")),
     History: ("history", (), ("id", "name", "limit")),
     Logs: ("logs", (), ("id", "name", "stream", "lines", "follow", "since")),
     Wait: ("wait", ("names", "state"), ("id", "timeout", "ready")),
@@ -226,6 +228,8 @@ SAMPLE_REQUESTS: list[ClientMessage] = [
     ReopenLogs(id=14),
     ReopenLogs(id=14, names=("web",)),
     Signal(id=15, names=("web",), signal="HUP", main=True),
+    Restart(id=16, names=("web",), rolling=True, max_unavailable=2),
+    Scale(id=17, name="web", count=3),
 ]
 
 SAMPLE_REPLIES: list[ServerMessage] = [

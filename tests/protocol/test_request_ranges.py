@@ -29,6 +29,7 @@ from supervisord_lite.protocol import (
     ProgramState,
     Request,
     Role,
+    Scale,
     Signal,
     Wait,
     Welcome,
@@ -50,12 +51,13 @@ MSGPACK_INT_MAX = 2**64 - 1
 VALID: dict[type[Request], Request] = {
     cls: cls(id=REQUEST_ID)
     for cls in get_args(ClientMessage)
-    if cls not in (Hello, Wait, Cancel, Signal)
+    if cls not in (Hello, Wait, Cancel, Signal, Scale)
 }
 VALID[Hello] = Hello(id=REQUEST_ID, version=PROTOCOL_VERSION)
 VALID[Wait] = Wait(id=REQUEST_ID, names=("one",), state=ProgramState.RUNNING)
 VALID[Cancel] = Cancel(id=REQUEST_ID, target=1)
 VALID[Signal] = Signal(id=REQUEST_ID, names=("one",), signal="HUP")
+VALID[Scale] = Scale(id=REQUEST_ID, name="one", count=1)
 
 
 Number = msgspec.inspect.IntType | msgspec.inspect.FloatType
