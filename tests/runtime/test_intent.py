@@ -63,14 +63,14 @@ async def test_intent_outlives_the_daemon(tmp_path: Path) -> None:
         await supervisor.stop(["web"])
         await supervisor.start(["batch"])
     async with supervising(tmp_path, PROGRAMS) as supervisor:
+        # Started on boot: by the operator's word (batch, autostart = false) and by autostart.
+        await supervisor.wait_state(["batch", "idle"], ProgramState.RUNNING)
         web, batch, idle = supervisor.status(["web", "batch", "idle"])
         assert web.state is ProgramState.STOPPED
         assert web.intent is not None
         assert web.intent.want is Want.DOWN
-        assert batch.state is ProgramState.RUNNING  # autostart = false, started by the operator
         assert batch.intent is not None
         assert batch.intent.want is Want.UP
-        assert idle.state is ProgramState.RUNNING
         assert idle.intent is None
 
 
