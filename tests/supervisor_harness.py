@@ -26,7 +26,7 @@ from supervisord_lite.store import Store
 from tests.daemon_harness import kill_all, pids_with_env, write_config
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
 
     from supervisord_lite.protocol.messages import StateChanged
@@ -55,6 +55,11 @@ async def wait_output(follower: LogFollower, text: bytes) -> None:
             seen += b"".join(p.data for p in await follower.receive() if isinstance(p, LogPiece))
 
 
+async def _until_cancelled(scope: trio.CancelScope, run: Callable[[], Awaitable[None]]) -> None:
+    with scope:
+        await run()
+
+
 @contextlib.asynccontextmanager
 async def supervising(
     folder: Path, programs: str, *, boot: bool = True, daemon_extra: str = ""
@@ -68,11 +73,13 @@ async def supervising(
     writer = StoreWriter(store)
     deadlines = Deadlines()
     events: FanOut[StateChanged] = FanOut()
+    reaping, timing = trio.CancelScope(), trio.CancelScope()
     try:
         async with trio.open_nursery() as services:
+            # The writer is closed, not cancelled: it writes what it holds, then returns.
             services.start_soon(writer.run)
-            services.start_soon(containment.reaper.run)
-            services.start_soon(deadlines.run)
+            services.start_soon(_until_cancelled, reaping, containment.reaper.run)
+            services.start_soon(_until_cancelled, timing, deadlines.run)
             async with trio.open_nursery() as nursery:
                 supervisor = Supervisor(
                     config,
@@ -98,7 +105,8 @@ async def supervising(
                     events.close()
                     nursery.cancel_scope.cancel()
             writer.close()
-            services.cancel_scope.cancel()
+            reaping.cancel()
+            timing.cancel()
     finally:
         kill_marked(f"{sid}:")
         store.close()
