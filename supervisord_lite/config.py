@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 import msgspec
@@ -19,6 +18,15 @@ from msgspec import Meta
 
 from supervisord_lite import config_wording as wording
 from supervisord_lite import schedules, signames
+from supervisord_lite.config_attributes import (
+    Capabilities,
+    IoNice,
+    RLimit,
+    capabilities,
+    check_capabilities,
+    ionice,
+    rlimits,
+)
 from supervisord_lite.config_files import (
     DISK,
     NO_FILES,
@@ -27,6 +35,7 @@ from supervisord_lite.config_files import (
     env_from_files,
     included,
 )
+from supervisord_lite.config_hooks import HOOK_FIELDS, Hook, hook
 from supervisord_lite.config_probes import LivenessProbe, Probe, ReadyProbe, check_probe
 from supervisord_lite.config_restarts import (
     PermafailConfig,
@@ -36,6 +45,11 @@ from supervisord_lite.config_restarts import (
     parse_size,
 )
 from supervisord_lite.config_sockets import SocketConfig, check_socket, check_sockets
+from supervisord_lite.config_tables import INVALID as _INVALID
+from supervisord_lite.config_tables import Argv
+from supervisord_lite.config_tables import command as _command
+from supervisord_lite.config_tables import convert as _convert
+from supervisord_lite.config_tables import table as _table
 from supervisord_lite.depgraph import Condition, DependencyGraph
 from supervisord_lite.errors import ConfigError, Problem
 from supervisord_lite.replicas import MAX_REPLICAS, REPLICA, check_replicas
@@ -49,8 +63,6 @@ if TYPE_CHECKING:
 MiB: Final = 1024 * 1024
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_OCTAL_FIELDS: Final = frozenset({"socket_mode", "umask", "mode"})
-_INVALID: Final = object()
 
 PositiveFloat = Annotated[float, Meta(gt=0)]
 NonNegativeFloat = Annotated[float, Meta(ge=0)]
@@ -58,7 +70,6 @@ NonNegativeInt = Annotated[int, Meta(ge=0)]
 NonEmptyStr = Annotated[str, Meta(min_length=1)]
 Mode = Annotated[int, Meta(ge=0, le=0o777)]
 ExitCode = Annotated[int, Meta(ge=0, le=255)]
-Argv = Annotated[tuple[str, ...], Meta(min_length=1)]
 GroupName = Annotated[str, Meta(pattern="^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 
@@ -248,6 +259,19 @@ class ProgramConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     rolling: bool = False
     max_unavailable: Annotated[int, Meta(ge=1)] = 1
     sockets: tuple[SocketConfig, ...] = ()
+
+    # Hooks (config_hooks.py) and process attributes (config_attributes.py).
+    pre_start: Hook | None = None
+    post_start: Hook | None = None
+    pre_stop: Hook | None = None
+    post_stop: Hook | None = None
+    stop_command: Hook | None = None
+    nice: Annotated[int, Meta(ge=-20, le=19)] | None = None
+    ionice: IoNice | None = None
+    oom_score_adj: Annotated[int, Meta(ge=-1000, le=1000)] | None = None
+    rlimits: dict[str, RLimit] = {}
+    capabilities: Capabilities | None = None
+    no_new_privileges: bool = False
 
     def resource_limits(self) -> dict[str, str]:
         """The cgroup v2 interface files and values this program's limits ask for."""
@@ -482,6 +506,10 @@ def _program(
             "schedule": _schedule,
             "schedule_tz": _zone,
             "sockets": sockets,
+            **dict.fromkeys(HOOK_FIELDS, hook),
+            "ionice": ionice,
+            "rlimits": rlimits,
+            "capabilities": capabilities,
         },
         forbidden={"name": "not allowed here: the program's name is its table key"},
     )
@@ -493,6 +521,7 @@ def _program(
             "env", {}
         )
     _check_changing(values, base, path, problems)
+    check_capabilities(values.get("capabilities"), values.get("user"), path, problems)
     if len(problems) > before:
         return None
     return ProgramConfig(name=name, **values)
@@ -532,21 +561,6 @@ def _check_changing(values: dict[str, Any], base: str, path: str, problems: list
     for key in ("watch", "watch_ignore"):
         if key in values:
             values[key] = tuple(_resolve(folder, pattern) for pattern in values[key])
-
-
-def _command(raw: object, where: str, problems: list[Problem]) -> object:
-    """An argv list as given, or a string split the way a POSIX shell would (but never run)."""
-    if isinstance(raw, str):
-        try:
-            raw = shlex.split(raw)
-        except ValueError as exc:
-            problems.append(Problem(where, f"cannot split the command string: {exc}"))
-            return _INVALID
-    argv = _convert(raw, Argv, where, problems)
-    if isinstance(argv, tuple) and argv and not argv[0]:
-        problems.append(Problem(f"{where}[0]", "must not be empty"))
-        return _INVALID
-    return argv
 
 
 def _env(raw: object, where: str, problems: list[Problem]) -> object:
@@ -787,69 +801,6 @@ def _check_log_paths(programs: Mapping[str, ProgramConfig], problems: list[Probl
             first = owners.setdefault(target, where)
             if first != where:
                 problems.append(Problem(where, f"same file as {first} ({target})"))
-
-
-def _table(
-    raw: object,
-    cls: type[msgspec.Struct],
-    path: str,
-    problems: list[Problem],
-    *,
-    special: Mapping[str, _Handler] | None = None,
-    forbidden: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """Convert each field of a TOML table on its own, in file order, so every bad one is reported.
-
-    ``special`` maps a field to the handler that converts it instead of its annotation;
-    ``forbidden`` maps a field that must not appear in the file to the message saying why.
-    Returns the fields that converted; the caller compares ``len(problems)`` to know if all did.
-    """
-    if not isinstance(raw, dict):
-        problems.append(Problem(path, f"expected a table, got {wording.kind_of(raw)}"))
-        return {}
-    special = special or {}
-    forbidden = forbidden or {}
-    fields = {f.name: f for f in msgspec.structs.fields(cls) if f.name not in forbidden}
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        where = wording.join(path, key)
-        field = fields.get(key)
-        if field is None:
-            problems.append(Problem(where, forbidden.get(key, "unknown field")))
-            continue
-        handler = special.get(key)
-        if handler is not None:
-            converted = handler(value, where, problems)
-        else:
-            converted = _convert(value, field.type, where, problems, octal=key in _OCTAL_FIELDS)
-        if converted is not _INVALID:
-            values[key] = converted
-    for field in fields.values():
-        required = field.default is msgspec.NODEFAULT and field.default_factory is msgspec.NODEFAULT
-        if required and field.name not in raw:
-            problems.append(
-                Problem(wording.join(path, field.name), "missing: this field is required")
-            )
-    return values
-
-
-def _convert(
-    value: object, tp: Any, where: str, problems: list[Problem], *, octal: bool = False
-) -> Any:
-    found = wording.explain(value, tp, octal=octal)
-    if found is not None:
-        problems.append(Problem(where + found[0], found[1]))
-        return _INVALID
-    try:
-        result = msgspec.convert(value, tp)
-    except msgspec.ValidationError as exc:
-        problems.append(Problem(where, f"invalid value: {exc}"))
-        return _INVALID
-    strings = result if isinstance(result, tuple) else (result,)
-    if any(isinstance(s, str) and "\x00" in s for s in strings):
-        problems.append(Problem(where, "must not contain a NUL character"))
-        return _INVALID
-    return result
 
 
 def _resolve(base: str, path: str) -> str:

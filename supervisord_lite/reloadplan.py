@@ -106,6 +106,20 @@ PROGRAM_FIELDS: Final[dict[str, Effect]] = {
     "rolling": "hot",
     "max_unavailable": "hot",
     "sockets": "restart",
+    # Hooks change how the daemon treats the program: the next hook run uses the new ones.
+    "pre_start": "hot",
+    "post_start": "hot",
+    "pre_stop": "hot",
+    "post_stop": "hot",
+    "stop_command": "hot",
+    # Process attributes are set in the new process before exec and inherited by what it
+    # forks: only a new process takes them.
+    "nice": "restart",
+    "ionice": "restart",
+    "oom_score_adj": "restart",
+    "rlimits": "restart",
+    "capabilities": "restart",
+    "no_new_privileges": "restart",
 }
 
 #: Each DaemonConfig field -> whether the running daemon applies it.

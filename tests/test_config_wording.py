@@ -11,6 +11,8 @@ from msgspec import Meta
 
 from supervisord_lite import (
     config,
+    config_attributes,
+    config_hooks,
     config_probes,
     config_restarts,
     config_sockets,
@@ -105,6 +107,10 @@ TABLES = [
     config_restarts.PermafailConfig,
     config_restarts.RestartWhen,
     config_sockets.SocketConfig,
+    config_hooks.Hook,
+    config_attributes.IoNice,
+    config_attributes.RLimit,
+    config_attributes.Capabilities,
 ]
 NESTED = (
     config.Backoff,
@@ -119,6 +125,10 @@ NESTED = (
     config_restarts.PermafailConfig | None,
     config_restarts.RestartWhen,
     tuple[config_sockets.SocketConfig, ...],
+    config_hooks.Hook | None,
+    config_attributes.IoNice | None,
+    dict[str, config_attributes.RLimit],
+    config_attributes.Capabilities | None,
 )
 
 

@@ -34,6 +34,8 @@ from supervisord_lite.config import (
     load,
     load_path,
 )
+from supervisord_lite.config_attributes import Capabilities, IoNice, RLimit
+from supervisord_lite.config_hooks import Hook
 from supervisord_lite.config_probes import LivenessProbe, ReadyProbe
 from supervisord_lite.config_restarts import PermafailConfig, RestartWhen
 from supervisord_lite.config_sockets import SocketConfig
@@ -229,6 +231,10 @@ SECTIONS: dict[type[msgspec.Struct], str] = {
     PermafailConfig: "## `[programs.NAME.permafail]`",
     RestartWhen: "## `[programs.NAME.restart_when]`",
     SocketConfig: "## `[[programs.NAME.sockets]]`",
+    Hook: "## Hook tables",
+    IoNice: "## `[programs.NAME.ionice]`",
+    RLimit: "## `[programs.NAME.rlimits]`",
+    Capabilities: "## `[programs.NAME.capabilities]`",
 }
 OCTAL_FIELDS = frozenset({"socket_mode", "umask", "mode"})
 
