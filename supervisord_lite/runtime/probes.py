@@ -9,18 +9,13 @@ runs on trio through anyio) is imported only by a daemon that has an http probe.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import msgspec
 import trio
 
 from supervisord_lite.config_probes import split_address
-from supervisord_lite.errors import SpawnError
-from supervisord_lite.runtime.spawn import build_env, resolve_identity
+from supervisord_lite.runtime.helper_process import run_helper
 
 if TYPE_CHECKING:
     from supervisord_lite.config import ProgramConfig
@@ -28,9 +23,6 @@ if TYPE_CHECKING:
     from supervisord_lite.runtime.reaper import Reaper
 
 __all__ = ["ProbeResult", "check"]
-
-#: How much of a command's output a result keeps (its last bytes).
-OUTPUT_TAIL: Final = 512
 
 
 class ProbeResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,51 +58,8 @@ async def check(
 async def _exec(
     argv: tuple[str, ...], program: ProgramConfig, cwd: str, reaper: Reaper | None
 ) -> tuple[bool, str]:
-    try:
-        identity = resolve_identity(program.user, program.group)
-    except SpawnError as exc:
-        return False, str(exc)
-    switch = identity if identity is not None and os.geteuid() == 0 else None
-    env = build_env(program, identity, os.environ)
-    try:
-        # Registered with the daemon's subreaper before it can exit, so its exit status is
-        # ours to read and never reaped away (docs/architecture.md, "Kernel facts").
-        with reaper.spawning() if reaper is not None else contextlib.nullcontext():
-            process = await trio.lowlevel.open_process(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                cwd=program.cwd or cwd,
-                env=env,
-                process_group=0,
-                user=switch.uid if switch else None,
-                group=switch.gid if switch else None,
-                extra_groups=list(switch.groups) if switch else None,
-            )
-            if reaper is not None:
-                reaper.manage(process.pid)
-    except OSError as exc:
-        return False, f"cannot run {argv[0]!r}: {exc.strerror or exc}"
-    try:
-        output = bytearray()
-        assert process.stdout is not None
-        async with process.stdout:
-            async for chunk in process.stdout:
-                output += chunk
-                del output[:-OUTPUT_TAIL]
-        code = await process.wait()
-    finally:
-        if process.returncode is None:  # overran its timeout: the whole group goes
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            with trio.CancelScope(shield=True):
-                await process.wait()
-        if reaper is not None:
-            reaper.release(process.pid)
-    tail = bytes(output).decode("utf-8", "replace").strip()
-    said = f"exit {code}" if code >= 0 else f"signal {signal.Signals(-code).name[3:]}"
-    return code == 0, f"{said}: {tail}" if tail else said
+    result = await run_helper(argv, program, cwd=cwd, reaper=reaper)
+    return result.ok, result.describe()
 
 
 async def _http(probe: Probe, url: str) -> tuple[bool, str]:
