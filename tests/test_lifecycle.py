@@ -44,6 +44,7 @@ from supervisord_lite.lifecycle import (
     Spawned,
     SpawnFailed,
     State,
+    StopGracefully,
     StopPhase,
     Unhealthy,
     Verdict,
@@ -906,6 +907,7 @@ def check_step(before: Snapshot, after: Snapshot, effects: tuple[Effect, ...]) -
         assert timers == [expected]
     kinds = [type(e) for e in effects]
     order = [Record, Publish, SetDeadline, ClearDeadline, SignalGroup, Spawn]
+    kinds = [SignalGroup if k is StopGracefully else k for k in kinds]
     ranks = [min(order.index(k), 2) if k is ClearDeadline else order.index(k) for k in kinds]
     assert ranks == sorted(ranks), effects
     assert len(after.deaths) <= DEATH_TALLY

@@ -15,6 +15,7 @@ from supervisord_lite.lifecycle.effects import (
     SetDeadline,
     SignalGroup,
     Spawn,
+    StopGracefully,
 )
 from supervisord_lite.lifecycle.events import (
     EVENT_TYPES,
@@ -89,6 +90,7 @@ __all__ = [
     "SpawnFailed",
     "Spawned",
     "State",
+    "StopGracefully",
     "StopPhase",
     "Unhealthy",
     "Verdict",

@@ -2,7 +2,7 @@
 
 ``step()`` orders its effects: every ``Record`` first (history before anyone hears of the
 change), then ``Publish`` for each state passed through, then the timer, then the actions
-(``SignalGroup``, ``Spawn``) whose answers come back as new events.
+(``SignalGroup``, ``StopGracefully``, ``Spawn``) whose answers come back as new events.
 """
 
 import enum
@@ -23,6 +23,7 @@ __all__ = [
     "SetDeadline",
     "SignalGroup",
     "Spawn",
+    "StopGracefully",
 ]
 
 
@@ -45,6 +46,14 @@ class Spawn(msgspec.Struct, frozen=True):
 
 class SignalGroup(msgspec.Struct, frozen=True):
     """Send ``signal`` (a bare name: ``"TERM"``, ``"KILL"``) to the run's process group."""
+
+    signal: str
+
+
+class StopGracefully(msgspec.Struct, frozen=True):
+    """Begin the stop of a live run the program's own way: its ``pre_stop`` hook, then its
+    ``stop_command``, or ``signal`` to the group when it has none or the command failed.
+    Emitted instead of ``SignalGroup`` by a policy with ``graceful_stop``."""
 
     signal: str
 
@@ -79,4 +88,6 @@ class Publish(msgspec.Struct, frozen=True):
     new: State
 
 
-Effect: TypeAlias = Spawn | SignalGroup | SetDeadline | ClearDeadline | Record | Publish
+Effect: TypeAlias = (
+    Spawn | SignalGroup | StopGracefully | SetDeadline | ClearDeadline | Record | Publish
+)

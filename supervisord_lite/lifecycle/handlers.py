@@ -19,6 +19,7 @@ from supervisord_lite.lifecycle.effects import (
     RecordKind,
     SignalGroup,
     Spawn,
+    StopGracefully,
 )
 from supervisord_lite.lifecycle.events import (
     Exited,
@@ -166,14 +167,18 @@ def _restart_exited(
 
 
 def _begin_stop(c: Context, snap: Snapshot) -> Result:
-    """Enter STOPPING; signal the group unless it already was, or no group exists yet."""
+    """Enter STOPPING; signal the group unless it already was, or no group exists yet (the
+    program's own way, ``StopGracefully``, while its leader lives and it has one)."""
     stopping = replace(snap, state=State.STOPPING)
     if snap.pgid is None or snap.stop_phase is not StopPhase.NONE:
         return _same(stopping)
     signalled = replace(
         stopping, stop_phase=StopPhase.SIGNALLED, deadline=c.now + c.policy.stop_timeout
     )
-    return signalled, (SignalGroup(c.policy.stop_signal),), ()
+    signal = c.policy.stop_signal
+    if c.policy.graceful_stop and snap.pid is not None:
+        return signalled, (StopGracefully(signal),), ()
+    return signalled, (SignalGroup(signal),), ()
 
 
 def _end(c: Context, snap: Snapshot, status: ExitStatus) -> Result:

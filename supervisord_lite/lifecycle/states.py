@@ -110,6 +110,9 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
     watchdog_signal: str = "ABRT"
     backoff_jitter: float = 0.0
     permafail: Permafail | None = None
+    graceful_stop: bool = False
+    """The program has a ``pre_stop`` hook or a ``stop_command``: the stop of a run whose
+    leader lives begins with ``StopGracefully`` instead of ``SignalGroup``."""
 
     def expects(self, status: ExitStatus) -> bool:
         """Whether an exit was expected: its code is in ``exit_codes`` (a signal never is)."""

@@ -38,7 +38,9 @@ run waits ``Policy.backoff(crashes)``; a run that lived ``backoff_reset`` clears
 answered with a new run (a failed start, a crash) is counted against the start limit: one more
 than ``start_limit_burst`` within ``start_limit_interval`` makes the program FATAL instead.
 
-Stopping: WantDown and Restart send ``stop_signal`` to the group and arm ``stop_timeout``; that
+Stopping: WantDown and Restart send ``stop_signal`` to the group (``StopGracefully`` for a
+program with a ``pre_stop`` hook or a ``stop_command``, while its leader lives: the runtime
+runs them, and sends the signal if there is no command or it failed) and arm ``stop_timeout``; that
 deadline sends SIGKILL and arms ``kill_timeout``; that one gives up (``kill_failed``) and waits,
 with no timer, for the end that may still come. A stop asked while a Spawn is in flight waits for
 its answer and then signals the new group. A leader that exits while the rest of its group lives
@@ -285,7 +287,8 @@ def step(
     ``draw`` (0 to 1, a random number for the runtime) is the random part of a backoff's jitter.
 
     Effects come in this order: Records, Publishes, the timer (SetDeadline or ClearDeadline),
-    then SignalGroup and Spawn. An ignored event returns ``snap`` itself and no effects.
+    then SignalGroup, StopGracefully and Spawn. An ignored event returns ``snap`` itself and no
+    effects.
 
     Raises:
         LifecycleError: ``event`` is a Spawned while a group is already tracked.
