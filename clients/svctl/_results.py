@@ -40,8 +40,9 @@ class Welcome(Struct, kw_only=True, frozen=True):
 class StateChanged(Struct, kw_only=True, frozen=True):
     """A program moved from ``old`` to ``new`` at ``at`` (Unix time); ``change`` is ``state``
     for a transition, ``health`` or ``dependency`` (``old == new``) for a change of its health
-    or of what it waits for, said in ``message``, or ``progress`` for its latest progress
-    report, in ``progress`` (at most one a second per program)."""
+    or of what it waits for, said in ``message``, ``progress`` for its latest progress
+    report, in ``progress`` (at most one a second per program), or ``hook`` for a run of one
+    of its hooks (``message``: ``"pre_start: exit 1: no database"``)."""
 
     program: str
     old: ProgramState

@@ -40,6 +40,7 @@ def policy_for(program: ProgramConfig) -> Policy:
         watchdog_signal=program.watchdog_signal,
         backoff_jitter=program.backoff.jitter,
         permafail=_permafail(program.permafail),
+        graceful_stop=program.pre_stop is not None or program.stop_command is not None,
     )
 
 

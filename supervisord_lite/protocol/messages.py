@@ -604,10 +604,12 @@ class StateChanged(Reply, tag="state", kw_only=True, frozen=True):
 
     ``change`` says what changed: ``state`` (a transition; RUNNING is ready), ``health`` (its
     liveness probe started failing, or passes again: ``old == new``, ``message`` says how),
-    ``dependency`` (it waits for a dependency, or was stopped because of one) or ``progress``
+    ``dependency`` (it waits for a dependency, or was stopped because of one), ``progress``
     (it reported progress, in ``progress``; at most one such event per program per second, the
-    latest report) or ``watch`` (a change of its watched files restarted it, or its
-    ``reload_check`` failed and it was not restarted: ``message`` says which).
+    latest report), ``watch`` (a change of its watched files restarted it, or its
+    ``reload_check`` failed and it was not restarted: ``message`` says which) or ``hook`` (one
+    of its hooks ran: ``message`` is its name, how it ended and its output's tail,
+    ``"pre_start: exit 1: no database"``).
     """
 
     program: str
@@ -618,7 +620,7 @@ class StateChanged(Reply, tag="state", kw_only=True, frozen=True):
     exit_signal: str | None
     at: float
     message: str = ""
-    change: Literal["state", "health", "dependency", "progress", "watch"] = "state"
+    change: Literal["state", "health", "dependency", "progress", "watch", "hook"] = "state"
     progress: Progress | None = None
 
 

@@ -19,6 +19,7 @@ them to ``lifecycle.judge``). A state entered for an event sent earlier is never
 
 from __future__ import annotations
 
+import functools
 import random
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -32,6 +33,7 @@ from supervisord_lite.runtime import process_groups as groups
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.exitwatch import ExitWatch
 from supervisord_lite.runtime.health import Health, needs_health
+from supervisord_lite.runtime.hooks import ProgramHooks
 from supervisord_lite.runtime.logs.streams import ProgramLogs
 from supervisord_lite.runtime.memorywatch import MemoryWatch
 from supervisord_lite.runtime.reports import describe_transition, state_changed, store_op
@@ -59,6 +61,7 @@ class ProgramRunner:
         "_exit",
         "_finished",
         "_health",
+        "_hooks",
         "_memory",
         "_queue",
         "_retired",
@@ -104,6 +107,8 @@ class ProgramRunner:
             if program.restart_when.memory is not None
             else None
         )
+        #: Its hooks, run one at a time (they read ``self.program``: a reload may change them).
+        self._hooks = ProgramHooks(self.name, services, lambda: self.program, self._snap)
         # Everything below exists only while something happens to the program.
         self._scope: RunScope | None = None
         self._exit: ExitWatch | None = None
@@ -225,7 +230,12 @@ class ProgramRunner:
             self._health.close(self._services.notify)
         if self._memory is not None:
             self._memory.close()
+        self._hooks.cancel()
         self._services.nursery.start_soon(self._close, name=f"retire {self.name}")
+
+    async def wait_hooks(self) -> None:
+        """Return once none of the program's hooks is running (a ``post_stop`` after a stop)."""
+        await self._hooks.wait_idle()
 
     # -- status -------------------------------------------------------------------------------
 
@@ -278,11 +288,17 @@ class ProgramRunner:
             match effect:
                 case lc.Record():
                     self._record(effect, before, after)
+                    if effect.outcome is not None:
+                        self._hooks.start("post_stop", _exit_env(effect.exit))
                 case lc.Publish(old=old, new=new):
                     entered.append(new)
                     if new is lc.State.RUNNING:
                         self.ready_at = self._services.wall_clock()
                     self._publish(old, new, after)
+                    if new is lc.State.RUNNING and after.pid is not None:
+                        self._hooks.start("post_start", {"MAINPID": str(after.pid)})
+                    elif new is lc.State.STOPPING:
+                        self._hooks.cancel("post_start")  # its run is being stopped
                 case lc.SetDeadline(at=at):
                     # A superseded timer still fires; the lifecycle ignores it as stale.
                     self._services.deadlines.at(at, self._deadline_passed)
@@ -291,6 +307,8 @@ class ProgramRunner:
                 case lc.SignalGroup(signal=signame):
                     if self._scope is not None:
                         self._scope.stop(signame)
+                case lc.StopGracefully(signal=signame):
+                    self.start_task(functools.partial(self._stop_gracefully, signame, after))
                 case lc.Spawn():
                     self._spawning = trio.Event()
                     self._services.nursery.start_soon(self._spawn, name=f"spawn {self.name}")
@@ -330,6 +348,10 @@ class ProgramRunner:
         CPU-bound in the daemon, so a few at a time start them as fast.
         """
         try:
+            hooked = await self._hooks.run("pre_start")
+            if hooked is not None and not hooked.ok:
+                self.send(lc.SpawnFailed(reason=f"pre_start {hooked.describe()}"))
+                return
             async with self._services.spawn_slots:
                 answer = await self._spawn_now()
             self.send(answer)
@@ -386,6 +408,24 @@ class ProgramRunner:
         self._exit.start(services.nursery)
         return lc.Spawned(pid=process.pid, pgid=process.pid, run_id=run_id)
 
+    async def _stop_gracefully(self, signame: str, stopping: lc.Snapshot) -> None:
+        """A stop of a live run began: ``pre_stop``, then ``stop_command`` or, without one or
+        when it failed, the stop signal; nothing more once the run is over or SIGKILLed."""
+        env = {"MAINPID": str(stopping.pid)}
+
+        def still_stopping() -> bool:
+            snap = self.snapshot
+            return snap.run_id == stopping.run_id and snap.stop_phase is lc.StopPhase.SIGNALLED
+
+        await self._hooks.run("pre_stop", env)
+        if self._hooks.has("stop_command") and still_stopping():
+            result = await self._hooks.run("stop_command", env)
+            if result is None or result.ok:
+                return
+            log.warning("%s: stop_command failed; sending SIG%s", self.name, signame)
+        if still_stopping() and self._scope is not None:
+            self._scope.stop(signame)
+
     def start_task(self, fn: Callable[[], Awaitable[None]]) -> None:
         """Run ``fn`` in the shared nursery, cancelled if the runner retires first."""
         self._services.nursery.start_soon(self._cancellable, fn, name=f"watch {self.name}")
@@ -431,3 +471,12 @@ class ProgramRunner:
             self._closed = True
             if self._finished is not None:
                 self._finished.set()
+
+
+def _exit_env(status: lc.ExitStatus | None) -> dict[str, str]:
+    """How a run ended, for ``post_stop``: systemd's ``EXIT_CODE`` and ``EXIT_STATUS``."""
+    if status is None:
+        return {}
+    if status.signal is not None:
+        return {"EXIT_CODE": "killed", "EXIT_STATUS": status.signal}
+    return {"EXIT_CODE": "exited", "EXIT_STATUS": str(status.code)}

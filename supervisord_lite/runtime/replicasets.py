@@ -78,6 +78,7 @@ async def scale_to(
 
         async def remove(runner: ProgramRunner) -> ActionResult:
             result = await sup.stop_one(runner)
+            await runner.wait_hooks()  # its post_stop, before the runner goes
             runner.retire()
             await runner.finished.wait()
             del sup.runners[runner.name]

@@ -68,7 +68,7 @@ def state_changed(
     snap: lc.Snapshot,
     *,
     at: float,
-    change: Literal["state", "health", "dependency", "progress", "watch"] = "state",
+    change: Literal["state", "health", "dependency", "progress", "watch", "hook"] = "state",
     message: str | None = None,
     progress: Progress | None = None,
 ) -> StateChanged:

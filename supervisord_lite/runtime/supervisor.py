@@ -670,6 +670,7 @@ class Supervisor:
 
     async def retire_runner(self, runner: ProgramRunner, keep_name: bool = False) -> None:
         await self.stop_one(runner, True)
+        await runner.wait_hooks()
         runner.retire()
         await runner.finished.wait()
         if not keep_name:
@@ -696,6 +697,8 @@ class Supervisor:
             in_level = [self.runners[n] for n in level if n in self.runners]
             for group in self._by_priority(in_level, descending=False):
                 await _gather([functools.partial(self.stop_one, r, True) for r in group])
+        for runner in self.runners.values():
+            await runner.wait_hooks()  # a post_stop under way (each bounded by its timeout)
         for runner in self.runners.values():
             runner.retire()
 
