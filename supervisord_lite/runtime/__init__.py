@@ -32,6 +32,7 @@ from supervisord_lite.errors import (
     StoreError,
     SupervisorLiteError,
 )
+from supervisord_lite.runtime.attributes import host_problems
 from supervisord_lite.runtime.cgroups import CgroupTree
 from supervisord_lite.runtime.containment import Containment, store_id
 from supervisord_lite.runtime.control import ControlServer
@@ -136,7 +137,8 @@ def _open_containment(config: Config) -> Containment:
 
     Raises:
         DaemonError: ``containment = "cgroup"`` but no writable cgroup2 tree exists.
-        ConfigError: a program asks for a resource limit this host cannot enforce.
+        ConfigError: a program asks for a resource limit this host cannot enforce, or for a
+            process attribute this daemon may not grant.
     """
     if not become_subreaper():
         log.warning("PR_SET_CHILD_SUBREAPER refused: escaped descendants cannot be adopted")
@@ -145,7 +147,7 @@ def _open_containment(config: Config) -> Containment:
     if mode == "cgroup" and tree is None:
         raise DaemonError("containment = 'cgroup' but no writable cgroup2 hierarchy was found")
     containment = Containment(Reaper(), tree, store_id(config.daemon.state_db))
-    problems = containment.problems(config)
+    problems = containment.problems(config) + host_problems(config)
     if problems:
         if tree is not None:
             tree.close()

@@ -18,7 +18,6 @@ import ctypes.util
 import errno
 import os
 import secrets
-import sys
 from dataclasses import dataclass
 
 import trio
@@ -309,31 +308,8 @@ class CgroupTree:
         return Cgroup(self.root).remove()
 
 
-# Run as root: join the cgroup first (writing cgroup.procs needs the daemon's rights), then
-# drop to the program's user, groups first, and exec the program.
-_JOIN_THEN_DROP = """\
-import os, sys
-procs, uid, gid, groups = sys.argv[1:5]
-with open(procs, "w") as f:
-    f.write("0")
-os.setgroups([int(g) for g in groups.split(",") if g])
-os.setgid(int(gid))
-os.setuid(int(uid))
-os.execv(sys.argv[6], sys.argv[6:])
-"""
-
-
-def trampoline(
-    group: Cgroup, argv: list[str], drop_to: tuple[int, int, tuple[int, ...]] | None = None
-) -> list[str]:
-    """argv that moves the new process into ``group`` and then execs the program.
-
-    ``argv[0]`` must be a resolved path. With ``drop_to`` (uid, gid, groups) the process starts
-    as root, joins the cgroup, and only then switches to that identity.
-    """
-    if drop_to is None:
-        return ["/bin/sh", "-c", 'echo 0 > "$0" && exec "$@"', group.procs_file, *argv]
-    uid, gid, groups = drop_to
-    ids = [str(uid), str(gid), ",".join(map(str, groups))]
-    script = [sys.executable, "-I", "-S", "-c", _JOIN_THEN_DROP]
-    return [*script, group.procs_file, *ids, "--", *argv]
+def trampoline(group: Cgroup, argv: list[str]) -> list[str]:
+    """argv that moves the new process into ``group`` and then execs the program (``argv[0]``
+    a resolved path). A run that must also switch user or set process attributes uses the
+    exec wrapper (execwrap.py) instead."""
+    return ["/bin/sh", "-c", 'echo 0 > "$0" && exec "$@"', group.procs_file, *argv]

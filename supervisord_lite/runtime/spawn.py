@@ -3,7 +3,8 @@
 Everything is passed through ``subprocess`` options (``process_group=0``, ``user``, ``group``,
 ``extra_groups``, ``umask``): no ``preexec_fn``, which is unsafe in a threaded process, and never
 ``PR_SET_PDEATHSIG``, which trio's spawning thread would trigger (docs/architecture.md,
-"Kernel facts").
+"Kernel facts"). What the child must do itself before exec (join a cgroup as root and then
+switch user, set process attributes) is done by the exec wrapper (execwrap.py).
 
 Running as another user switches uid, gid *and* supplementary groups, and sets HOME, USER and
 LOGNAME; if any of it cannot be done the program does not start, so it never runs as root by
@@ -24,8 +25,10 @@ from typing import TYPE_CHECKING
 import trio
 
 from supervisord_lite.errors import SpawnError
+from supervisord_lite.runtime.attributes import has_attributes, wrapper_attributes
 from supervisord_lite.runtime.cgroups import trampoline
 from supervisord_lite.runtime.containment import RUN_MARKER
+from supervisord_lite.runtime.execwrap import status_pipe, wait_exec, wrap
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -176,21 +179,72 @@ async def spawn(
         argv = hand_over(sockets, _resolve(argv[0], child_env, cwd), argv)
     # Only root switches identities; a daemon running as the program's own user just runs it.
     switch = identity if identity is not None and os.geteuid() == 0 else None
-    if cgroup is not None:
-        drop_to = (switch.uid, switch.gid, switch.groups) if switch is not None else None
-        argv = trampoline(cgroup, [_resolve(argv[0], child_env, cwd), *argv[1:]], drop_to)
-        switch = None  # the trampoline switches, after it joined the cgroup
+    status: tuple[int, int] | None = None
+    if has_attributes(program) or (cgroup is not None and switch is not None):
+        # The exec wrapper joins the cgroup, sets the attributes, then switches identity.
+        status = status_pipe()
+        argv = wrap(
+            [_resolve(argv[0], child_env, cwd), *argv[1:]],
+            status=status[1],
+            attributes=wrapper_attributes(program),
+            cgroup_procs=cgroup.procs_file if cgroup is not None else None,
+            drop_to=(switch.uid, switch.gid, switch.groups) if switch is not None else None,
+        )
+        switch = None
+    elif cgroup is not None:
+        argv = trampoline(cgroup, [_resolve(argv[0], child_env, cwd), *argv[1:]])
     try:
-        process: trio.Process = await trio.lowlevel.open_process(
+        process = await _open(
+            program,
             argv,
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
             cwd=cwd,
             env=child_env,
+            pass_fds=(*(fd for fd, _ in sockets), *(status[1:] if status is not None else ())),
+            switch=switch,
+        )
+    except BaseException:
+        if status is not None:
+            os.close(status[0])
+        raise
+    finally:
+        if status is not None:
+            os.close(status[1])  # the child's; EOF must not wait for us
+    if status is not None:
+        refused = await wait_exec(status[0])
+        if refused:
+            with trio.CancelScope(shield=True):
+                await process.wait()  # it exits 127 at once
+            raise SpawnError(refused)
+    return process
+
+
+async def _open(
+    program: ProgramConfig,
+    argv: list[str],
+    *,
+    stdin: int,
+    stdout: int,
+    stderr: int,
+    cwd: str,
+    env: Mapping[str, str],
+    pass_fds: tuple[int, ...],
+    switch: Identity | None,
+) -> trio.Process:
+    """``open_process`` with the kernel's refusals as SpawnError."""
+    try:
+        return await trio.lowlevel.open_process(
+            argv,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=cwd,
+            env=env,
             process_group=0,
             close_fds=True,
-            pass_fds=[fd for fd, _ in sockets],
+            pass_fds=pass_fds,
             user=switch.uid if switch else None,
             group=switch.gid if switch else None,
             extra_groups=list(switch.groups) if switch else None,
@@ -205,4 +259,3 @@ async def spawn(
         # trio forks from a worker thread, and starting one fails like a fork under a pids
         # limit (which counts threads), but as "can't start new thread".
         raise SpawnError(f"cannot start {program.command[0]!r}: {exc}") from exc
-    return process

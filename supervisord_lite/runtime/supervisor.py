@@ -28,6 +28,7 @@ from supervisord_lite.protocol.messages import (
 from supervisord_lite.reloadplan import ProgramPlan, ReloadPlan, plan
 from supervisord_lite.replicas import instances, program_of, split_instance
 from supervisord_lite.runtime import replicasets
+from supervisord_lite.runtime.attributes import host_problems
 from supervisord_lite.runtime.containment import terminate
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.dependencies import DependencyGate
@@ -566,7 +567,7 @@ class Supervisor:
         async with self._reload_lock:
             try:
                 new = await trio.to_thread.run_sync(load_path, self.config.source)
-                problems = self.containment.problems(new)
+                problems = self.containment.problems(new) + host_problems(new)
                 if problems:
                     raise ConfigError(new.source, problems)
             except ConfigError as exc:
