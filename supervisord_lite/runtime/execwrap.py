@@ -98,8 +98,9 @@ try:
     what = "cannot execute %r" % argv[0]
     os.set_inheritable(status, False)
     os.execv(argv[0], argv)
-except OSError as exc:
-    os.write(status, ("%s: %s" % (what, exc.strerror or exc)).encode())
+except BaseException as exc:  # any failure is reported: the program must not run without it
+    said = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    os.write(status, ("%s: %s" % (what, said)).encode())
     os._exit(127)
 """
 
