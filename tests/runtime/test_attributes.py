@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
+import trio
 
 from supervisord_lite.config import load
 from supervisord_lite.protocol.messages import ProgramState
@@ -23,6 +23,11 @@ RUNNING, FATAL = ProgramState.RUNNING, ProgramState.FATAL
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
 
 CAP_NET_BIND_SERVICE, CAP_CHOWN, CAP_SYS_RESOURCE = 10, 0, 24
+
+
+def read(path: str) -> str:
+    with open(path) as f:
+        return f.read().strip()
 
 
 def proc_status(pid: int) -> dict[str, str]:
@@ -76,10 +81,9 @@ log = { stdout = "none", stderr = "none" }
         assert nobody is not None
         assert nice_of(root) == 7
         if shutil.which("ionice"):
-            said = subprocess.run(["ionice", "-p", str(root)], capture_output=True, text=True)
-            assert said.stdout.strip() == "best-effort: prio 6"
-        with open(f"/proc/{root}/oom_score_adj") as f:
-            assert f.read().strip() == "300"
+            said = await trio.run_process(["ionice", "-p", str(root)], capture_stdout=True)
+            assert said.stdout.decode().strip() == "best-effort: prio 6"
+        assert read(f"/proc/{root}/oom_score_adj") == "300"
         limits = proc_limits(root)
         assert limits["Max open files"] == ("1024", "2048")
         assert limits["Max core file size"] == ("0", "0")
@@ -99,8 +103,7 @@ log = { stdout = "none", stderr = "none" }
 
 
 async def test_what_the_kernel_refuses_in_the_child_is_a_failed_spawn(tmp_path: Path) -> None:
-    with open("/proc/sys/fs/nr_open") as f:
-        above = int(f.read()) + 1
+    above = int(read("/proc/sys/fs/nr_open")) + 1
     programs = f"""
 [programs.web]
 command = ["sleep", "3600"]
