@@ -521,7 +521,8 @@ def _program(
             "env", {}
         )
     _check_changing(values, base, path, problems)
-    check_capabilities(values.get("capabilities"), values.get("user"), path, problems)
+    where = wording.join(path, "capabilities")
+    check_capabilities(values.get("capabilities"), values.get("user"), where, problems)
     if len(problems) > before:
         return None
     return ProgramConfig(name=name, **values)
