@@ -5,12 +5,15 @@ and hooks killed with their group (at their timeout, when their run stops)."""
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from typing import TYPE_CHECKING
 
 import trio
 
 from supervisord_lite.protocol.messages import ProgramState
+from svctl import Client
+from tests.daemon_harness import start_daemon, stop_daemon, write_config
 from tests.faults.common import read_pid_file, wait_until
 from tests.supervisor_harness import supervising
 
@@ -181,3 +184,30 @@ log = {{ stdout = "none", stderr = "none" }}
         (killed,) = await hook_history(supervisor, "api")
         assert killed.exit_signal == "KILL"
         assert killed.reason.startswith("post_start: killed")
+
+
+def test_a_hook_still_running_at_the_shutdown_deadline_is_killed(tmp_path: Path) -> None:
+    """A post_stop that would run for an hour holds the shutdown only until shutdown_timeout;
+    then its group is killed and the daemon exits."""
+    programs = """
+[programs.web]
+command = ["sleep", "3600"]
+start_seconds = 0
+
+[programs.web.post_stop]
+command = ["sh", "-c", "sleep 3600 & echo $! > post_stop.pid; wait"]
+timeout = 3600.0
+"""
+    config = write_config(tmp_path, programs)
+    config.write_text(config.read_text().replace("shutdown_timeout = 10", "shutdown_timeout = 1"))
+    daemon = start_daemon(config)
+    try:
+        with Client(daemon.socket, timeout=30) as client:
+            client.wait("web", state="RUNNING", timeout=20)
+        daemon.process.send_signal(signal.SIGTERM)
+        pid = read_pid_file(tmp_path / "post_stop.pid")
+        daemon.process.wait(timeout=40)
+        wait_until(lambda: gone(pid), "the post_stop's group killed at the shutdown deadline")
+        assert "post_stop: killed" in daemon.log()
+    finally:
+        stop_daemon(daemon, grace=0)
