@@ -7,8 +7,8 @@ SIGKILL of the group at its timeout or when cancelled), then writes a ``hook`` e
 history and pushes a ``change = "hook"`` event to followers. Hooks of one program never overlap:
 a ``post_stop`` ends before the next ``pre_start`` begins. A hook the runner does not wait for
 runs as a task in the daemon's nursery, cancelled (its group killed) when the runner retires,
-and a ``post_start`` also when a stop begins; ``wait_idle`` lets a stop wait for those still
-running first.
+and a ``post_start`` also when a stop begins or its run ends; ``wait_idle`` lets a stop wait
+for those still running first.
 """
 
 from __future__ import annotations

@@ -288,7 +288,8 @@ class ProgramRunner:
             match effect:
                 case lc.Record():
                     self._record(effect, before, after)
-                    if effect.outcome is not None:
+                    if effect.outcome is not None:  # the run is over
+                        self._hooks.cancel("post_start")
                         self._hooks.start("post_stop", _exit_env(effect.exit))
                 case lc.Publish(old=old, new=new):
                     entered.append(new)
