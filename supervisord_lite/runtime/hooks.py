@@ -46,7 +46,17 @@ class ProgramHooks:
     """See the module docstring. ``program`` and ``snapshot`` read the runner's current config
     (a reload may change the hooks) and snapshot."""
 
-    __slots__ = ("_idle", "_lock", "_name", "_program", "_running", "_scopes", "_services", "_snap")
+    __slots__ = (
+        "_closed",
+        "_idle",
+        "_lock",
+        "_name",
+        "_program",
+        "_running",
+        "_scopes",
+        "_services",
+        "_snap",
+    )
 
     def __init__(
         self,
@@ -63,6 +73,7 @@ class ProgramHooks:
         self._running = 0
         self._idle: trio.Event | None = None
         self._scopes: dict[trio.CancelScope, str] = {}
+        self._closed = False
 
     def has(self, hook: str) -> bool:
         return getattr(self._program(), hook) is not None
@@ -71,12 +82,25 @@ class ProgramHooks:
         """Run ``hook`` (after any other hook of the program), record and publish how it
         ended; None when the program has no such hook. Cancelled by ``cancel``, it failed."""
         self._running += 1
+        return await self._counted(hook, env or {})
+
+    def start(self, hook: str, env: Mapping[str, str] | None = None) -> None:
+        """Run ``hook`` in a task, when the program has it (``wait_idle`` waits for it from
+        now on, before the task even began)."""
+        if self.has(hook):
+            self._running += 1
+            name = f"{hook} {self._name}"
+            self._services.nursery.start_soon(self._counted, hook, env or {}, name=name)
+
+    async def _counted(self, hook: str, env: Mapping[str, str]) -> HelperResult | None:
         try:
+            if self._closed:
+                return _CANCELLED
             with trio.CancelScope() as scope:
                 self._scopes[scope] = hook
                 try:
                     async with self._lock:
-                        return await self._run_now(hook, env or {})
+                        return await self._run_now(hook, env)
                 finally:
                     del self._scopes[scope]
             return _CANCELLED  # by ``cancel``
@@ -85,11 +109,6 @@ class ProgramHooks:
             if not self._running and self._idle is not None:
                 self._idle.set()
                 self._idle = None
-
-    def start(self, hook: str, env: Mapping[str, str] | None = None) -> None:
-        """Run ``hook`` in a task, when the program has it."""
-        if self.has(hook):
-            self._services.nursery.start_soon(self.run, hook, env, name=f"{hook} {self._name}")
 
     async def wait_idle(self) -> None:
         """Return once no hook of the program is running or waiting to run."""
@@ -100,7 +119,9 @@ class ProgramHooks:
 
     def cancel(self, hook: str | None = None) -> None:
         """Kill the hooks of the program (only ``hook`` when given) that are running, and drop
-        those waiting to run."""
+        those waiting to run; without ``hook``, for good (the runner retired)."""
+        if hook is None:
+            self._closed = True
         for scope, name in self._scopes.items():
             if hook is None or name == hook:
                 scope.cancel()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from supervisord_lite.lifecycle import ExitStatus
 from supervisord_lite.protocol.messages import ProgramState
 from svctl import Client
 from tests.daemon_harness import start_daemon, stop_daemon, write_config
@@ -36,6 +37,13 @@ STUBBORN = (
     "import signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
     " signal.signal(signal.SIGUSR1, lambda *a: sys.exit(0)); signal.pause()"
 )
+
+
+def handles_usr1(pid: int | None) -> bool:
+    """Whether the STUBBORN program has its USR1 handler (its TERM ignored before it)."""
+    with open(f"/proc/{pid}/status") as status:
+        caught = next(line for line in status if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) & (1 << (signal.SIGUSR1 - 1)))
 
 
 async def hook_history(supervisor: Supervisor, name: str) -> list[HistoryEntry]:
@@ -211,3 +219,23 @@ timeout = 3600.0
         assert "post_stop: killed" in daemon.log()
     finally:
         stop_daemon(daemon, grace=0)
+
+
+async def test_a_reload_that_changes_hooks_keeps_the_run(tmp_path: Path) -> None:
+    program = f"""
+[programs.web]
+command = ["{sys.executable}", "-c", "{STUBBORN}"]
+start_seconds = 0
+stop_timeout = 30
+log = {{ stdout = "none", stderr = "none" }}
+"""
+    async with supervising(tmp_path, program) as supervisor:
+        pid = supervisor.runners["web"].snapshot.pid
+        await trio.to_thread.run_sync(wait_until, lambda: handles_usr1(pid), "its USR1 handler")
+        write_config(tmp_path, program + 'stop_command = ["sh", "-c", "kill -USR1 $MAINPID"]\n')
+        (changed,) = (await supervisor.reload()).programs
+        assert (changed.fate, changed.restart) == ("changed", False)
+        runner = supervisor.runners["web"]
+        assert runner.snapshot.pid == pid
+        (result,) = await supervisor.stop(["web"])  # TERM is ignored: USR1 stops it in time
+        assert (result.state, runner.snapshot.last_exit) == (STOPPED, ExitStatus(code=0))
