@@ -2,22 +2,22 @@
 
 ``pre_start``, ``post_start``, ``pre_stop``, ``post_stop`` and ``stop_command`` are each
 written as a command (an argv array, or a string split the way a POSIX shell would, never run
-by one) or as a table ``{ command = [...], timeout = 10.0 }``. A hook runs as the program
-would (its user, environment and folder) in its own process group, killed whole when it
-overruns its ``timeout``; what a failure means depends on the hook (docs/config.md). Pure.
+by one) or as a table ``{ command = [...], timeout = "10s" }`` (seconds, or a duration). A hook
+runs as the program would (its user, environment and folder) in its own process group, killed
+whole when it overruns its ``timeout``; what a failure means depends on the hook
+(docs/config.md). Pure.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Final
+from typing import Annotated, Final
 
 import msgspec
 from msgspec import Meta
 
+from supervisord_lite.config_restarts import parse_duration
 from supervisord_lite.config_tables import INVALID, Argv, command, table
-
-if TYPE_CHECKING:
-    from supervisord_lite.errors import Problem
+from supervisord_lite.errors import Problem
 
 __all__ = ["HOOK_DEFAULT_TIMEOUT", "HOOK_FIELDS", "Hook", "hook"]
 
@@ -40,5 +40,17 @@ def hook(raw: object, where: str, problems: list[Problem]) -> object:
         argv = command(raw, where, problems)
         return INVALID if argv is INVALID else Hook(command=argv)  # type: ignore[arg-type]
     before = len(problems)
-    values = table(raw, Hook, where, problems, special={"command": command})
+    special = {"command": command, "timeout": _timeout}
+    values = table(raw, Hook, where, problems, special=special)
     return INVALID if len(problems) > before else Hook(**values)
+
+
+def _timeout(raw: object, where: str, problems: list[Problem]) -> object:
+    """Seconds, as a number or a duration (``"10s"``, ``"2m"``), above 0."""
+    seconds = parse_duration(raw, where, problems)
+    if seconds is None:
+        return INVALID
+    if seconds <= 0:
+        problems.append(Problem(where, "must be > 0"))
+        return INVALID
+    return seconds

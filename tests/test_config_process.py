@@ -26,7 +26,7 @@ def test_the_forms_a_hook_and_the_attributes_take() -> None:
         + """
 pre_start = "migrate --check 'a b'"
 post_stop = ["rm", "-f", "run.sock"]
-stop_command = { command = ["nginx", "-s", "quit"], timeout = 5.0 }
+stop_command = { command = ["nginx", "-s", "quit"], timeout = "5s" }
 nice = -5
 ionice = "idle"
 oom_score_adj = 500
@@ -56,6 +56,7 @@ def test_every_mistake_is_named_with_its_path() -> None:
         """
 pre_start = []
 post_stop = { command = ["x"], timeout = 0, retries = 1 }
+post_start = { command = ["x"], timeout = "soon" }
 stop_command = { timeout = 1.0 }
 nice = 20
 ionice = { class = "idle", level = 3 }
@@ -67,6 +68,8 @@ capabilities = { ambient = ["CAP_NET_BIND_SERVICE", "cap_flying"], bounding = ["
         "$.programs.web.pre_start: must not be empty",
         "$.programs.web.post_stop.timeout: must be > 0",
         "$.programs.web.post_stop.retries: unknown field",
+        '$.programs.web.post_start.timeout: expected seconds or a duration as "500ms",'
+        ' "60s", "5m", "1h"; got \'soon\'',
         "$.programs.web.stop_command.command: missing: this field is required",
         "$.programs.web.nice: must be <= 19",
         '$.programs.web.ionice.level: not with class = "idle"',
