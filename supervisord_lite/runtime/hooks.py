@@ -81,6 +81,8 @@ class ProgramHooks:
     async def run(self, hook: str, env: Mapping[str, str] | None = None) -> HelperResult | None:
         """Run ``hook`` (after any other hook of the program), record and publish how it
         ended; None when the program has no such hook. Cancelled by ``cancel``, it failed."""
+        if not self._running and not self.has(hook):
+            return None  # the common spawn of a program without hooks: no lock, no scope
         self._running += 1
         return await self._counted(hook, env or {})
 
