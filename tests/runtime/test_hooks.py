@@ -129,7 +129,7 @@ async def test_stop_command_is_run_instead_of_the_stop_signal(tmp_path: Path) ->
 [programs.web]
 command = ["{sys.executable}", "-c", "{STUBBORN}"]
 autostart = false
-start_seconds = 0.3
+start_seconds = 0
 stop_timeout = 30
 stop_command = ["sh", "-c", "kill -USR1 $MAINPID"]
 log = {{ stdout = "none", stderr = "none" }}
@@ -143,6 +143,8 @@ log = {{ stdout = "none", stderr = "none" }}
 """
     async with supervising(tmp_path, programs) as supervisor:
         assert (await supervisor.start(["web", "broken"]))[0].state is RUNNING
+        pid = supervisor.runners["web"].snapshot.pid
+        await trio.to_thread.run_sync(wait_until, lambda: handles_usr1(pid), "its USR1 handler")
         for name in ("web", "broken"):
             (result,) = await supervisor.stop([name])
             assert (result.state, result.message) == (STOPPED, "stopped")
