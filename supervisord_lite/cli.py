@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: -c CONFIG.toml is required", file=sys.stderr)
         return 2
     try:
-        config = load_path(args.config)
+        config = _user_socket(load_path(args.config))
         if args.check:
             print(_summary(config))
             return 0
@@ -61,6 +61,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+
+
+def _user_socket(config: Config) -> Config:
+    """``config`` with the socket a daemon not run by root uses for the default path: in
+    ``$XDG_RUNTIME_DIR`` (``protocol/socket_path.py``), where ``svctl`` looks for it too."""
+    from msgspec import structs
+
+    from supervisord_lite.protocol.socket_path import daemon_socket
+
+    socket = daemon_socket(config.daemon.socket, os.geteuid(), os.environ)
+    if socket == config.daemon.socket:
+        return config
+    return structs.replace(config, daemon=structs.replace(config.daemon, socket=socket))
 
 
 def _convert(argv: Sequence[str]) -> int:

@@ -28,7 +28,15 @@ from supervisord_lite.protocol.messages import (
 )
 from svctl._config import socket_from_config
 from svctl._report import report
-from svctl._results import End, Lagged, LogChunk, ReloadReply, StateChanged, Welcome
+from svctl._results import (
+    End,
+    Lagged,
+    LogChunk,
+    ReloadReply,
+    ShutdownReport,
+    StateChanged,
+    Welcome,
+)
 from svctl._session import DEFAULT_SOCKET, SOCKET_ENV
 from svctl._sync_client import Client, SyncPushStream
 from svctl.errors import (
@@ -70,6 +78,7 @@ __all__ = [
     "ProgramStatus",
     "ProtocolMismatch",
     "ReloadReply",
+    "ShutdownReport",
     "ShuttingDown",
     "StateChanged",
     "SvctlError",

@@ -50,7 +50,14 @@ if TYPE_CHECKING:
         Stream,
     )
     from svctl._requests import Request, StreamRequest
-    from svctl._results import Lagged, LogChunk, ReloadReply, StateChanged, Welcome
+    from svctl._results import (
+        Lagged,
+        LogChunk,
+        ReloadReply,
+        ShutdownReport,
+        StateChanged,
+        Welcome,
+    )
     from svctl._session import PushStream
 
     _T = TypeVar("_T")
@@ -61,7 +68,8 @@ __all__ = ["AsyncClient", "AsyncPushStream"]
 class AsyncClient:
     """A connection to the daemon's control socket.
 
-    ``socket_path`` None means ``$SVCTL_SOCKET``, else :data:`svctl.DEFAULT_SOCKET`;
+    ``socket_path`` None means ``$SVCTL_SOCKET``, else the default (:data:`svctl.DEFAULT_SOCKET`,
+    or for a user other than root the socket in ``$XDG_RUNTIME_DIR`` when one is there);
     :meth:`from_config` finds it in a config file instead. ``timeout`` is the default limit
     of each quick request and of connecting (see the module docstring for blocking ones).
     The connection opens on entering ``async with``, or on the first call. After it was lost
@@ -77,7 +85,7 @@ class AsyncClient:
         timeout: float | None = QUICK_TIMEOUT,
         read_only: bool = False,
     ) -> None:
-        self.socket_path = resolve_socket(socket_path, os.environ)
+        self.socket_path = resolve_socket(socket_path, os.environ, os.getuid(), os.path.exists)
         self.timeout = timeout
         self.read_only = read_only
         self._io: AsyncTransport | None = None
@@ -462,27 +470,30 @@ class AsyncClient:
         *,
         wait: bool = True,
         timeout: TimeoutArg = DEFAULT,  # noqa: ASYNC109
-    ) -> None:
+    ) -> ShutdownReport | None:
         """Ask the daemon to stop every program and exit.
 
         With ``wait``, return only once the daemon closed this connection, which it does
-        after its programs are stopped; the client is closed then.
+        after its programs are stopped; the client is closed then. The answer says how the
+        shutdown went (what had to be SIGKILLed); None without ``wait``, or from a daemon that
+        does not report it.
 
         Raises:
             Timeout: the daemon did not finish within ``timeout``.
         """
         request = _requests.shutdown(wait)
         deadline = self._deadline(timeout, blocking=request.blocking)
-        await self._request(request, deadline)
+        report = await self._request(request, deadline)
         session = self._session
         if not wait or session is None:
-            return
+            return report
         try:
             await self._until(lambda: True if session.peer_closed else PENDING, deadline)
         except DaemonUnavailable:
             pass  # a reset instead of a clean close: the daemon is gone all the same
         finally:
             await self.aclose()
+        return report
 
     def events(self, *, timeout: TimeoutArg = DEFAULT) -> AsyncPushStream[StateChanged]:
         """Every state change, as an iterator of :class:`~svctl.StateChanged`.

@@ -30,6 +30,7 @@ from supervisord_lite.protocol.messages import (
     Restart,
     Scale,
     Shutdown,
+    ShutdownReply,
     Signal,
     Start,
     StateChanged,
@@ -270,10 +271,12 @@ def reopen_logs(names: tuple[str, ...]) -> Request[str]:
     return Request(lambda i: ReopenLogs(id=i, names=names), _ok_message)
 
 
-def shutdown(wait: bool) -> Request[None]:
-    """``Shutdown``, answered with ``Ok`` as it begins; ``wait``: the caller then waits for
-    the daemon to close the connection, which the daemon's ``shutdown_timeout`` bounds."""
-    return Request(lambda i: Shutdown(id=i), _none_from(Ok), wait)
+def shutdown(wait: bool) -> Request[_results.ShutdownReport | None]:
+    """``Shutdown``, answered with ``Ok`` as it begins, or with ``wait`` by the report of how
+    it went once the programs are stopped (None from a daemon that only says ``Ok``); the
+    caller then waits for the daemon to close the connection. The daemon's
+    ``shutdown_timeout`` bounds it."""
+    return Request(lambda i: Shutdown(id=i, report=wait), _shutdown, wait)
 
 
 def subscribe() -> StreamRequest[_results.StateChanged]:
@@ -351,6 +354,13 @@ def _history(reply: ServerMessage) -> list[HistoryEntry]:
 
 def _reload(reply: ServerMessage) -> _results.ReloadReply:
     return _results.without_id(_results.ReloadReply, _expect(reply, ReloadReply))
+
+
+def _shutdown(reply: ServerMessage) -> _results.ShutdownReport | None:
+    if isinstance(reply, ShutdownReply):
+        return _results.without_id(_results.ShutdownReport, reply)
+    _expect(reply, Ok)
+    return None
 
 
 def _state_changed(item: Reply) -> _results.StateChanged:

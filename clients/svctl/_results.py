@@ -26,7 +26,16 @@ from supervisord_lite.protocol.messages import (
 if TYPE_CHECKING:
     from supervisord_lite.protocol.messages import Reply
 
-__all__ = ["End", "Lagged", "LogChunk", "ReloadReply", "StateChanged", "Welcome", "without_id"]
+__all__ = [
+    "End",
+    "Lagged",
+    "LogChunk",
+    "ReloadReply",
+    "ShutdownReport",
+    "StateChanged",
+    "Welcome",
+    "without_id",
+]
 
 
 class Welcome(Struct, kw_only=True, frozen=True):
@@ -90,6 +99,20 @@ class ReloadReply(Struct, kw_only=True, frozen=True):
     dry_run: bool = False
     programs: tuple[PlannedProgram, ...] = ()
     daemon: tuple[PlannedChange, ...] = ()
+
+
+class ShutdownReport(Struct, kw_only=True, frozen=True):
+    """How the daemon's shutdown went: the programs it had to SIGKILL at ``shutdown_timeout``
+    and the bytes of their output that could not reach the log files (the daemon then exits 4,
+    or 5 for lost output alone); clean when both are empty."""
+
+    killed: tuple[str, ...] = ()
+    output_lost: int = 0
+
+    @property
+    def clean(self) -> bool:
+        """Nothing was SIGKILLed and no output was lost."""
+        return not self.killed and not self.output_lost
 
 
 R = TypeVar("R", bound=Struct)

@@ -44,6 +44,7 @@ from supervisord_lite.protocol.messages import (
     Welcome,
     tag_of,
 )
+from supervisord_lite.protocol.socket_path import SYSTEM_SOCKET, client_socket
 from svctl import _results
 from svctl._requests import ItemT, Request, StreamRequest
 from svctl.errors import DaemonUnavailable, ProtocolMismatch, SvctlError, UsageError, from_reply
@@ -66,8 +67,9 @@ __all__ = [
     "trusted_peer",
 ]
 
-DEFAULT_SOCKET: Final = "/run/supervisord-lite/ctl.sock"
-"""Where the daemon listens when neither ``--socket``, ``$SVCTL_SOCKET`` nor ``-c`` says."""
+DEFAULT_SOCKET: Final = SYSTEM_SOCKET
+"""Where the daemon listens when neither ``--socket``, ``$SVCTL_SOCKET`` nor ``-c`` says (a
+daemon not run by root: in ``$XDG_RUNTIME_DIR``, see :func:`resolve_socket`)."""
 BUSY_PAUSE: Final = 0.001
 """First pause before connecting again to a daemon whose accept backlog is full."""
 BUSY_PAUSE_MAX: Final = 0.05
@@ -92,14 +94,27 @@ class Pending(Enum):
 PENDING: Final = Pending.PENDING
 
 
-def resolve_socket(path: str | None, environ: Mapping[str, str]) -> str:
-    """The socket to use: ``path`` when given, else ``$SVCTL_SOCKET``, else the default.
+def resolve_socket(
+    path: str | None,
+    environ: Mapping[str, str],
+    uid: int = 0,
+    exists: Callable[[str], bool] | None = None,
+) -> str:
+    """The socket to use: ``path`` when given, else ``$SVCTL_SOCKET``, else the default: for a
+    user other than root (``uid``), ``$XDG_RUNTIME_DIR/supervisord-lite/ctl.sock`` when
+    ``exists`` finds it there, else :data:`DEFAULT_SOCKET`.
 
     (The CLI puts ``-c CONFIG``'s socket between the two by passing it as ``path``.)
     """
     if path:
         return path
-    return environ.get(SOCKET_ENV) or DEFAULT_SOCKET
+    if environ.get(SOCKET_ENV):
+        return environ[SOCKET_ENV]
+    return client_socket(uid, environ, exists or _nowhere)
+
+
+def _nowhere(path: str) -> bool:
+    return False
 
 
 def trusted_peer(path: str, peer_uid: int, own_uid: int) -> None:

@@ -35,7 +35,14 @@ if TYPE_CHECKING:
         Stream,
     )
     from svctl._requests import Request, StreamRequest
-    from svctl._results import Lagged, LogChunk, ReloadReply, StateChanged, Welcome
+    from svctl._results import (
+        Lagged,
+        LogChunk,
+        ReloadReply,
+        ShutdownReport,
+        StateChanged,
+        Welcome,
+    )
     from svctl._session import PushStream
 
     _T = TypeVar("_T")
@@ -447,27 +454,30 @@ class Client:
         *,
         wait: bool = True,
         timeout: TimeoutArg = DEFAULT,
-    ) -> None:
+    ) -> ShutdownReport | None:
         """Ask the daemon to stop every program and exit.
 
         With ``wait``, return only once the daemon closed this connection, which it does
-        after its programs are stopped; the client is closed then.
+        after its programs are stopped; the client is closed then. The answer says how the
+        shutdown went (what had to be SIGKILLed); None without ``wait``, or from a daemon that
+        does not report it.
 
         Raises:
             Timeout: the daemon did not finish within ``timeout``.
         """
         request = _requests.shutdown(wait)
         deadline = self._deadline(timeout, blocking=request.blocking)
-        self._request(request, deadline)
+        report = self._request(request, deadline)
         session = self._session
         if not wait or session is None:
-            return
+            return report
         try:
             self._until(lambda: True if session.peer_closed else PENDING, deadline)
         except DaemonUnavailable:
             pass  # a reset instead of a clean close: the daemon is gone all the same
         finally:
             self.close()
+        return report
 
     def events(self, *, timeout: TimeoutArg = DEFAULT) -> SyncPushStream[StateChanged]:
         """Every state change, as an iterator of :class:`~svctl.StateChanged`.

@@ -7,12 +7,19 @@ take), ``wait`` (the daemon's wait, and the call), and how long ``events`` and `
 listen (they end with 0 then). Every outcome is an exit code (0 done, 1 refused or failed,
 2 usage or config error, 3 daemon unreachable) and every error one line on stderr, never a
 traceback: ``SvctlError`` is caught here and printed as ``svctl: <message>``; Ctrl-C exits
-130 without a word.
+130 without a word. ``shutdown`` exits 4 (or 5) as the daemon does when it had to SIGKILL
+programs (or lost output).
+
+What is printed is built elsewhere, so this module stays the dispatch: text in
+:mod:`svctl.render` (colours in :mod:`svctl._colour`), ``--json`` documents in
+:mod:`svctl._json_out`, a start's attempts in :mod:`svctl._attempts`, completion scripts and
+the manual page in :mod:`svctl._shell`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -26,11 +33,16 @@ from svctl import (
     SOCKET_ENV,
     Client,
     LogChunk,
+    NoSuchProgram,
     ProgramState,
     SvctlError,
+    _json_out,
+    _shell,
     render,
     socket_from_config,
 )
+from svctl._colour import wants_colour
+from svctl._session import resolve_socket
 from svctl.graph import FORMATS as GRAPH_FORMATS
 from svctl.web import add_arguments as _web_arguments  # light: the server loads in run()
 from svctl.web import run as _run_web
@@ -60,10 +72,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     try:
         path = socket_path(args.socket, args.config, os.environ)
+        args.socket_path = path
+        args.colour = wants_colour(args.color, sys.stdout.isatty(), os.environ)
         timeout = args.timeout if args.timeout is not None else QUICK_TIMEOUT
+        if getattr(args, "offline", None) is not None:
+            offline: int = args.offline(args)
+            return offline
         with Client(path, timeout=timeout, read_only=args.read_only) as client:
             code: int = args.handler(client, args)
         return code
+    except NoSuchProgram as exc:
+        hint = render.did_you_mean(_named(args), exc.known)
+        print(f"{PROG}: {exc}" + (f"; {hint}" if hint else ""), file=sys.stderr)
+        return exc.exit_code
     except SvctlError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -92,8 +113,17 @@ def socket_path(socket: str | None, config: str | None, environ: Mapping[str, st
     if environ.get(SOCKET_ENV):
         return environ[SOCKET_ENV]
     if config:
-        return socket_from_config(config, warn=_warn)
-    return DEFAULT_SOCKET
+        path = socket_from_config(config, warn=_warn)
+        if path != DEFAULT_SOCKET:
+            return path
+    return resolve_socket(None, environ, os.getuid(), os.path.exists)
+
+
+def _named(args: argparse.Namespace) -> list[str]:
+    """The program names the command line gave."""
+    names = getattr(args, "names", None) or []
+    name = getattr(args, "name", None)
+    return [*names, *([name] if name else [])]
 
 
 def _warn(message: str) -> None:
@@ -138,9 +168,13 @@ def _stop_timer(timer: threading.Timer | None) -> None:
         timer.join()
 
 
-def _print_results(results: list[ActionResult]) -> int:
-    for result in results:
-        print(render.action_line(result))
+def _print_results(results: list[ActionResult], args: argparse.Namespace) -> int:
+    """Each program's outcome, a line each or one JSON document; 0 when all got there."""
+    if getattr(args, "json", False):
+        print(_json_out.action_document(results))
+    else:
+        for result in results:
+            print(render.action_line(result, colour=args.colour))
     return 0 if all(result.ok for result in results) else 1
 
 
@@ -152,10 +186,9 @@ def _ok(client: Client, args: argparse.Namespace) -> int:
 def _status(client: Client, args: argparse.Namespace) -> int:
     programs, store = client.status_and_store(*args.names, stats=args.json)
     if args.json:
-        for program in programs:
-            print(render.json_line(program))
+        print(_json_out.status_document(programs, store))
     else:
-        print(render.status_table(programs, now=time.time()))
+        print(render.status_table(programs, now=time.time(), colour=args.colour))
         if store is not None and (said := render.store_warning(store)):
             _warn(said)
     return 0
@@ -227,11 +260,12 @@ def _action(op: str) -> Callable[[Client, argparse.Namespace], int]:
                     wait=not args.no_wait,
                     with_dependents=args.with_dependents,
                     **_limit(args),
-                )
+                ),
+                args,
             )
-        if op == "restart":
-            return _print_results(
-                client.restart(
+        with _attempts_shown(args):
+            if op == "restart":
+                results = client.restart(
                     *args.names,
                     all=args.all,
                     wait=not args.no_wait,
@@ -239,10 +273,11 @@ def _action(op: str) -> Callable[[Client, argparse.Namespace], int]:
                     max_unavailable=args.max_unavailable,
                     **_limit(args),
                 )
-            )
-        return _print_results(
-            client.start(*args.names, all=args.all, wait=not args.no_wait, **_limit(args))
-        )
+            else:
+                results = client.start(
+                    *args.names, all=args.all, wait=not args.no_wait, **_limit(args)
+                )
+        return _print_results(results, args)
 
     return run
 
@@ -258,7 +293,19 @@ def _scale(client: Client, args: argparse.Namespace) -> int:
     if not results:
         print(f"{args.name}: already {args.count} instances")
         return 0
-    return _print_results(results)
+    return _print_results(results, args)
+
+
+def _attempts_shown(args: argparse.Namespace) -> contextlib.AbstractContextManager[object]:
+    """Show each attempt of a blocking start on stderr, on a terminal or with ``--verbose``
+    (never with ``--json`` or ``--no-wait``); see :mod:`svctl._attempts`."""
+    shown = args.verbose or (sys.stderr.isatty() and not args.json)
+    if not shown or args.no_wait:
+        return contextlib.nullcontext()
+    from svctl._attempts import AttemptWatcher
+
+    timeout = args.timeout if args.timeout is not None else QUICK_TIMEOUT
+    return AttemptWatcher(args.socket_path, args.names, timeout=timeout)
 
 
 def _history(client: Client, args: argparse.Namespace) -> int:
@@ -297,7 +344,7 @@ def _wait(client: Client, args: argparse.Namespace) -> int:
     limits = [t for t in (args.wait_timeout, args.timeout) if t is not None]
     timeout = min(limits) if limits else None
     return _print_results(
-        client.wait(*args.names, state=args.state, ready=args.ready, timeout=timeout)
+        client.wait(*args.names, state=args.state, ready=args.ready, timeout=timeout), args
     )
 
 
@@ -375,7 +422,33 @@ def _web(client: Client, args: argparse.Namespace) -> int:
 
 
 def _shutdown(client: Client, args: argparse.Namespace) -> int:
-    client.shutdown(wait=not args.no_wait, **_limit(args))
+    """Exit 4 when the daemon had to SIGKILL programs, 5 when only output was lost (the
+    daemon's own exit status), saying so on stderr; 0 for a clean one or with ``--no-wait``."""
+    waited = not args.no_wait
+    report = client.shutdown(wait=waited, **_limit(args))
+    if args.json:
+        print(_json_out.shutdown_document(report, waited=waited))
+    elif report is not None and not report.clean:
+        print(f"{PROG}: {render.shutdown_line(report.killed, report.output_lost)}", file=sys.stderr)
+    return _json_out.shutdown_exit_code(report)
+
+
+def _completion(args: argparse.Namespace) -> int:
+    """A completion script, or (``--programs``) the daemon's program names for one: nothing,
+    and no complaint, when no daemon answers in time."""
+    if args.programs:
+        timeout = args.timeout if args.timeout is not None else _shell.NAMES_TIMEOUT
+        try:
+            with Client(args.socket_path, timeout=timeout) as client:
+                names = [program.name for program in client.status()]
+        except SvctlError as exc:
+            return exc.exit_code
+        for name in names:
+            print(name)
+        return 0
+    if args.shell is None:
+        args.parser.error("name a shell (bash, zsh or fish), or give --programs")
+    sys.stdout.write(_shell.completion_script(build_parser(), args.shell))
     return 0
 
 
@@ -483,6 +556,14 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool, timeout: bool
         help="look only: the daemon refuses this connection anything that acts (a dashboard's"
         " mode)",
     )
+    group.add_argument(
+        "--color",
+        "--colour",
+        dest="color",
+        choices=("auto", "always", "never"),
+        default="auto" if top else argparse.SUPPRESS,
+        help="colour program states: auto (on a terminal, unless NO_COLOR is set), always or never",
+    )
     if timeout:
         group.add_argument(
             "--timeout",
@@ -529,7 +610,9 @@ def _action_parser(
         f"svctl {op} web\nsvctl {op} web worker --no-wait\nsvctl {op} --all"
         + ("\nsvctl restart --rolling web --max-unavailable 2" if op == "restart" else ""),
     )
-    parser.add_argument("names", nargs="*", metavar="NAME", help="programs to act on")
+    _shell.mark_program_names(
+        parser.add_argument("names", nargs="*", metavar="NAME", help="programs to act on")
+    )
     parser.add_argument("--all", action="store_true", help="every program in the config")
     parser.add_argument(
         "--no-wait",
@@ -549,6 +632,15 @@ def _action_parser(
             metavar="K",
             help="with --rolling: instances down at once (default: the program's max_unavailable)",
         )
+    _json_option(parser)
+    if op != "stop":
+        parser.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            help="show each attempt on stderr as it happens (the default when stderr is a"
+            " terminal)",
+        )
     if op == "stop":
         parser.add_argument(
             "--with-dependents",
@@ -556,6 +648,31 @@ def _action_parser(
             help="also stop, first, the programs that depend on these (without it, a program"
             " that running programs need is not stopped)",
         )
+
+
+def _json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the outcome as one JSON document (docs/json.md)",
+    )
+
+
+class _PrintMan(argparse.Action):
+    """``--print-man``: print the manual page made from this parser, and exit."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        sys.stdout.write(_shell.man_page(parser, supervisord_lite.__version__))
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -569,6 +686,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="version", version=f"{PROG} {supervisord_lite.__version__}"
     )
+    parser.add_argument(
+        "--print-man", action=_PrintMan, help="print the manual page svctl(1) (roff) and exit"
+    )
     _global_options(parser, top=True)
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
@@ -577,11 +697,19 @@ def build_parser() -> argparse.ArgumentParser:
         "status",
         _status,
         "show programs: name, state, pid, uptime, last exit, message",
-        "svctl status\nsvctl status web worker\nsvctl status --json | jq .state",
+        "svctl status\nsvctl status web worker\n"
+        "svctl status --json | jq -r '.programs[] | .name + \" \" + .state'",
     )
-    status.add_argument("names", nargs="*", metavar="NAME", help="programs to show (default: all)")
+    _shell.mark_program_names(
+        status.add_argument(
+            "names", nargs="*", metavar="NAME", help="programs to show (default: all)"
+        )
+    )
     status.add_argument(
-        "--json", action="store_true", help="one JSON object per line, with the log counters"
+        "--json",
+        action="store_true",
+        help="one JSON document: the programs, with their log counters, and the state store's"
+        " health (docs/json.md)",
     )
 
     progress = _subcommand(
@@ -592,7 +720,7 @@ def build_parser() -> argparse.ArgumentParser:
         "svctl progress import\nsvctl progress import -f",
         timeout=True,
     )
-    progress.add_argument("name", metavar="NAME", help="the program")
+    _shell.mark_program_names(progress.add_argument("name", metavar="NAME", help="the program"))
     progress.add_argument(
         "-f",
         "--follow",
@@ -647,7 +775,9 @@ def build_parser() -> argparse.ArgumentParser:
         "svctl logs --all -f        (every program, each line led by its name)\n"
         "svctl logs --reopen        (after logrotate; or kill -USR1 the daemon)",
     )
-    logs.add_argument("name", nargs="?", metavar="NAME", help="the program")
+    _shell.mark_program_names(
+        logs.add_argument("name", nargs="?", metavar="NAME", help="the program")
+    )
     logs.add_argument(
         "--all", action="store_true", help="every program, interleaved line by line with a prefix"
     )
@@ -704,7 +834,9 @@ def build_parser() -> argparse.ArgumentParser:
         "show recorded starts, exits, stops and restarts, oldest first",
         "svctl history web\nsvctl history web -n 100\nsvctl history --json",
     )
-    history.add_argument("name", nargs="?", metavar="NAME", help="the program (default: all)")
+    _shell.mark_program_names(
+        history.add_argument("name", nargs="?", metavar="NAME", help="the program (default: all)")
+    )
     history.add_argument(
         "-n", "--lines", type=_count, default=20, metavar="N", help="at most N entries (20)"
     )
@@ -719,7 +851,10 @@ def build_parser() -> argparse.ArgumentParser:
         "svctl wait web worker --state stopped --timeout 30",
         timeout=False,
     )
-    wait.add_argument("names", nargs="+", metavar="NAME", help="programs to wait for")
+    _shell.mark_program_names(
+        wait.add_argument("names", nargs="+", metavar="NAME", help="programs to wait for")
+    )
+    _json_option(wait)
     wait.add_argument(
         "--state",
         type=_state,
@@ -768,11 +903,12 @@ def build_parser() -> argparse.ArgumentParser:
         "shutdown",
         _shutdown,
         "stop every program and end the daemon",
-        "svctl shutdown\nsvctl shutdown --no-wait",
+        "svctl shutdown\nsvctl shutdown --no-wait\nsvctl shutdown --json",
     )
     shutdown.add_argument(
         "--no-wait", action="store_true", help="return once the shutdown has begun"
     )
+    _json_option(shutdown)
     web = _subcommand(
         subparsers,
         "web",
@@ -794,6 +930,24 @@ def build_parser() -> argparse.ArgumentParser:
         _ok,
         "exit 0 if the daemon answers, 3 if it cannot be reached",
         "svctl ok && echo up",
+    )
+    completion = _subcommand(
+        subparsers,
+        "completion",
+        _ok,
+        "print a shell completion script (bash, zsh or fish) made from these commands",
+        "svctl completion bash > /etc/bash_completion.d/svctl\n"
+        "svctl completion zsh > ~/.zsh/completions/_svctl\n"
+        "svctl completion fish > ~/.config/fish/completions/svctl.fish\n"
+        "svctl completion --programs   (the running daemon's program names)",
+    )
+    completion.set_defaults(offline=_completion)
+    completion.add_argument("shell", nargs="?", choices=_shell.SHELLS, help="the shell")
+    completion.add_argument(
+        "--programs",
+        action="store_true",
+        help="print the running daemon's program names, one a line (what the scripts complete"
+        " names from; nothing when no daemon answers)",
     )
     return parser
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final
 import msgspec
 
 from supervisord_lite.protocol.messages import PlannedProgram
+from svctl._colour import paint_state
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = [
     "STATUS_COLUMNS",
     "action_line",
+    "attempt_line",
+    "did_you_mean",
     "event_line",
     "history_line",
     "json_line",
@@ -37,11 +40,13 @@ __all__ = [
     "last_exit",
     "progress_text",
     "reload_lines",
+    "shutdown_line",
     "status_table",
     "uptime",
 ]
 
-STATUS_COLUMNS = ("NAME", "STATE", "PID", "UPTIME", "LAST-EXIT", "MESSAGE")
+STATUS_COLUMNS = ("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST-EXIT", "MESSAGE")
+_STATE_COLUMN = STATUS_COLUMNS.index("STATE")
 _NONE = "-"
 _json = msgspec.json.Encoder()
 
@@ -140,9 +145,11 @@ def store_warning(store: StoreHealth) -> str:
     return f"state store {store.path}: " + "; ".join(parts)
 
 
-def status_table(programs: Sequence[ProgramStatus], now: float | None = None) -> str:
+def status_table(
+    programs: Sequence[ProgramStatus], now: float | None = None, *, colour: bool = False
+) -> str:
     """The ``svctl status`` table: a header, then one aligned row per program; ``now`` (wall
-    clock) dates progress reports."""
+    clock) dates progress reports; ``colour`` paints each state (see :mod:`svctl._colour`)."""
     rows = [STATUS_COLUMNS]
     rows.extend(
         (
@@ -150,6 +157,7 @@ def status_table(programs: Sequence[ProgramStatus], now: float | None = None) ->
             p.state.value,
             str(p.pid) if p.pid is not None else _NONE,
             uptime(p.uptime),
+            str(p.restarts),
             last_exit(p.exit_code, p.exit_signal),
             _message(p, now),
         )
@@ -157,8 +165,10 @@ def status_table(programs: Sequence[ProgramStatus], now: float | None = None) ->
     )
     widths = [max(len(row[i]) for row in rows) for i in range(len(STATUS_COLUMNS) - 1)]
     lines = []
-    for row in rows:
+    for number, row in enumerate(rows):
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        if colour and number:  # padded first, so the escapes do not count as width
+            cells[_STATE_COLUMN] = paint_state(cells[_STATE_COLUMN], row[_STATE_COLUMN])
         lines.append("  ".join([*cells, row[-1]]).rstrip())
     return "\n".join(lines)
 
@@ -168,13 +178,61 @@ def json_line(item: msgspec.Struct) -> str:
     return _json.encode(item).decode()
 
 
-def action_line(result: ActionResult) -> str:
-    """``web: running``, or for a failure ``crasher: FATAL: exited too quickly``."""
+def action_line(result: ActionResult, *, colour: bool = False) -> str:
+    """``web: running``, or for a failure ``crasher: FATAL: exited too quickly``; ``colour``
+    paints the state."""
     if result.ok:
         state = result.state.value.lower()
-        line = f"{result.name}: {state}"
+        shown = paint_state(state, result.state.value) if colour else state
+        line = f"{result.name}: {shown}"
         return f"{line} ({result.message})" if result.message not in ("", state) else line
-    return f"{result.name}: {result.state.value}: {result.message or 'failed'}"
+    state = result.state.value
+    shown = paint_state(state, state) if colour else state
+    return f"{result.name}: {shown}: {result.message or 'failed'}"
+
+
+def attempt_line(event: StateChanged, attempt: int) -> str:
+    """What a start shows of each step of its program on a terminal: ``web: attempt 2:
+    starting (pid 4242)`` when a try begins, ``web: attempt 2 failed (exit 1): backoff, will
+    retry`` when one fails and the daemon will try again (with its reason when it gives one),
+    and the state otherwise."""
+    new = event.new.value.lower()
+    if event.new.value == "STARTING":
+        pid = f" (pid {event.pid})" if event.pid is not None else ""
+        return f"{event.program}: attempt {attempt}: starting{pid}"
+    ended = last_exit(event.exit_code, event.exit_signal)
+    why = f" ({ended})" if ended != _NONE else ""
+    said = f": {event.message}" if event.message else ""
+    if event.new.value == "BACKOFF":
+        return f"{event.program}: attempt {attempt} failed{why}{said or '; will retry'}"
+    return f"{event.program}: {new}{why}{said}"
+
+
+def did_you_mean(names: Iterable[str], known: Sequence[str]) -> str:
+    """``did you mean 'web'?`` for the unknown ``names`` that look like a known one ("" when
+    none does), by :func:`difflib.get_close_matches`."""
+    import difflib  # only a mistyped name pays for it
+
+    guesses = []
+    for name in names:
+        if name not in known:
+            guesses.extend(difflib.get_close_matches(name, known, n=1))
+    if not guesses:
+        return ""
+    return "did you mean " + " or ".join(repr(g) for g in dict.fromkeys(guesses)) + "?"
+
+
+def shutdown_line(killed: Sequence[str], output_lost: int) -> str:
+    """What ``svctl shutdown`` says of a shutdown that was not clean ("" for a clean one)."""
+    parts = []
+    if killed:
+        parts.append(
+            f"the daemon had to SIGKILL {', '.join(killed)} at its shutdown_timeout"
+            "; they did not stop in time"
+        )
+    if output_lost:
+        parts.append(f"{output_lost} bytes of output could not be written to the log files")
+    return "; ".join(parts)
 
 
 def _when(at: float, tz: tzinfo | None) -> str:

@@ -303,9 +303,12 @@ class Reload(Request, tag="reload", kw_only=True, frozen=True):
 class Shutdown(Request, tag="shutdown", kw_only=True, frozen=True):
     """Stop every program and exit the daemon (``svctl shutdown``).
 
-    Answered with :class:`Ok` as soon as the shutdown begins; open streams then get
-    :class:`End` and the connection closes.
+    Answered with :class:`Ok` as soon as the shutdown begins; with ``report``, instead with
+    :class:`ShutdownReply` once the programs are stopped, saying what had to be SIGKILLed.
+    Open streams then get :class:`End` and the connection closes.
     """
+
+    report: bool = False
 
 
 class ReopenLogs(Request, tag="reopen_logs", kw_only=True, frozen=True):
@@ -599,6 +602,15 @@ class ReloadReply(Reply, tag="reload", kw_only=True, frozen=True):
     daemon: tuple[PlannedChange, ...] = ()
 
 
+class ShutdownReply(Reply, tag="shutdown", kw_only=True, frozen=True):
+    """The answer to :class:`Shutdown` with ``report``: the programs that had to be SIGKILLed at
+    ``shutdown_timeout`` and the bytes of their output that could not reach the log files
+    (what makes the daemon exit 4 or 5)."""
+
+    killed: tuple[str, ...] = ()
+    output_lost: NonNegative = 0
+
+
 class StateChanged(Reply, tag="state", kw_only=True, frozen=True):
     """Pushed to subscribers: a program moved from ``old`` to ``new`` at ``at`` (wall epoch).
 
@@ -665,6 +677,7 @@ ServerMessage: TypeAlias = (
     | ActionReply
     | HistoryReply
     | ReloadReply
+    | ShutdownReply
     | StateChanged
     | LogChunk
     | Lagged

@@ -280,6 +280,7 @@ async def _serve(
                         await supervisor.wait_retired()  # the log queues drain to their files
                     lost = _output_lost(supervisor)
                     ending = supervisor.ending
+                    handlers.shutdown_finished(killed, lost)
                     supervisor.log_fanout.close()
                     events.close()
                     with trio.move_on_after(STREAM_END_GRACE):

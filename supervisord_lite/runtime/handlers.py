@@ -35,7 +35,7 @@ from supervisord_lite.runtime.signalling import send_signal, signal_name
 from supervisord_lite.store import Store
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from supervisord_lite.reloadplan import DaemonChange, FieldChange, ReloadPlan
     from supervisord_lite.runtime.metrics.requests import RequestMeter
@@ -116,6 +116,8 @@ class Handlers:
         self._open_streams = 0
         self._streams_closed = trio.Event()
         self._streams_closed.set()
+        self._shut_down = trio.Event()
+        self._shutdown_report = m.ShutdownReply()
         #: Counts requests and times their first reply (the metrics endpoint's), when set.
         self.meter: RequestMeter | None = None
 
@@ -131,6 +133,12 @@ class Handlers:
             self._open_streams -= 1
             if not self._open_streams:
                 self._streams_closed.set()
+
+    def shutdown_finished(self, killed: Sequence[str], output_lost: int) -> None:
+        """The programs are stopped: answer every ``Shutdown(report=True)`` with what had to
+        be SIGKILLed and what output was lost (before the streams are closed)."""
+        self._shutdown_report = m.ShutdownReply(killed=tuple(killed), output_lost=output_lost)
+        self._shut_down.set()
 
     async def wait_streams_closed(self) -> None:
         """Return once every stream has ended: at shutdown, after the fan-outs are closed, each
@@ -241,9 +249,15 @@ class Handlers:
                     wall_clock=sup.services.wall_clock,
                 )
                 await send(m.ActionReply(id=rid, results=results))
-            case m.Shutdown():
+            case m.Shutdown(report=False):
                 await send(m.Ok(id=rid, message="shutting down"))
                 self._request_shutdown()
+            case m.Shutdown():
+                with self._stream():  # the shutdown waits for this answer, as for an End
+                    self._request_shutdown()
+                    await self._shut_down.wait()
+                    report = msgspec.structs.replace(self._shutdown_report, id=rid)
+                    await send(report)
             case _:
                 await send(
                     m.Error(

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import msgspec
 import pytest
 
-from svctl import DEFAULT_SOCKET, Client, HistoryEntry, ProgramStatus
+from svctl import DEFAULT_SOCKET, Client, HistoryEntry
+from svctl._json_out import StatusDocument
 from svctl.cli import build_parser, main, socket_path
 from svctl.errors import UsageError
 from tests.daemon_harness import ROOT, start_daemon, stop_daemon, write_config
@@ -40,6 +41,7 @@ SUBCOMMANDS = [
     "shutdown",
     "ok",
     "signal",
+    "completion",
 ]
 KNOWN = "known: crasher, flaky, stubborn, talker, web, worker"
 
@@ -262,7 +264,15 @@ def test_status_table(capsys: pytest.CaptureFixture[str], running_daemon: Daemon
     code, out, err = run(capsys, "--socket", running_daemon.socket, "status")
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0].split() == ["NAME", "STATE", "PID", "UPTIME", "LAST-EXIT", "MESSAGE"]
+    assert lines[0].split() == [
+        "NAME",
+        "STATE",
+        "PID",
+        "UPTIME",
+        "RESTARTS",
+        "LAST-EXIT",
+        "MESSAGE",
+    ]
     assert [line.split()[0] for line in lines[1:]] == [
         "web",
         "worker",
@@ -277,7 +287,7 @@ def test_status_json(capsys: pytest.CaptureFixture[str], running_daemon: Daemon)
     code, out, _ = run(capsys, "--socket", running_daemon.socket, "status", "--json", "web")
     assert code == 0
     [line] = out.splitlines()
-    status = msgspec.json.decode(line, type=ProgramStatus)
+    [status] = msgspec.json.decode(line, type=StatusDocument).programs
     assert status.name == "web"
 
 
@@ -286,7 +296,7 @@ def test_unknown_program_exits_1_naming_the_known_ones(
 ) -> None:
     code, out, err = run(capsys, "--socket", running_daemon.socket, "status", "wbe")
     assert (code, out) == (1, "")
-    assert err == f"svctl: no program named 'wbe' ({KNOWN})\n"
+    assert err == f"svctl: no program named 'wbe' ({KNOWN}); did you mean 'web'?\n"
 
 
 def test_stop_and_start_print_outcomes(
@@ -345,7 +355,7 @@ def test_logs_print_each_stream_to_its_own(
         "oops\n",
     )
     code, _, err = run(capsys, "--socket", sock, "logs", "wbe")
-    assert (code, err) == (1, f"svctl: no program named 'wbe' ({KNOWN})\n")
+    assert (code, err) == (1, f"svctl: no program named 'wbe' ({KNOWN}); did you mean 'web'?\n")
 
 
 def test_shutdown_then_unreachable(

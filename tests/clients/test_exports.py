@@ -34,6 +34,7 @@ PUBLIC = [
     "ProgramStatus",
     "ProtocolMismatch",
     "ReloadReply",
+    "ShutdownReport",
     "ShuttingDown",
     "StateChanged",
     "SvctlError",

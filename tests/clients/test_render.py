@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 
 import msgspec
@@ -18,6 +19,9 @@ from supervisord_lite.protocol import (
     StateChanged,
 )
 from svctl import render
+from svctl._colour import wants_colour
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 AT = 1714564803.5  # 2024-05-01 12:00:03 UTC
 
@@ -75,21 +79,120 @@ def test_last_exit(code: int | None, signal: str | None, shown: str) -> None:
 def test_status_table_is_aligned() -> None:
     table = render.status_table(
         [
-            program("web", ProgramState.RUNNING, pid=4242, uptime=7500.0),
+            program("web", ProgramState.RUNNING, pid=4242, uptime=7500.0, restarts=12),
             program("crasher", ProgramState.FATAL, exit_code=3, message="exited too quickly"),
             program("stubborn", ProgramState.STOPPED, exit_signal="KILL"),
         ]
     )
     assert table.splitlines() == [
-        "NAME      STATE    PID   UPTIME  LAST-EXIT  MESSAGE",
-        "web       RUNNING  4242  2h05m   -",
-        "crasher   FATAL    -     -       exit 3     exited too quickly",
-        "stubborn  STOPPED  -     -       SIGKILL",
+        "NAME      STATE    PID   UPTIME  RESTARTS  LAST-EXIT  MESSAGE",
+        "web       RUNNING  4242  2h05m   12        -",
+        "crasher   FATAL    -     -       0         exit 3     exited too quickly",
+        "stubborn  STOPPED  -     -       0         SIGKILL",
     ]
 
 
 def test_empty_status_table_is_the_header() -> None:
-    assert render.status_table([]) == "NAME  STATE  PID  UPTIME  LAST-EXIT  MESSAGE"
+    assert render.status_table([]) == "NAME  STATE  PID  UPTIME  RESTARTS  LAST-EXIT  MESSAGE"
+
+
+def test_a_coloured_table_keeps_its_alignment_and_paints_states_as_systemctl() -> None:
+    programs = [
+        program("web", ProgramState.RUNNING, pid=4242, uptime=7500.0),
+        program("crasher", ProgramState.FATAL, exit_code=3),
+        program("stubborn", ProgramState.STOPPED),
+        program("flaky", ProgramState.BACKOFF),
+    ]
+    plain = render.status_table(programs)
+    coloured = render.status_table(programs, colour=True)
+    assert ANSI.sub("", coloured) == plain
+    rows = coloured.splitlines()
+    assert "\x1b" not in rows[0]
+    assert "\x1b[0;1;32mRUNNING" in rows[1]
+    assert "\x1b[0;1;31mFATAL" in rows[2]
+    assert "\x1b" not in rows[3]  # at rest: plain
+    assert "\x1b[0;1;33mBACKOFF" in rows[4]
+
+
+@pytest.mark.parametrize(
+    ("choice", "isatty", "environ", "wanted"),
+    [
+        ("auto", True, {}, True),
+        ("auto", False, {}, False),
+        ("auto", True, {"NO_COLOR": "1"}, False),
+        ("auto", True, {"NO_COLOR": ""}, True),
+        ("auto", True, {"TERM": "dumb"}, False),
+        ("always", False, {"NO_COLOR": "1"}, True),
+        ("never", True, {}, False),
+    ],
+)
+def test_colour_only_on_a_terminal_without_no_color(
+    choice: str, isatty: bool, environ: dict[str, str], wanted: bool
+) -> None:
+    assert wants_colour(choice, isatty, environ) is wanted
+
+
+def test_action_line_in_colour() -> None:
+    ok = ActionResult(name="web", ok=True, state=ProgramState.RUNNING)
+    failed = ActionResult(name="x", ok=False, state=ProgramState.FATAL, message="exited")
+    assert render.action_line(ok, colour=True) == "web: \x1b[0;1;32mrunning\x1b[0m"
+    assert render.action_line(failed, colour=True) == "x: \x1b[0;1;31mFATAL\x1b[0m: exited"
+
+
+@pytest.mark.parametrize(
+    ("names", "known", "said"),
+    [
+        (["wbe"], ["crasher", "web", "worker"], "did you mean 'web'?"),
+        (["wokrer", "web"], ["web", "worker"], "did you mean 'worker'?"),
+        (["wbe", "wrker"], ["web", "worker"], "did you mean 'web' or 'worker'?"),
+        (["zzz"], ["web", "worker"], ""),
+        ([], ["web"], ""),
+    ],
+)
+def test_did_you_mean(names: list[str], known: list[str], said: str) -> None:
+    assert render.did_you_mean(names, known) == said
+
+
+def _state(new: ProgramState, **fields: object) -> StateChanged:
+    values: dict[str, object] = {"pid": None, "exit_code": None, "exit_signal": None, "at": AT}
+    values.update(fields)
+    return StateChanged(program="web", old=ProgramState.STOPPED, new=new, **values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("event", "attempt", "line"),
+    [
+        (_state(ProgramState.STARTING, pid=42), 2, "web: attempt 2: starting (pid 42)"),
+        (_state(ProgramState.STARTING), 1, "web: attempt 1: starting"),
+        (
+            _state(ProgramState.BACKOFF, exit_code=1, message="exited too quickly, retry 1 of 3"),
+            1,
+            "web: attempt 1 failed (exit 1): exited too quickly, retry 1 of 3",
+        ),
+        (
+            _state(ProgramState.BACKOFF, exit_signal="KILL"),
+            3,
+            "web: attempt 3 failed (SIGKILL); will retry",
+        ),
+        (
+            _state(ProgramState.FATAL, exit_code=1, message="gave up"),
+            3,
+            "web: fatal (exit 1): gave up",
+        ),
+    ],
+)
+def test_attempt_line(event: StateChanged, attempt: int, line: str) -> None:
+    assert render.attempt_line(event, attempt) == line
+
+
+def test_shutdown_line() -> None:
+    assert render.shutdown_line((), 0) == ""
+    assert render.shutdown_line(("web (pgid 7)",), 0) == (
+        "the daemon had to SIGKILL web (pgid 7) at its shutdown_timeout; they did not stop in time"
+    )
+    assert (
+        render.shutdown_line((), 12) == "12 bytes of output could not be written to the log files"
+    )
 
 
 def test_json_line_round_trips() -> None:

@@ -200,8 +200,7 @@ def test_a_translated_queue_consumer_starts(tmp_path: Path) -> None:
         )
         assert status.returncode == 0, status.stderr + daemon.log()
         listed = svctl(daemon, "status", "--json")
-        rows = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
-        flat = rows[0] if len(rows) == 1 and isinstance(rows[0], list) else rows
+        flat = json.loads(listed.stdout)["programs"]
         assert {r["name"]: r["state"] for r in flat} == {
             "consumer-1": "RUNNING",
             "consumer-2": "RUNNING",

@@ -34,8 +34,8 @@ def test_status_table_and_json(daemon: Daemon) -> None:
     header, *rows = table.stdout.splitlines()
     assert header.split()[:3] == ["NAME", "STATE", "PID"]
     assert {row.split()[0] for row in rows} == {"web", "worker", "crasher", "flaky", "stubborn"}
-    lines = svctl(daemon, "status", "--json").stdout.splitlines()
-    by_name = {obj["name"]: obj for obj in map(json.loads, lines)}
+    document = json.loads(svctl(daemon, "status", "--json").stdout)
+    by_name = {obj["name"]: obj for obj in document["programs"]}
     assert by_name["web"]["state"] == "RUNNING"
     assert by_name["flaky"]["state"] == "STOPPED"
 
@@ -63,10 +63,10 @@ def test_stop_escalates_to_sigkill_for_a_program_that_ignores_term(daemon: Daemo
 
 
 def test_start_stop_restart_wait(daemon: Daemon) -> None:
-    before = json.loads(svctl(daemon, "status", "web", "--json").stdout)["pid"]
+    before = json.loads(svctl(daemon, "status", "web", "--json").stdout)["programs"][0]["pid"]
     out = svctl(daemon, "restart", "web")
     assert out.returncode == 0, out.stderr
-    after = json.loads(svctl(daemon, "status", "web", "--json").stdout)["pid"]
+    after = json.loads(svctl(daemon, "status", "web", "--json").stdout)["programs"][0]["pid"]
     assert after != before
     assert svctl(daemon, "stop", "web", "worker").returncode == 0
     assert svctl(daemon, "start", "web").returncode == 0

@@ -80,7 +80,8 @@ def test_svctl_report_shows_in_status_json_and_progress(
         assert "index 30% (3/10 files)" in table
         assert "ago: reading a.txt" in table
         assert main([*socket_args, "status", "job", "--json"]) == 0
-        shown = json.loads(capsys.readouterr().out)["progress"]
+        [listed] = json.loads(capsys.readouterr().out)["programs"]
+        shown = listed["progress"]
         assert shown["done"] == 3
         assert shown["total"] == 10
         assert shown["phase"] == "index"
