@@ -365,7 +365,8 @@ def _logs(client: Client, args: argparse.Namespace) -> int:
         names = (args.name,) if args.name else ()
         print(client.reopen_logs(*names, **_limit(args)))
         return 0
-    prefixer = render.LinePrefixer() if args.all else None
+    marked = args.all or args.mark_stream
+    prefixer = render.LinePrefixer(program=args.all, stream=args.mark_stream) if marked else None
     lines = args.lines
     if args.since is not None and lines is None:
         lines = ALL_LINES  # every line since then, not only the last ten
@@ -399,11 +400,11 @@ def _logs(client: Client, args: argparse.Namespace) -> int:
 
 
 def _write(stream: str, data: bytes) -> None:
-    """A program's bytes to our stdout or stderr, as they came (no decoding)."""
-    target = sys.stderr if stream == "stderr" else sys.stdout
-    target.flush()
-    target.buffer.write(data)
-    target.buffer.flush()
+    """A program's bytes, of either stream, to our stdout as they came (no decoding), so the
+    output pipes whole into ``grep``; ``--mark-stream`` says which stream a line came from."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 def _reload(client: Client, args: argparse.Namespace) -> int:
@@ -772,6 +773,7 @@ def build_parser() -> argparse.ArgumentParser:
         _logs,
         "print a program's recent output; with -f keep following it",
         "svctl logs web\nsvctl logs web -n 100 --stream stderr\nsvctl logs web -f\n"
+        "svctl logs web -n 20 --mark-stream | grep -i error\n"
         "svctl logs --all -f        (every program, each line led by its name)\n"
         "svctl logs --reopen        (after logrotate; or kill -USR1 the daemon)",
     )
@@ -788,7 +790,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_count,
         default=None,
         metavar="LINES",
-        help="lines of the past (10; every one since --since)",
+        help="lines of the past, counted over both streams (10; every one since --since)",
     )
     logs.add_argument(
         "--since",
@@ -798,6 +800,12 @@ def build_parser() -> argparse.ArgumentParser:
         " ago); for streams whose lines carry their time (timestamps = true or format = json)",
     )
     logs.add_argument("--stream", choices=("stdout", "stderr"), help="only this stream")
+    logs.add_argument(
+        "--mark-stream",
+        action="store_true",
+        help="lead each line with its stream (stdout | ..., stderr | ...); both streams are"
+        " printed on stdout, interleaved as the program wrote them",
+    )
     logs.add_argument(
         "--reopen",
         action="store_true",

@@ -321,14 +321,23 @@ def lagged_line(item: Lagged) -> str:
 
 
 class LinePrefixer:
-    """Interleaves several programs' output line by line, each line led by ``name | ``.
+    """Interleaves output line by line, each line led by ``name | `` (``program``), its stream
+    ``stderr | `` (``stream``), or both, ``name stderr | ``.
 
     Chunks arrive cut anywhere; a partial line is held per program and stream until its end
-    arrives (or ``flush`` at the end), so lines of two programs never mix.
+    arrives (or ``flush`` at the end), so lines of two programs or streams never mix.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, program: bool = True, stream: bool = False) -> None:
         self._partial: dict[tuple[str, str], bytes] = {}
+        self._program = program
+        self._stream = stream
+
+    def _prefix(self, program: str, stream: str) -> bytes:
+        label = " ".join(
+            part for part, on in ((program, self._program), (stream, self._stream)) if on
+        )
+        return f"{label} | ".encode()
 
     def feed(self, program: str, stream: str, data: bytes) -> bytes:
         """The complete lines ``data`` finishes, prefixed; the rest is kept for later."""
@@ -339,13 +348,13 @@ class LinePrefixer:
             self._partial[key] = rest
         if not newline:
             return b""
-        prefix = f"{program} | ".encode()
+        prefix = self._prefix(program, stream)
         return b"".join(prefix + line + b"\n" for line in complete.split(b"\n"))
 
     def flush(self) -> list[tuple[str, bytes]]:
         """Each stream's unfinished last line, prefixed and ended: (stream, bytes)."""
         out = [
-            (stream, f"{program} | ".encode() + rest + b"\n")
+            (stream, self._prefix(program, stream) + rest + b"\n")
             for (program, stream), rest in self._partial.items()
         ]
         self._partial.clear()

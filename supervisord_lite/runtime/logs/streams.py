@@ -27,6 +27,7 @@ from supervisord_lite.protocol.messages import LogStreamStats
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.fdwatch import FdWatch
 from supervisord_lite.runtime.logs.files import RotatingFile
+from supervisord_lite.runtime.logs.order import LineOrder
 from supervisord_lite.runtime.logs.pump import RunLogs
 from supervisord_lite.runtime.logs.writer import FileWriter
 
@@ -72,6 +73,9 @@ class LogStream:
         #: Called with each chunk read while something looks at the output (a ``log``
         #: readiness probe); None the rest of the time.
         self.watcher: Callable[[bytes], None] | None = None
+        #: The program's record of the order of lines across its streams (``order.py``),
+        #: when it has more than one.
+        self.order: LineOrder | None = None
 
     def prepare(self) -> None:
         """Open the log file before a spawn, if it is not open.
@@ -92,6 +96,8 @@ class LogStream:
         """Count a chunk read from the pipe and hand it to the followers."""
         counters = self.counters
         counters.bytes_read += len(data)
+        if self.order is not None:
+            self.order.note(self.stream, data)
         if self.watcher is not None:
             self.watcher(data)
         lags, missed = self._fanout.publish(self.program, self.stream, data)
@@ -221,6 +227,10 @@ class ProgramLogs:
             if config.stderr is not None and not config.merge and not self.inherit_stderr
             else None
         )
+        #: The order of lines across stdout and stderr, for an interleaved tail.
+        self.order = LineOrder() if self.stdout is not None and self.stderr is not None else None
+        for stream in self.streams:
+            stream.order = self.order
         self._runs: list[RunLogs] = []
         #: Bytes that could not be written because the files were closed (``aclose``).
         self.lost_at_close = 0

@@ -28,6 +28,7 @@ behind and missed output.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 import time
@@ -40,11 +41,13 @@ from supervisord_lite.protocol import messages as m
 from supervisord_lite.protocol.errors import BadRequest
 from supervisord_lite.runtime.logs import jsonlines
 from supervisord_lite.runtime.logs.fanout import LogGap, LogPiece
+from supervisord_lite.runtime.logs.order import deal, runs
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator, Sequence
 
     from supervisord_lite.runtime.logs.fanout import LogFanOut, LogFollower
+    from supervisord_lite.runtime.logs.order import LineOrder
     from supervisord_lite.runtime.logs.streams import LogStream, ProgramLogs
 
     Send = Callable[[m.ServerMessage], Awaitable[None]]
@@ -270,8 +273,12 @@ async def send_logs(
             stack.enter_context(fanout.follow(names, request.stream)) if request.follow else None
         )
         starts = [s.bytes_read for s in streams]  # taken with the subscription, no await between
+        order = programs[0].order if request.name is not None else None
+        if order is not None and len(streams) > 1 and request.since is None and request.lines:
+            await _send_interleaved(streams, order, request, starts, follower, send)
         for stream, start in zip(streams, starts, strict=True):
-            await _send_tail(stream, request, start, follower, send)
+            if order is None or len(streams) < 2 or request.since is not None:
+                await _send_tail(stream, request, start, follower, send)
         if follower is None:
             await send(m.End(id=rid))
             return
@@ -285,10 +292,28 @@ async def send_logs(
 async def _send_tail(
     stream: LogStream, request: m.Logs, start: int, follower: LogFollower | None, send: Send
 ) -> None:
-    lines = request.lines
-    since = request.since
-    if lines <= 0:
+    if request.lines <= 0:
         return
+    tail, held = await _open_tail(stream, request.lines, request.since, start, follower)
+    rid = request.id
+    try:
+        while data := await trio.to_thread.run_sync(tail.read, CHUNK):
+            await send(m.LogChunk(id=rid, program=stream.program, stream=stream.stream, data=data))
+    finally:
+        tail.close()
+    if held:
+        await send(m.LogChunk(id=rid, program=stream.program, stream=stream.stream, data=held))
+
+
+async def _open_tail(
+    stream: LogStream,
+    lines: int,
+    since: float | None,
+    start: int,
+    follower: LogFollower | None,
+) -> tuple[Tail, bytes]:
+    """The file part of a stream's last ``lines`` lines, and the bytes of an unfinished JSON
+    line the writer holds back (sent after it); tells ``follower`` what the file part holds."""
     end = None
     held = b""
     with trio.move_on_after(SETTLE_WAIT):
@@ -314,14 +339,49 @@ async def _send_tail(
             json=json,
         )
     )
-    rid = request.id
-    try:
-        while data := await trio.to_thread.run_sync(tail.read, CHUNK):
-            await send(m.LogChunk(id=rid, program=stream.program, stream=stream.stream, data=data))
-    finally:
-        tail.close()
-    if held:
-        await send(m.LogChunk(id=rid, program=stream.program, stream=stream.stream, data=held))
+    return tail, held
+
+
+async def _send_interleaved(
+    streams: Sequence[LogStream],
+    order: LineOrder,
+    request: m.Logs,
+    starts: Sequence[int],
+    follower: LogFollower | None,
+    send: Send,
+) -> None:
+    """The last ``request.lines`` lines over all of one program's streams, in the order they
+    arrived (``order.py``): each stream's share read from its file, then dealt out run by run;
+    lines older than the order remembers come first, stream by stream."""
+    plan = order.plan(request.lines)
+    older = request.lines - plan.lines  # lines from before what the order remembers
+    recent: dict[str, list[bytes]] = {}
+    early: list[tuple[str, bytes]] = []
+    unfinished: list[tuple[str, bytes]] = []
+    for stream, start in zip(streams, starts, strict=True):
+        share = plan.counts.get(stream.stream, 0)
+        # One line more: the last may be unfinished (no newline yet), which comes last.
+        tail, held = await _open_tail(stream, share + older + 1, None, start, follower)
+        try:
+            data = await trio.to_thread.run_sync(_read_all, tail)
+        finally:
+            tail.close()
+        got = (data + held).splitlines(keepends=True)
+        if got and not got[-1].endswith(b"\n"):
+            unfinished.append((stream.stream, got.pop()))
+        cut = max(len(got) - share, 0)
+        recent[stream.stream] = got[cut:]
+        if older > 0:
+            early.extend((stream.stream, line) for line in got[max(cut - older, 0) : cut])
+    picked = [*early[max(len(early) - older, 0) :], *deal(plan, recent), *unfinished]
+    del picked[: max(len(picked) - request.lines, 0)]  # an unfinished line counts as one
+    program = streams[0].program
+    for name, data in runs(picked, CHUNK):
+        await send(m.LogChunk(id=request.id, program=program, stream=_stream(name), data=data))
+
+
+def _read_all(tail: Tail) -> bytes:
+    return b"".join(iter(functools.partial(tail.read, CHUNK), b""))
 
 
 def _messages(batch: list[LogPiece | LogGap], rid: int) -> Iterator[m.ServerMessage]:
