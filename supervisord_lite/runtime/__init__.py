@@ -46,7 +46,7 @@ from supervisord_lite.runtime.logs.streams import CLOSE_GRACE
 from supervisord_lite.runtime.metrics import open_metrics
 from supervisord_lite.runtime.reaper import Reaper, become_subreaper
 from supervisord_lite.runtime.recovery import recover
-from supervisord_lite.runtime.sdnotify import Notifier
+from supervisord_lite.runtime.sdnotify import Notifier, follow_status
 from supervisord_lite.runtime.storewriter import StoreWriter
 from supervisord_lite.runtime.supervisor import Supervisor
 from supervisord_lite.store import Store
@@ -263,6 +263,9 @@ async def _serve(
                     if metrics is not None:
                         metrics.start(nursery, supervisor, writer, server, handlers)
                     nursery.start_soon(_watch_signals, signals, stop, supervisor, notifier)
+                    nursery.start_soon(
+                        follow_status, notifier, events, lambda: _summary(supervisor)
+                    )
                     log.info("supervisord-lite %d serving %s", os.getpid(), config.daemon.socket)
                     await supervisor.boot()
                     notifier.ready(_summary(supervisor))

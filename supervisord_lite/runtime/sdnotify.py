@@ -1,15 +1,26 @@
 """sd_notify: tell systemd (Type=notify) when we are ready, stopping, and how things stand.
 
 Nothing happens when ``$NOTIFY_SOCKET`` is unset, so the daemon runs the same under a shell,
-a container runtime or systemd.
+a container runtime or systemd. The ``STATUS=`` line (what ``systemctl status`` shows) follows
+the programs: :func:`follow_status` sends a fresh summary after each state change the daemon
+publishes, one datagram for a burst of changes that arrive together.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from typing import TYPE_CHECKING
+
+import trio
 
 from supervisord_lite.runtime.daemonlog import log
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from supervisord_lite.protocol.messages import StateChanged
+    from supervisord_lite.runtime.fanout import FanOut
 
 
 class Notifier:
@@ -40,3 +51,23 @@ class Notifier:
 
     def status(self, status: str) -> None:
         self.notify(status=status)
+
+
+async def follow_status(
+    notifier: Notifier, changes: FanOut[StateChanged], summary: Callable[[], str]
+) -> None:
+    """Send ``STATUS=summary()`` after each state change in ``changes``, until the fan-out
+    closes; a burst of changes already queued is one datagram. Nothing without a socket."""
+    if not notifier.address:
+        return
+    with changes.subscribe() as sub:
+        async for event in sub.receive:
+            moved = event.change == "state"
+            while True:  # take the rest of a burst, then say where things stand once
+                try:
+                    event = sub.receive.receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+                moved = moved or event.change == "state"
+            if moved:
+                notifier.status(summary())

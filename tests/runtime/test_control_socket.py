@@ -238,14 +238,20 @@ def test_sd_notify_ready_and_stopping(tmp_path: Path, monkeypatch: pytest.Monkey
         monkeypatch.setenv("NOTIFY_SOCKET", path)
         daemon = start_daemon(write_config(tmp_path, ONE))
         try:
-            ready = sock.recv(4096).decode()
-            assert "READY=1" in ready.splitlines()
-            assert "STATUS=1 programs: 1 running" in ready.splitlines()
+            ready = _datagram_with(sock, "READY=1")
+            assert "STATUS=1 programs: 1 running" in ready
         finally:
             stop_daemon(daemon)
-        assert "STOPPING=1" in sock.recv(4096).decode().splitlines()
+        assert "STOPPING=1" in _datagram_with(sock, "STOPPING=1")
     assert daemon.process.returncode == 0
     assert ROOT.is_dir()
+
+
+def _datagram_with(sock: socket.socket, line: str) -> list[str]:
+    """The lines of the first datagram that holds ``line`` (``STATUS=`` updates come between)."""
+    while line not in (lines := sock.recv(4096).decode().splitlines()):
+        pass
+    return lines
 
 
 def _refused_at_start(config: Path, socket_path: Path) -> subprocess.CompletedProcess[str]:
