@@ -59,5 +59,6 @@ def man_page(parser: argparse.ArgumentParser, version: str) -> str:
     page = Manpage(parser)
     page.source = f"supervisord-lite {version}"
     page.manual = "supervisord-lite manual"
+    page.description = "control a supervisord-lite daemon"
     text: str = str(page)
     return text

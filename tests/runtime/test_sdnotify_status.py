@@ -6,12 +6,12 @@ from __future__ import annotations
 import socket
 from typing import TYPE_CHECKING
 
-import pytest
-
 from tests.daemon_harness import start_daemon, stop_daemon, svctl, write_config
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pytest
 
 TWO = """\
 [programs.web]
@@ -28,9 +28,8 @@ def _status_until(sock: socket.socket, wanted: str) -> list[str]:
     """Every ``STATUS=`` line received, up to and including ``wanted``."""
     seen = []
     while True:
-        for line in sock.recv(4096).decode().splitlines():
-            if line.startswith("STATUS="):
-                seen.append(line.removeprefix("STATUS="))
+        lines = sock.recv(4096).decode().splitlines()
+        seen.extend(line.removeprefix("STATUS=") for line in lines if line.startswith("STATUS="))
         if wanted in seen:
             return seen
 
