@@ -131,6 +131,8 @@ def _warn(message: str) -> None:
 
 
 def _check_names(args: argparse.Namespace) -> None:
+    if getattr(args, "offline", None) is _completion and not (args.shell or args.programs):
+        args.parser.error("name a shell (bash, zsh or fish), or give --programs")
     if hasattr(args, "targets"):  # svctl signal NAME... SIG: the signal comes last
         args.names, args.signal = tuple(args.targets[:-1]), args.targets[-1]
     if getattr(args, "all", None) is None or getattr(args, "reopen", False):
@@ -447,8 +449,6 @@ def _completion(args: argparse.Namespace) -> int:
         for name in names:
             print(name)
         return 0
-    if args.shell is None:
-        args.parser.error("name a shell (bash, zsh or fish), or give --programs")
     sys.stdout.write(_shell.completion_script(build_parser(), args.shell))
     return 0
 
