@@ -821,8 +821,13 @@ def build_parser() -> argparse.ArgumentParser:
         " the slowest back",
         "svctl analyze\nsvctl analyze web\nsvctl analyze --json",
     )
-    analyze.add_argument(
-        "name", nargs="?", metavar="NAME", help="the chain to this program (default: ready last)"
+    _shell.mark_program_names(
+        analyze.add_argument(
+            "name",
+            nargs="?",
+            metavar="NAME",
+            help="the chain to this program (default: ready last)",
+        )
     )
     analyze.add_argument("--json", action="store_true", help="one JSON document")
 

@@ -488,6 +488,6 @@ def test_tag_of_refuses_an_untagged_struct() -> None:
 
 def test_package_exports() -> None:
     public = {name for name in dir(protocol) if not name.startswith("_")}
-    modules = {"access", "connection", "errors", "framing", "messages"}
+    modules = {"access", "connection", "errors", "framing", "messages", "socket_path"}
     assert set(protocol.__all__) == public - modules
     assert len(protocol.__all__) == len(set(protocol.__all__))
