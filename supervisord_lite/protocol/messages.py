@@ -237,7 +237,9 @@ class Logs(Request, tag="logs", kw_only=True, frozen=True):
 
     ``name`` None means every program, ``stream`` None both streams. The daemon pushes
     :class:`LogChunk` messages (id = this request's id) for the last ``lines`` lines, then,
-    without ``follow``, :class:`End`. With ``follow`` chunks keep coming, with
+    without ``follow``, :class:`End`. For one program and both streams ``lines`` counts over
+    both, sent in the order the lines were written (``runtime/logs/order.py``); else each
+    stream gets its own ``lines``. With ``follow`` chunks keep coming, with
     :class:`Lagged` when this reader fell behind, until :class:`Cancel` or shutdown, which
     end it with :class:`End`. Answered with ``Error(no_such_program)`` for an unknown name.
 

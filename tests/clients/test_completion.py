@@ -5,6 +5,7 @@ checked for what they must hold."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from typing import TYPE_CHECKING
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from svctl.cli import build_parser, main
-from tests.daemon_harness import SVCTL, svctl_command
+from tests.daemon_harness import ROOT, SVCTL, svctl_command
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -112,3 +113,14 @@ def test_the_manual_page_documents_every_command(capsys: pytest.CaptureFixture[s
         assert shown.returncode == 0
         assert shown.stderr == ""
         assert "exit codes:" in shown.stdout
+
+
+def test_the_readme_command_table_names_every_subcommand() -> None:
+    rows = [
+        line
+        for line in (ROOT / "README.md").read_text().splitlines()
+        if line.startswith("| `svctl ")
+    ]
+    listed = " ".join(row.split(" | ")[0] for row in rows)
+    for name in SUBCOMMANDS:
+        assert re.search(rf"svctl (\S*/)?{name}\b", listed), name
