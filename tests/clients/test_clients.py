@@ -27,6 +27,7 @@ from svctl import (
     NoSuchProgram,
     PermissionDenied,
     ProgramState,
+    ShutdownReport,
     StateChanged,
     Timeout,
     UsageError,
@@ -228,7 +229,9 @@ async def test_reload(client: Any, running_daemon: Daemon) -> None:
 
 
 async def test_shutdown_ends_the_daemon(client: Any, running_daemon: Daemon) -> None:
-    await client.shutdown()
+    report = await client.shutdown()
+    assert report == ShutdownReport(killed=(), output_lost=0)
+    assert report.clean
     code = await trio.to_thread.run_sync(lambda: running_daemon.process.wait(timeout=20))
     assert code == 0
     with pytest.raises(DaemonUnavailable):
