@@ -171,6 +171,8 @@ PARTS: dict[str, tuple[str, ...]] = {
     "daemon entry": ("supervisord_lite/cli.py", "supervisord_lite/__main__.py"),
     "package": ("supervisord_lite/__init__.py",),
     "client core": (
+        "clients/svctl/_colour.py",
+        "clients/svctl/_json_out.py",
         "clients/svctl/_requests.py",
         "clients/svctl/_results.py",
         "clients/svctl/_session.py",
