@@ -53,7 +53,8 @@ __all__ = ["Client", "SyncPushStream"]
 class Client:
     """A connection to the daemon's control socket.
 
-    ``socket_path`` None means ``$SVCTL_SOCKET``, else :data:`svctl.DEFAULT_SOCKET`;
+    ``socket_path`` None means ``$SVCTL_SOCKET``, else the default (:data:`svctl.DEFAULT_SOCKET`,
+    or for a user other than root the socket in ``$XDG_RUNTIME_DIR`` when one is there);
     :meth:`from_config` finds it in a config file instead. ``timeout`` is the default limit
     of each quick request and of connecting (see the module docstring for blocking ones).
     The connection opens on entering ``with``, or on the first call. After it was lost
@@ -69,7 +70,7 @@ class Client:
         timeout: float | None = QUICK_TIMEOUT,
         read_only: bool = False,
     ) -> None:
-        self.socket_path = resolve_socket(socket_path, os.environ)
+        self.socket_path = resolve_socket(socket_path, os.environ, os.getuid(), os.path.exists)
         self.timeout = timeout
         self.read_only = read_only
         self._io: SyncTransport | None = None
