@@ -474,6 +474,7 @@ exit codes:
   1  the daemon refused or the command failed (no such program, spawn failed, timed out)
   2  usage or config error
   3  daemon unreachable (or it speaks another protocol version)
+  4  shutdown: the daemon had to SIGKILL programs (5: their output could not all be written)
 
 examples:
   svctl -c /etc/supervisord-lite.toml status

@@ -152,9 +152,12 @@ def test_every_json_document_is_one_document_with_the_documented_fields(daemon: 
     assert report == {"ok": True, "waited": True, "killed": [], "output_lost": 0, "exit_code": 0}
 
 
-def test_a_start_shows_each_attempt_when_asked_and_only_the_outcome_when_piped(
+def test_a_start_shows_each_attempt_when_asked_and_a_mistyped_name_gets_a_suggestion(
     daemon: Daemon,
 ) -> None:
+    mistyped = svctl(daemon, "restart", "wokrer")
+    assert mistyped.returncode == 1
+    assert mistyped.stderr.endswith("; did you mean 'worker'?\n")
     quiet = svctl(daemon, "start", "flaky")
     assert (quiet.returncode, quiet.stderr) == (1, "")
     shown = svctl(daemon, "start", "flaky", "--verbose")
@@ -202,12 +205,6 @@ def test_colours_on_a_terminal_but_not_when_piped_or_with_no_color(daemon: Daemo
     # On a terminal, a start shows its attempts without being asked.
     said = _on_a_terminal(daemon, "start", "flaky")
     assert "flaky: attempt 2: starting" in said
-
-
-def test_a_mistyped_name_gets_a_suggestion(daemon: Daemon) -> None:
-    out = svctl(daemon, "restart", "wokrer")
-    assert out.returncode == 1
-    assert out.stderr.endswith("; did you mean 'worker'?\n")
 
 
 def test_a_shutdown_that_had_to_sigkill_says_so_and_exits_4_as_the_daemon(
