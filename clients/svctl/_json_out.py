@@ -74,6 +74,7 @@ DOCUMENTS: Final[dict[str, type[msgspec.Struct]]] = {
     "stop": ActionDocument,
     "restart": ActionDocument,
     "wait": ActionDocument,
+    "signal": ActionDocument,
     "shutdown": ShutdownDocument,
 }
 

@@ -286,7 +286,10 @@ def _action(op: str) -> Callable[[Client, argparse.Namespace], int]:
 
 def _signal(client: Client, args: argparse.Namespace) -> int:
     return _print_results(
-        client.signal(*args.names, signal=args.signal, all=args.all, main=args.main, **_limit(args))
+        client.signal(
+            *args.names, signal=args.signal, all=args.all, main=args.main, **_limit(args)
+        ),
+        args,
     )
 
 
@@ -741,12 +744,15 @@ def build_parser() -> argparse.ArgumentParser:
         "send a signal to programs' process groups (or main processes), recorded in history",
         "svctl signal web HUP\nsvctl signal web worker USR1 --main\nsvctl signal --all USR2",
     )
-    signal.add_argument(
-        "targets",
-        nargs="+",
-        metavar="NAME... SIG",
-        help="the programs, then a signal name (HUP, SIGUSR1, usr2)",
+    _shell.mark_program_names(
+        signal.add_argument(
+            "targets",
+            nargs="+",
+            metavar="NAME... SIG",
+            help="the programs, then a signal name (HUP, SIGUSR1, usr2)",
+        )
     )
+    _json_option(signal)
     signal.add_argument("--all", action="store_true", help="every program in the config")
     signal.add_argument(
         "--main", action="store_true", help="only the main process, not its whole process group"

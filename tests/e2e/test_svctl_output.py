@@ -18,6 +18,7 @@ from supervisord_lite.protocol.messages import (
     ActionResult,
     HistoryEntry,
     LogStreamStats,
+    OperatorIntent,
     PlannedChange,
     PlannedProgram,
     ProbeReport,
@@ -50,13 +51,14 @@ if TYPE_CHECKING:
 #: docs/json.md's headings, and the type each table documents.
 DOCUMENTED: dict[str, type[msgspec.Struct]] = {
     "`svctl status --json`": StatusDocument,
-    "`svctl start --json`, `stop`, `restart`, `wait`": ActionDocument,
+    "`svctl start --json`, `stop`, `restart`, `wait`, `signal`": ActionDocument,
     "`svctl shutdown --json`": ShutdownDocument,
     "`svctl reload --json`": ReloadReply,
     "`svctl history --json` (one per line)": HistoryEntry,
     "program": ProgramStatus,
     "log stream": LogStreamStats,
     "probe": ProbeReport,
+    "intent": OperatorIntent,
     "progress": Progress,
     "store": StoreHealth,
     "outcome": ActionResult,
@@ -137,6 +139,7 @@ def test_every_json_document_is_one_document_with_the_documented_fields(daemon: 
         (["start", "web"], 0),
         (["restart", "worker"], 0),
         (["wait", "web", "--state", "running"], 0),
+        (["signal", "web", "CONT"], 0),
         (["start", "flaky"], 1),
     ]:
         done = svctl(daemon, *argv, "--json")
