@@ -24,6 +24,7 @@ from supervisord_lite.protocol.messages import (
     ProbeReport,
     ProgramStatus,
     Progress,
+    RunUsage,
     StoreHealth,
 )
 from svctl import ReloadReply
@@ -59,6 +60,7 @@ DOCUMENTED: dict[str, type[msgspec.Struct]] = {
     "log stream": LogStreamStats,
     "probe": ProbeReport,
     "intent": OperatorIntent,
+    "usage": RunUsage,
     "progress": Progress,
     "store": StoreHealth,
     "outcome": ActionResult,
