@@ -75,6 +75,7 @@ DOCUMENTS: Final[dict[str, type[msgspec.Struct]]] = {
     "restart": ActionDocument,
     "wait": ActionDocument,
     "signal": ActionDocument,
+    "scale": ActionDocument,
     "shutdown": ShutdownDocument,
 }
 

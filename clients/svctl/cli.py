@@ -295,7 +295,7 @@ def _signal(client: Client, args: argparse.Namespace) -> int:
 
 def _scale(client: Client, args: argparse.Namespace) -> int:
     results = client.scale(args.name, args.count, wait=not args.no_wait, **_limit(args))
-    if not results:
+    if not results and not args.json:
         print(f"{args.name}: already {args.count} instances")
         return 0
     return _print_results(results, args)
@@ -766,13 +766,16 @@ def build_parser() -> argparse.ArgumentParser:
         "svctl scale web 5\nsvctl scale web 0",
         timeout=True,
     )
-    scale.add_argument("name", metavar="NAME", help="a program with replicas")
+    _shell.mark_program_names(
+        scale.add_argument("name", metavar="NAME", help="a program with replicas")
+    )
     scale.add_argument("count", type=_count, metavar="N", help="how many instances to run")
     scale.add_argument(
         "--no-wait",
         action="store_true",
         help="return once the new instances are starting, without waiting for them to run",
     )
+    _json_option(scale)
 
     logs = _subcommand(
         subparsers,

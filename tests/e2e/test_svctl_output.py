@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 #: docs/json.md's headings, and the type each table documents.
 DOCUMENTED: dict[str, type[msgspec.Struct]] = {
     "`svctl status --json`": StatusDocument,
-    "`svctl start --json`, `stop`, `restart`, `wait`, `signal`": ActionDocument,
+    "`svctl start --json`, `stop`, `restart`, `wait`, `signal`, `scale`": ActionDocument,
     "`svctl shutdown --json`": ShutdownDocument,
     "`svctl reload --json`": ReloadReply,
     "`svctl history --json` (one per line)": HistoryEntry,

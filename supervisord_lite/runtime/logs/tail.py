@@ -273,11 +273,14 @@ async def send_logs(
             stack.enter_context(fanout.follow(names, request.stream)) if request.follow else None
         )
         starts = [s.bytes_read for s in streams]  # taken with the subscription, no await between
-        order = programs[0].order if request.name is not None else None
-        if order is not None and len(streams) > 1 and request.since is None and request.lines:
-            await _send_interleaved(streams, order, request, starts, follower, send)
-        for stream, start in zip(streams, starts, strict=True):
-            if order is None or len(streams) < 2 or request.since is not None:
+        # One program's streams: its last lines over both, in the order they were written.
+        single = request.name is not None and len(programs) == 1 and request.since is None
+        order = programs[0].order if single else None
+        if order is not None and len(streams) > 1:
+            if request.lines:
+                await _send_interleaved(streams, order, request, starts, follower, send)
+        else:
+            for stream, start in zip(streams, starts, strict=True):
                 await _send_tail(stream, request, start, follower, send)
         if follower is None:
             await send(m.End(id=rid))
