@@ -110,6 +110,8 @@ class DaemonConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     shutdown_timeout: PositiveFloat = 30.0
     containment: Literal["auto", "cgroup", "subreaper"] = "auto"
     history_runs: NonNegativeInt = 1000
+    event_log_max: NonNegativeInt = 100_000
+    event_log_max_age: NonNegativeFloat = 2_592_000.0
     client_timeout: PositiveFloat = 10.0
     max_connections: Annotated[int, Meta(ge=1)] = 256
     metrics: MetricsConfig = MetricsConfig()

@@ -134,6 +134,8 @@ DAEMON_FIELDS: Final[dict[str, DaemonEffect]] = {
     "log_dir": "live",
     "shutdown_timeout": "live",
     "history_runs": "live",
+    "event_log_max": "live",
+    "event_log_max_age": "live",
     "client_timeout": "live",
     "max_connections": "live",
     "exit_when": "live",

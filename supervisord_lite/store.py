@@ -17,6 +17,9 @@ Invariants:
 - Retention: with ``keep_runs`` N > 0, each program keeps its newest N runs; when a run ends,
   that program's older ended runs, their events and the run-less events recorded before the
   oldest kept run's start are deleted in the same transaction. A run still open is never deleted.
+- The event log (``store_journal``): every ``EventLogged`` gets the next ``seq`` in the
+  transaction that writes it, and the log is pruned to ``keep_events`` events and
+  ``keep_event_seconds`` of age in that same transaction; ``apply`` returns the rows it wrote.
 - The schema version is ``PRAGMA user_version``; ``MIGRATIONS[i]`` takes version ``i`` to
   ``i + 1``; a database from a newer version is refused, never touched.
 
@@ -38,20 +41,24 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import msgspec
 
+import supervisord_lite.store_journal as journal
 from supervisord_lite.errors import StoreError
 from supervisord_lite.store_file import make_folder, quick_check, translate
 from supervisord_lite.store_records import (
     RESERVED_KINDS,
     SPAWNED,
+    CursorMoved,
+    EventLogged,
     EventRecorded,
     HistoryEntry,
     Intent,
     IntentRecorded,
     LiveGroup,
+    LoggedEvent,
     Outcome,
     ReplicasSet,
     RunEnded,
@@ -61,10 +68,12 @@ from supervisord_lite.store_records import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from types import TracebackType
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Store"]
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 1000
 """How long a write waits for a lock another process holds (an ``sqlite3`` shell, a backup)
@@ -149,6 +158,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    journal.MIGRATION,
 )
 """``MIGRATIONS[i]`` is the list of statements that takes the schema from version i to i + 1."""
 
@@ -171,21 +181,45 @@ class Store:
     thread at any time, so the event loop can name a run before its batch reaches the writer.
     """
 
-    def __init__(self, connection: sqlite3.Connection, path: Path, keep_runs: int = 0) -> None:
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        path: Path,
+        keep_runs: int = 0,
+        *,
+        keep_events: int = 0,
+        keep_event_seconds: float = 0.0,
+    ) -> None:
         """Use ``Store.open``; this only wraps a connection that is already set up."""
-        if keep_runs < 0:
-            raise ValueError(f"keep_runs must not be negative, got {keep_runs}")
+        bounds = {
+            "keep_runs": keep_runs,
+            "keep_events": keep_events,
+            "keep_event_seconds": keep_event_seconds,
+        }
+        for name, value in bounds.items():
+            if value < 0:
+                raise ValueError(f"{name} must not be negative, got {value}")
         self._connection: sqlite3.Connection | None = connection
         self._path = path
         self.keep_runs = keep_runs
+        self.keep_events = keep_events
+        self.keep_event_seconds = keep_event_seconds
         row = connection.execute("SELECT MAX(run_id) FROM runs").fetchone()
         self._next_run_id = (row[0] or 0) + 1
         self._run_id_lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, keep_runs: int = 0) -> Self:
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        keep_runs: int = 0,
+        keep_events: int = 0,
+        keep_event_seconds: float = 0.0,
+    ) -> Self:
         """Open (creating if needed) and migrate the database at ``path``; ``keep_runs`` > 0
-        bounds each program's history to its newest runs (see the module docstring).
+        bounds each program's history to its newest runs, ``keep_events`` and
+        ``keep_event_seconds`` > 0 the event log (see the module docstring).
 
         The parent folder is created 0700 if missing and a new database file is created 0600
         (the WAL and shm files follow the database's mode).
@@ -216,7 +250,13 @@ class Store:
             if str(mode).lower() != "wal":
                 raise StoreError(f"{db_path}: cannot use WAL journal mode (got {mode!r})")
             connection.execute("PRAGMA synchronous = NORMAL")
-            return cls(connection, db_path, keep_runs)
+            return cls(
+                connection,
+                db_path,
+                keep_runs,
+                keep_events=keep_events,
+                keep_event_seconds=keep_event_seconds,
+            )
         except sqlite3.Error as exc:
             if connection is not None:
                 connection.close()
@@ -241,8 +281,9 @@ class Store:
             self._next_run_id += 1
         return run_id
 
-    def apply(self, ops: Sequence[StoreOp]) -> None:
-        """Write ``ops`` in order in one transaction: all of them or, on StoreError, none.
+    def apply(self, ops: Sequence[StoreOp]) -> list[LoggedEvent]:
+        """Write ``ops`` in order in one transaction: all of them or, on StoreError, none;
+        the event log's rows it wrote, each with its ``seq``.
 
         Raises:
             StoreUnavailable: the write may succeed later (locked, disk full, I/O error).
@@ -251,10 +292,12 @@ class Store:
                 the same op fails the same way.
         """
         if not ops:
-            return
+            return []
         connection = self._conn()
         highest = 0
         ended: set[str] = set()
+        logged: list[LoggedEvent] = []
+        newest_at = 0.0
         try:
             connection.execute("BEGIN IMMEDIATE")
             try:
@@ -277,11 +320,23 @@ class Store:
                         )
                     elif isinstance(op, ReplicasSet):
                         self._replicas_set(connection, op)
+                    elif isinstance(op, EventLogged):
+                        logged.append(journal.insert(connection, op))
+                        newest_at = max(newest_at, op.at)
+                    elif isinstance(op, CursorMoved):
+                        journal.move_cursor(connection, op)
                     else:
                         raise StoreError(f"{self._path}: not a store operation: {op!r}")
                 if self.keep_runs:
                     for program in sorted(ended):
                         self._prune(connection, program)
+                if logged:
+                    journal.prune(
+                        connection,
+                        keep=self.keep_events,
+                        max_age=self.keep_event_seconds,
+                        newest_at=newest_at,
+                    )
                 connection.execute("COMMIT")
             except BaseException:
                 _rollback(connection)
@@ -290,6 +345,7 @@ class Store:
             raise translate(exc, self._path, "write failed, batch rolled back") from exc
         with self._run_id_lock:
             self._next_run_id = max(self._next_run_id, highest + 1)
+        return logged
 
     def mark_lost(self, run_ids: Sequence[int], *, at: float, reason: str) -> None:
         """End the given live runs as ``LOST`` (their group is gone and its status unknowable)."""
@@ -334,6 +390,22 @@ class Store:
         against (``ReplicasSet``)."""
         rows = self._read("SELECT program, count, config_count FROM replicas")
         return {program: (count, config) for program, count, config in rows}
+
+    def logged_events(self, since: int, limit: int) -> list[LoggedEvent]:
+        """At most ``limit`` events of the event log from seq ``since`` on, oldest first."""
+        return self._reading(journal.page, since, limit)
+
+    def event_bounds(self) -> tuple[int, int]:
+        """The event log's oldest seq kept (0 when empty) and highest seq ever given."""
+        return self._reading(journal.bounds)
+
+    def start_of_last(self, count: int) -> int:
+        """The seq from which the event log's last ``count`` events begin."""
+        return self._reading(journal.start_of_last, count)
+
+    def cursor(self, name: str) -> int | None:
+        """The seq reader ``name`` of the event log has dealt with up to (None: never seen)."""
+        return self._reading(journal.cursor, name)
 
     def live_groups(self) -> list[LiveGroup]:
         """Runs with no end recorded, oldest first."""
@@ -403,6 +475,12 @@ class Store:
     def _read(self, sql: str, params: dict[str, Any] | tuple[Any, ...] | None = None) -> list[Any]:
         try:
             return self._conn().execute(sql, params or {}).fetchall()
+        except sqlite3.Error as exc:
+            raise translate(exc, self._path, "read failed") from exc
+
+    def _reading(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return fn(self._conn(), *args)
         except sqlite3.Error as exc:
             raise translate(exc, self._path, "read failed") from exc
 

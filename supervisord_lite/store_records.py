@@ -14,11 +14,14 @@ from supervisord_lite.vocabulary import HistoryEntry, Outcome, Want
 __all__ = [
     "RESERVED_KINDS",
     "SPAWNED",
+    "CursorMoved",
+    "EventLogged",
     "EventRecorded",
     "HistoryEntry",
     "Intent",
     "IntentRecorded",
     "LiveGroup",
+    "LoggedEvent",
     "Outcome",
     "ReplicasSet",
     "RunEnded",
@@ -101,7 +104,45 @@ class ReplicasSet(msgspec.Struct, frozen=True, kw_only=True):
     config_count: int = 0
 
 
-StoreOp = RunStarted | EventRecorded | RunEnded | IntentRecorded | ScheduleFired | ReplicasSet
+class EventLogged(msgspec.Struct, frozen=True, kw_only=True):
+    """An event for the event log (docs/events.md): the store gives it the next ``seq``.
+
+    ``body`` is the event as the runtime encodes it (the store does not read it); ``kind`` and
+    ``program`` ("" for the daemon's own events) are kept beside it for those who filter.
+    """
+
+    at: float
+    kind: str
+    body: bytes
+    program: str = ""
+
+
+class CursorMoved(msgspec.Struct, frozen=True, kw_only=True):
+    """Reader ``name`` (a webhook) has dealt with every logged event up to ``seq``."""
+
+    name: str
+    seq: int
+
+
+StoreOp = (
+    RunStarted
+    | EventRecorded
+    | RunEnded
+    | IntentRecorded
+    | ScheduleFired
+    | ReplicasSet
+    | EventLogged
+    | CursorMoved
+)
+
+
+class LoggedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event of the event log as written and read back: its ``seq`` and its ``body``."""
+
+    seq: int
+    kind: str
+    program: str
+    body: bytes
 
 
 class LiveGroup(msgspec.Struct, frozen=True, kw_only=True):

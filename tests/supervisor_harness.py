@@ -17,7 +17,7 @@ import trio
 from supervisord_lite.config import load_path
 from supervisord_lite.runtime.containment import RUN_MARKER, Containment, store_id
 from supervisord_lite.runtime.deadlines import Deadlines
-from supervisord_lite.runtime.fanout import FanOut
+from supervisord_lite.runtime.eventlog import EventLog
 from supervisord_lite.runtime.logs.fanout import LogPiece
 from supervisord_lite.runtime.reaper import Reaper
 from supervisord_lite.runtime.storewriter import StoreWriter
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
 
-    from supervisord_lite.protocol.messages import StateChanged
     from supervisord_lite.runtime.logs.fanout import LogFollower
 
 #: How long teardown lets the programs stop before it SIGKILLs what is left.
@@ -67,12 +66,17 @@ async def supervising(
     """A Supervisor over ``programs`` (TOML ``[programs.*]`` tables) in ``folder``; ``boot``
     starts the autostart programs first."""
     config = load_path(str(write_config(folder, programs, daemon_extra)))
-    store = Store.open(config.daemon.state_db, keep_runs=config.daemon.history_runs)
+    store = Store.open(
+        config.daemon.state_db,
+        keep_runs=config.daemon.history_runs,
+        keep_events=config.daemon.event_log_max,
+        keep_event_seconds=config.daemon.event_log_max_age,
+    )
     sid = store_id(config.daemon.state_db)
     containment = Containment(Reaper(), None, sid)
     writer = StoreWriter(store)
     deadlines = Deadlines()
-    events: FanOut[StateChanged] = FanOut()
+    events = EventLog(writer, newest=store.event_bounds()[1])
     reaping, timing = trio.CancelScope(), trio.CancelScope()
     try:
         async with trio.open_nursery() as services:

@@ -165,6 +165,7 @@ PARTS: dict[str, tuple[str, ...]] = {
         "supervisord_lite/store_records.py",
         "supervisord_lite/store.py",
         "supervisord_lite/store_file.py",
+        "supervisord_lite/store_journal.py",
     ),
     "runtime": ("supervisord_lite/runtime/",),
     "convert": ("supervisord_lite/convert/",),

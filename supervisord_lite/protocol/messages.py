@@ -39,6 +39,7 @@ __all__ = [
     "MAX_HISTORY",
     "MAX_ID",
     "MAX_LOG_LINES",
+    "MAX_REPLAY",
     "MAX_TIME",
     "MAX_WAIT",
     "PROTOCOL_VERSION",
@@ -46,6 +47,7 @@ __all__ = [
     "ActionResult",
     "Cancel",
     "ClientMessage",
+    "DaemonEvent",
     "End",
     "Error",
     "ErrorCode",
@@ -57,6 +59,7 @@ __all__ = [
     "LogChunk",
     "LogStreamStats",
     "Logs",
+    "Missed",
     "Ok",
     "OperatorIntent",
     "Outcome",
@@ -89,6 +92,9 @@ __all__ = [
     "Subscribe",
     "Wait",
     "Want",
+    "WebhookStatus",
+    "Webhooks",
+    "WebhooksReply",
     "Welcome",
     "tag_of",
 ]
@@ -110,6 +116,10 @@ MAX_HISTORY: Final = 10_000
 """The most entries one :class:`History` request asks for; the reply stays well inside a frame."""
 
 MAX_LOG_LINES: Final = 1_000_000
+"""The most lines one :class:`Logs` request asks for from the files."""
+
+MAX_REPLAY: Final = 1_000_000
+"""The most events a :class:`Subscribe` with a negative ``since`` (the last N) asks for."""
 """The most lines one :class:`Logs` request asks for from the files."""
 
 MAX_TIME: Final = 253_402_300_799.0
@@ -274,11 +284,26 @@ class Wait(Request, tag="wait", kw_only=True, frozen=True):
 
 
 class Subscribe(Request, tag="subscribe", kw_only=True, frozen=True):
-    """Receive every state change as it happens (``svctl events``).
+    """Receive the daemon's events (``svctl events [--since SEQ] [-f]``), each with its ``seq``
+    in the event log (docs/events.md).
 
-    Answered with :class:`Ok`, then :class:`StateChanged` messages carrying this request's
-    id, until :class:`Cancel` or shutdown, which end the stream with :class:`End`.
+    ``since`` None: only what happens from now on. ``since`` >= 0: first the logged events
+    from seq ``since`` on (0: from the oldest kept), then, with ``follow``, what happens next,
+    with no gap and no event twice at the seam. ``since`` = -N: the last N logged events, then
+    the same. Answered with :class:`Ok`, then :class:`StateChanged` and :class:`DaemonEvent`
+    messages carrying this request's id, in seq order; :class:`Missed` says which events are
+    no longer kept (``since`` older than the retention). Without ``follow`` (and with a
+    ``since``) the stream ends with :class:`End` after the replay; with it, at
+    :class:`Cancel` or shutdown.
     """
+
+    since: Annotated[int, Meta(ge=-MAX_REPLAY, le=MAX_ID)] | None = None
+    follow: bool = True
+
+
+class Webhooks(Request, tag="webhooks", kw_only=True, frozen=True):
+    """Report each configured webhook's delivery (``svctl webhooks``). Answered with
+    :class:`WebhooksReply`."""
 
 
 class Cancel(Request, tag="cancel", kw_only=True, frozen=True):
@@ -359,6 +384,7 @@ ClientMessage: TypeAlias = (
     | ReopenLogs
     | Signal
     | Scale
+    | Webhooks
 )
 
 
@@ -613,17 +639,26 @@ class ShutdownReply(Reply, tag="shutdown", kw_only=True, frozen=True):
     output_lost: NonNegative = 0
 
 
-class StateChanged(Reply, tag="state", kw_only=True, frozen=True):
-    """Pushed to subscribers: a program moved from ``old`` to ``new`` at ``at`` (wall epoch).
+EventChange: TypeAlias = Literal[
+    "state", "health", "dependency", "progress", "watch", "hook", "probe", "log"
+]
+"""What a :class:`StateChanged` tells of its program (the event's kind, docs/events.md)."""
 
-    ``change`` says what changed: ``state`` (a transition; RUNNING is ready), ``health`` (its
-    liveness probe started failing, or passes again: ``old == new``, ``message`` says how),
-    ``dependency`` (it waits for a dependency, or was stopped because of one), ``progress``
-    (it reported progress, in ``progress``; at most one such event per program per second, the
+
+class StateChanged(Reply, tag="state", kw_only=True, frozen=True):
+    """An event of a program at ``at`` (wall epoch), number ``seq`` in the event log.
+
+    ``change`` says what happened: ``state`` (a transition from ``old`` to ``new``; RUNNING is
+    ready; ``exit_code``/``exit_signal`` are set only when the transition is a run's end, and
+    ``pid`` is the process the event is about), ``health`` (its liveness probe started
+    failing, or passes again: ``old == new``, ``message`` says how), ``dependency`` (it waits
+    for a dependency, or was stopped because of one), ``progress`` (it reported progress, in
+    ``progress``: a new phase at once, else at most one such event per program per second, the
     latest report), ``watch`` (a change of its watched files restarted it, or its
-    ``reload_check`` failed and it was not restarted: ``message`` says which) or ``hook`` (one
+    ``reload_check`` failed and it was not restarted: ``message`` says which), ``hook`` (one
     of its hooks ran: ``message`` is its name, how it ended and its output's tail,
-    ``"pre_start: exit 1: no database"``).
+    ``"pre_start: exit 1: no database"``), ``probe`` (a probe started failing) or ``log`` (its
+    output was dropped, ``message`` says which stream and how much).
     """
 
     program: str
@@ -634,8 +669,61 @@ class StateChanged(Reply, tag="state", kw_only=True, frozen=True):
     exit_signal: str | None
     at: float
     message: str = ""
-    change: Literal["state", "health", "dependency", "progress", "watch", "hook"] = "state"
+    change: EventChange = "state"
     progress: Progress | None = None
+    seq: NonNegative = 0
+
+
+DaemonEventChange: TypeAlias = Literal["started", "stopping", "stopped", "reload", "webhook"]
+"""What a :class:`DaemonEvent` tells (the event's kind, docs/events.md)."""
+
+
+class WebhookStatus(Struct, kw_only=True, frozen=True):
+    """One webhook's delivery (``svctl webhooks``): ``cursor`` is the last seq it dealt with
+    (delivered, or not for it), ``lag`` how many logged events it has still to go through,
+    ``delivered``/``failed`` the deliveries and failed attempts since the daemon started,
+    ``failing`` whether the last attempt failed, and ``error`` why."""
+
+    name: str
+    url: str
+    cursor: NonNegative = 0
+    lag: NonNegative = 0
+    delivered: NonNegative = 0
+    failed: NonNegative = 0
+    failing: bool = False
+    error: str = ""
+
+
+class DaemonEvent(Reply, tag="daemon", kw_only=True, frozen=True):
+    """An event of the daemon itself at ``at`` (wall epoch), number ``seq`` in the event log.
+
+    ``change``: ``started``, ``stopping`` (a shutdown began), ``stopped`` (the last event of a
+    daemon's life), ``reload`` (a config reload was applied; ``names`` are the programs it
+    added, removed or changed) or ``webhook`` (a webhook started failing or delivers again; its
+    counters in ``webhook``). ``message`` says it in words.
+    """
+
+    change: DaemonEventChange
+    at: float
+    message: str = ""
+    names: tuple[str, ...] = ()
+    webhook: WebhookStatus | None = None
+    seq: NonNegative = 0
+
+
+class Missed(Reply, tag="missed", kw_only=True, frozen=True):
+    """Pushed to a subscriber in place of events it asked for that are no longer kept: those
+    from ``first`` up to ``oldest`` (exclusive), the oldest seq the event log still holds
+    (retention, docs/config.md ``event_log_events``)."""
+
+    first: NonNegative
+    oldest: NonNegative
+
+
+class WebhooksReply(Reply, tag="webhooks", kw_only=True, frozen=True):
+    """The answer to :class:`Webhooks`, in config order."""
+
+    hooks: tuple[WebhookStatus, ...] = ()
 
 
 class LogChunk(Reply, tag="log", kw_only=True, frozen=True):
@@ -681,6 +769,9 @@ ServerMessage: TypeAlias = (
     | ReloadReply
     | ShutdownReply
     | StateChanged
+    | DaemonEvent
+    | Missed
+    | WebhooksReply
     | LogChunk
     | Lagged
     | End

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from supervisord_lite import __version__
 from supervisord_lite.errors import (
     AlreadyRunning,
     ConfigError,
@@ -32,6 +33,7 @@ from supervisord_lite.errors import (
     StoreError,
     SupervisorLiteError,
 )
+from supervisord_lite.protocol.messages import DaemonEvent
 from supervisord_lite.runtime.attributes import host_problems
 from supervisord_lite.runtime.cgroups import CgroupTree
 from supervisord_lite.runtime.containment import Containment, store_id
@@ -39,7 +41,7 @@ from supervisord_lite.runtime.control import ControlServer
 from supervisord_lite.runtime.control_socket import bind_control_socket
 from supervisord_lite.runtime.daemonlog import configure, log
 from supervisord_lite.runtime.deadlines import Deadlines
-from supervisord_lite.runtime.fanout import FanOut
+from supervisord_lite.runtime.eventlog import EventLog
 from supervisord_lite.runtime.handlers import Handlers
 from supervisord_lite.runtime.listeners import Listeners
 from supervisord_lite.runtime.logs.streams import CLOSE_GRACE
@@ -58,7 +60,6 @@ if TYPE_CHECKING:
 
     from supervisord_lite.config import Config
     from supervisord_lite.daemon_exit import Ending
-    from supervisord_lite.protocol.messages import StateChanged
     from supervisord_lite.runtime.metrics.endpoint import Metrics
 
 __all__ = ["EXIT_KILLED_AT_SHUTDOWN", "EXIT_OUTPUT_LOST", "run"]
@@ -171,14 +172,29 @@ def _open_store(config: Config, reset: bool) -> Store:
     """
     path = config.daemon.state_db
     try:
-        return Store.open(path, keep_runs=config.daemon.history_runs)
+        return _store_at(config)
     except StoreCorrupt as exc:
         if not reset:
             raise
         log.error("state store %s is corrupt: %s", path, exc.problem)
         aside = move_aside(path, time.strftime("%Y%m%dT%H%M%S"))
         log.warning("the corrupt state store %s was moved to %s; starting a fresh one", path, aside)
-    return Store.open(path, keep_runs=config.daemon.history_runs)
+    return _store_at(config)
+
+
+def _store_at(config: Config) -> Store:
+    """Open the state store with the config's retention bounds.
+
+    Raises:
+        StoreError: see ``Store.open``.
+    """
+    daemon = config.daemon
+    return Store.open(
+        daemon.state_db,
+        keep_runs=daemon.history_runs,
+        keep_events=daemon.event_log_max,
+        keep_event_seconds=daemon.event_log_max_age,
+    )
 
 
 async def _main(config: Config, reset_store: bool) -> int:
@@ -228,7 +244,14 @@ async def _serve(
 ) -> int:
     notifier = Notifier()
     writer = StoreWriter(store)
-    events: FanOut[StateChanged] = FanOut()
+    events = EventLog(writer, newest=store.event_bounds()[1])
+    events.publish(
+        DaemonEvent(
+            change="started",
+            at=time.time(),
+            message=f"supervisord-lite {__version__} started (pid {os.getpid()})",
+        )
+    )
     killed: list[str] = []
     lost = 0
     ending: Ending | None = None
@@ -272,6 +295,9 @@ async def _serve(
                     log.info("ready: %s", _summary(supervisor))
                     await stop.wait()
                     log.info("shutting down")
+                    events.publish(
+                        DaemonEvent(change="stopping", at=time.time(), message="shutting down")
+                    )
                     notifier.stopping("stopping programs")
                     timeout = supervisor.config.daemon.shutdown_timeout  # a reload may set it
                     with trio.move_on_after(timeout) as stopping:
@@ -285,11 +311,14 @@ async def _serve(
                     ending = supervisor.ending
                     handlers.shutdown_finished(killed, lost)
                     supervisor.log_fanout.close()
+                    with trio.move_on_after(STREAM_END_GRACE):
+                        await writer.wait_settled()  # followers hear the programs' last events
                     events.close()
                     with trio.move_on_after(STREAM_END_GRACE):
                         await handlers.wait_streams_closed()  # each follower gets its End
                     nursery.cancel_scope.cancel()
             finally:
+                events.publish(_stopped(killed, lost))
                 writer.close()
                 reaping.cancel()
                 timing.cancel()
@@ -313,6 +342,16 @@ async def _serve(
         return EXIT_OUTPUT_LOST
     log.info("exited cleanly")
     return 0
+
+
+def _stopped(killed: list[str], lost: int) -> DaemonEvent:
+    """The last event of the daemon's life: how the shutdown went."""
+    said = "stopped"
+    if killed:
+        said += f"; SIGKILLed at the shutdown timeout: {', '.join(killed)}"
+    if lost:
+        said += f"; {lost} bytes of programs' output could not be written"
+    return DaemonEvent(change="stopped", at=time.time(), message=said)
 
 
 def _report_timeout(supervisor: Supervisor, timeout: float, killed: list[str]) -> None:

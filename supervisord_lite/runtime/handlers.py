@@ -29,6 +29,7 @@ from supervisord_lite.program_groups import expand
 from supervisord_lite.protocol import messages as m
 from supervisord_lite.protocol.errors import BadRequest, ProtocolError
 from supervisord_lite.runtime.daemonlog import log
+from supervisord_lite.runtime.eventstream import stream_events
 from supervisord_lite.runtime.logs.tail import send_logs
 from supervisord_lite.runtime.metrics.usage import with_usage
 from supervisord_lite.runtime.signalling import send_signal, signal_name
@@ -226,7 +227,8 @@ class Handlers:
                 await send(m.HistoryReply(id=rid, entries=tuple(rows)))
             case m.Subscribe():
                 with self._stream():
-                    await self._subscribe(rid, send)
+                    said = await stream_events(request, sup.events, send)
+                await send(m.End(id=rid, message=said))
             case m.Logs(name=name):
                 runners = sup.lookup([name]) if name is not None else sup.runners.values()
                 with self._stream():
@@ -274,22 +276,3 @@ class Handlers:
     def _need_names(self, names: tuple[str, ...], every: bool) -> None:
         if not names and not every:
             raise BadRequest("name at least one program, or ask for all")
-
-    async def _subscribe(self, rid: int, send: Send) -> None:
-        """Push every state change until the subscriber cancels or falls too far behind."""
-        with self.supervisor.events.subscribe() as sub:
-            await send(m.Ok(id=rid, message="subscribed"))
-            async for event in sub.receive:
-                if sub.dropped:
-                    break
-                await send(_with_id(event, rid))
-            message = (
-                f"subscriber fell behind: {sub.dropped} events dropped"
-                if sub.dropped
-                else "the daemon is shutting down"
-            )
-        await send(m.End(id=rid, message=message))
-
-
-def _with_id(event: m.StateChanged, rid: int) -> m.StateChanged:
-    return msgspec.structs.replace(event, id=rid)

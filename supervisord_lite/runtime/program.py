@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from supervisord_lite.runtime.logs.pump import RunLogs
     from supervisord_lite.runtime.services import RunnerServices
 
+_LIVE = frozenset({lc.State.STARTING, lc.State.RUNNING, lc.State.STOPPING})
+"""States with a process: a transition out of one is a run's end."""
+
 Watcher: TypeAlias = "Callable[[tuple[lc.State, ...], lc.Snapshot], bool]"
 """Hears each step: the states it entered, in order, and the snapshot after it; answers True
 once it has heard enough, and is then dropped."""
@@ -284,6 +287,7 @@ class ProgramRunner:
         if after.pgid is None:
             self._scope = None  # the run is over (or not tracked yet): nothing to signal
         entered: list[lc.State] = []
+        ended = next((e.exit for e in effects if isinstance(e, lc.Record) and e.exit), None)
         for effect in effects:
             match effect:
                 case lc.Record():
@@ -295,7 +299,9 @@ class ProgramRunner:
                     entered.append(new)
                     if new is lc.State.RUNNING:
                         self.ready_at = self._services.wall_clock()
-                    self._publish(old, new, after)
+                    # Only the transition out of a live state is the run's end.
+                    own = ended if old in _LIVE else None
+                    self._publish(old, new, after, own, before.pid if own else None)
                     if new is lc.State.RUNNING and after.pid is not None:
                         self._hooks.start("post_start", {"MAINPID": str(after.pid)})
                     elif new is lc.State.STOPPING:
@@ -333,10 +339,20 @@ class ProgramRunner:
         op = store_op(self.name, record, before, after, at=at, start_time=groups.start_time)
         self._services.store.submit(op)
 
-    def _publish(self, old: lc.State, new: lc.State, snap: lc.Snapshot) -> None:
+    def _publish(
+        self,
+        old: lc.State,
+        new: lc.State,
+        snap: lc.Snapshot,
+        ended: lc.ExitStatus | None,
+        ended_pid: int | None,
+    ) -> None:
         log.info("%s: %s", self.name, describe_transition(old, new, snap))
         at = self._services.wall_clock()
-        self._services.events.publish(state_changed(self.name, old, new, snap, at=at))
+        pid = snap.pid if new in _LIVE else ended_pid
+        self._services.events.publish(
+            state_changed(self.name, old, new, snap, at=at, ended=ended, pid=pid)
+        )
 
     # -- effects that await -------------------------------------------------------------------
 

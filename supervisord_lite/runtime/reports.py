@@ -4,10 +4,10 @@ functions; the runner hands their results on."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from supervisord_lite import lifecycle as lc
-from supervisord_lite.protocol.messages import Progress, StateChanged
+from supervisord_lite.protocol.messages import EventChange, Progress, StateChanged
 from supervisord_lite.store_records import EventRecorded, RunEnded, RunStarted, StoreOp
 
 if TYPE_CHECKING:
@@ -68,20 +68,23 @@ def state_changed(
     snap: lc.Snapshot,
     *,
     at: float,
-    change: Literal["state", "health", "dependency", "progress", "watch", "hook"] = "state",
+    change: EventChange = "state",
     message: str | None = None,
     progress: Progress | None = None,
+    ended: lc.ExitStatus | None = None,
+    pid: int | None = None,
 ) -> StateChanged:
     """The event subscribers get for a transition (or, with ``change``, for a change of health
-    or of what the program waits for, in ``message``)."""
-    last = snap.last_exit
+    or of what the program waits for, in ``message``). An event carries its own fields only:
+    ``ended`` is the exit of the run whose end this transition is (None for any other), and
+    ``pid`` the process it is about (the snapshot's when not given)."""
     return StateChanged(
         program=program,
         old=old,
         new=new,
-        pid=snap.pid,
-        exit_code=last.code if last else None,
-        exit_signal=last.signal if last else None,
+        pid=snap.pid if pid is None else pid,
+        exit_code=ended.code if ended else None,
+        exit_signal=ended.signal if ended else None,
         at=at,
         message=snap.message if message is None else message,
         change=change,

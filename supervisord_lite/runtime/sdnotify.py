@@ -19,8 +19,7 @@ from supervisord_lite.runtime.daemonlog import log
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from supervisord_lite.protocol.messages import StateChanged
-    from supervisord_lite.runtime.fanout import FanOut
+    from supervisord_lite.runtime.eventlog import EventLog
 
 
 class Notifier:
@@ -53,11 +52,9 @@ class Notifier:
         self.notify(status=status)
 
 
-async def follow_status(
-    notifier: Notifier, changes: FanOut[StateChanged], summary: Callable[[], str]
-) -> None:
-    """Send ``STATUS=summary()`` after each state change in ``changes``, until the fan-out
-    closes; a burst of changes already queued is one datagram. Nothing without a socket."""
+async def follow_status(notifier: Notifier, changes: EventLog, summary: Callable[[], str]) -> None:
+    """Send ``STATUS=summary()`` after each state change in the event log, until it closes;
+    a burst of changes already queued is one datagram. Nothing without a socket."""
     if not notifier.address:
         return
     with changes.subscribe() as sub:

@@ -17,10 +17,9 @@ if TYPE_CHECKING:
 
     import trio
 
-    from supervisord_lite.protocol.messages import StateChanged
     from supervisord_lite.runtime.containment import Containment
     from supervisord_lite.runtime.deadlines import Deadlines
-    from supervisord_lite.runtime.fanout import FanOut
+    from supervisord_lite.runtime.eventlog import EventLog
     from supervisord_lite.runtime.fdwatch import FdWatch
     from supervisord_lite.runtime.listeners import Listeners
     from supervisord_lite.runtime.logs.fanout import LogFanOut
@@ -36,7 +35,7 @@ class RunnerServices:
     nursery: trio.Nursery
     base_dir: str
     store: StoreWriter
-    events: FanOut[StateChanged]
+    events: EventLog
     containment: Containment
     log_fanout: LogFanOut
     fdwatch: FdWatch

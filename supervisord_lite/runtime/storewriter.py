@@ -21,6 +21,9 @@ No record is lost silently:
 - ``close`` retries what is held back for up to ``drain_timeout``; what is still unwritten then
   is counted in ``statistics().unwritten``, which the runtime turns into an error exit.
 
+Rows of the event log a write gave their ``seq`` go to ``on_written`` right after the commit,
+in seq order: what followers of the events hear live is exactly what is on disk.
+
 The backoff deadline is the only timer, and it runs only while writes fail: nothing tells a
 process that another one released a lock or that disk space was freed.
 """
@@ -43,7 +46,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from supervisord_lite.store import Store
-    from supervisord_lite.store_records import StoreOp
+    from supervisord_lite.store_records import LoggedEvent, StoreOp
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -128,6 +131,8 @@ class StoreWriter:
         #: Told how long each write attempt took, in seconds, written or failed (the
         #: metrics' latency histogram), when set.
         self.on_write: Callable[[float], None] | None = None
+        #: Hears the event log's rows of each committed batch (the event log's fan-out), when set.
+        self.on_written: Callable[[list[LoggedEvent]], None] | None = None
 
     def submit(self, op: StoreOp) -> None:
         """Queue a record; it is written with the next batch (or held back, or counted as
@@ -244,7 +249,7 @@ class StoreWriter:
         while self._may_write():
             batch = list(itertools.islice(self._pending, self._batch))
             try:
-                await self._apply(batch)
+                logged = await self._apply(batch)
             except (StoreUnavailable, StoreCorrupt) as exc:
                 self._failed(exc)
                 self._batch = max(1, self._batch // 2)
@@ -273,13 +278,16 @@ class StoreWriter:
                 self._batch = min(BATCH_MAX, self._batch * 2)
                 self._failing = self._retry_due = False
                 self._retry = RETRY_MIN
+                if logged and self.on_written is not None:
+                    self.on_written(logged)
                 self._notify_attempt()
 
-    async def _apply(self, batch: list[StoreOp]) -> None:
-        """One transaction in the worker thread, timed for ``on_write``."""
+    async def _apply(self, batch: list[StoreOp]) -> list[LoggedEvent]:
+        """One transaction in the worker thread, timed for ``on_write``; the event log's rows
+        it wrote."""
         started = trio.current_time()
         try:
-            await _in_thread(self.store.apply, batch)
+            return await _in_thread(self.store.apply, batch)
         finally:
             if self.on_write is not None:
                 self.on_write(trio.current_time() - started)

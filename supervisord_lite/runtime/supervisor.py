@@ -21,9 +21,9 @@ from supervisord_lite.config import Config, DaemonConfig, ProgramConfig, load_pa
 from supervisord_lite.errors import ConfigError, NoSuchProgram, ShuttingDown, StoreError
 from supervisord_lite.protocol.messages import (
     ActionResult,
+    DaemonEvent,
     ProgramState,
     ProgramStatus,
-    StateChanged,
 )
 from supervisord_lite.reloadplan import ProgramPlan, ReloadPlan, plan
 from supervisord_lite.replicas import instances, program_of, split_instance
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
     from supervisord_lite.runtime.containment import Containment, RunScope
     from supervisord_lite.runtime.deadlines import Deadlines
-    from supervisord_lite.runtime.fanout import FanOut
+    from supervisord_lite.runtime.eventlog import EventLog
     from supervisord_lite.runtime.storewriter import StoreWriter
 
 T = TypeVar("T")
@@ -85,7 +85,7 @@ class Supervisor:
         config: Config,
         *,
         store: StoreWriter,
-        events: FanOut[StateChanged],
+        events: EventLog,
         containment: Containment,
         nursery: trio.Nursery,
         deadlines: Deadlines,
@@ -606,13 +606,21 @@ class Supervisor:
             self.watches.refresh()
             self.listeners.keep_only(new)
             changed = [p for p in todo.programs if p.fate == "changed"]
-            log.info(
-                "reload: %d added, %d removed, %d changed (%d restarted), %d unchanged",
+            said = "{} added, {} removed, {} changed ({} restarted), {} unchanged".format(
                 len(added),
                 len(todo.names("removed")),
                 len(changed),
                 sum(p.restart for p in changed),
                 len(todo.names("unchanged")),
+            )
+            log.info("reload: %s", said)
+            self.events.publish(
+                DaemonEvent(
+                    change="reload",
+                    at=self.services.wall_clock(),
+                    message=said,
+                    names=(*added, *todo.names("removed"), *(p.name for p in changed)),
+                )
             )
             return todo
 
@@ -658,11 +666,12 @@ class Supervisor:
                     change.new,
                     change.old,
                 )
-        if "history_runs" in live:
-            keep = daemon.history_runs
+        if live.keys() & {"history_runs", "event_log_max", "event_log_max_age"}:
 
             def retain(store: Store) -> None:
-                store.keep_runs = keep
+                store.keep_runs = daemon.history_runs
+                store.keep_events = daemon.event_log_max
+                store.keep_event_seconds = daemon.event_log_max_age
 
             await self.store.query(retain)
         for apply in self.daemon_appliers:

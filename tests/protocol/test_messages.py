@@ -57,7 +57,14 @@ from supervisord_lite.protocol import (
     Welcome,
     tag_of,
 )
-from supervisord_lite.protocol.messages import StoreHealth
+from supervisord_lite.protocol.messages import (
+    DaemonEvent,
+    Missed,
+    StoreHealth,
+    Webhooks,
+    WebhooksReply,
+    WebhookStatus,
+)
 
 ENCODE = msgspec.msgpack.Encoder().encode
 REQUESTS = msgspec.msgpack.Decoder(ClientMessage)
@@ -76,7 +83,8 @@ WIRE: dict[type[Request] | type[Reply], tuple[str, tuple[str, ...], tuple[str, .
     History: ("history", (), ("id", "name", "limit")),
     Logs: ("logs", (), ("id", "name", "stream", "lines", "follow", "since")),
     Wait: ("wait", ("names", "state"), ("id", "timeout", "ready")),
-    Subscribe: ("subscribe", (), ("id",)),
+    Subscribe: ("subscribe", (), ("id", "since", "follow")),
+    Webhooks: ("webhooks", (), ("id",)),
     Cancel: ("cancel", ("target",), ("id",)),
     Reload: ("reload", (), ("id", "dry_run")),
     Shutdown: ("shutdown", (), ("id", "report")),
@@ -97,8 +105,11 @@ WIRE: dict[type[Request] | type[Reply], tuple[str, tuple[str, ...], tuple[str, .
     StateChanged: (
         "state",
         ("program", "old", "new", "pid", "exit_code", "exit_signal", "at"),
-        ("id", "message", "change", "progress"),
+        ("id", "message", "change", "progress", "seq"),
     ),
+    DaemonEvent: ("daemon", ("change", "at"), ("id", "message", "names", "webhook", "seq")),
+    Missed: ("missed", ("first", "oldest"), ("id",)),
+    WebhooksReply: ("webhooks", (), ("id", "hooks")),
     LogChunk: ("log", ("program", "stream", "data"), ("id",)),
     Lagged: ("lagged", ("program", "stream", "dropped"), ("id",)),
     End: ("end", (), ("id", "message")),
@@ -153,6 +164,10 @@ VALUES: dict[type[msgspec.Struct], tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
     ),
     ActionResult: (("name", "ok", "state"), ("message",)),
+    WebhookStatus: (
+        ("name", "url"),
+        ("cursor", "lag", "delivered", "failed", "failing", "error"),
+    ),
     HistoryEntry: (
         (
             "at",
@@ -223,6 +238,8 @@ SAMPLE_REQUESTS: list[ClientMessage] = [
     Wait(id=9, names=("web",), state=ProgramState.RUNNING),
     Wait(id=9, names=("web",), state=ProgramState.STOPPED, timeout=2.5),
     Subscribe(id=10),
+    Subscribe(id=10, since=-50, follow=False),
+    Webhooks(id=15),
     Cancel(id=11, target=10),
     Reload(id=12),
     Reload(id=12, dry_run=True),
@@ -299,6 +316,15 @@ SAMPLE_REPLIES: list[ServerMessage] = [
         exit_signal=None,
         at=1_700_000_001.0,
     ),
+    DaemonEvent(id=10, change="reload", at=1.0, names=("web",), seq=7),
+    DaemonEvent(
+        id=10,
+        change="webhook",
+        at=1.0,
+        webhook=WebhookStatus(name="ops", url="https://x/", lag=3, failing=True),
+    ),
+    Missed(id=10, first=1, oldest=40),
+    WebhooksReply(id=15, hooks=(WebhookStatus(name="ops", url="https://x/", delivered=4),)),
     LogChunk(id=8, program="web", stream="stdout", data=b"GET /\n\xff\x00 not utf-8"),
     Lagged(id=8, program="web", stream="stderr", dropped=65536),
     End(id=8),

@@ -52,6 +52,8 @@ class RunCounters:
         self.programs: dict[str, RunCounts] = {}
 
     def observe(self, op: StoreOp) -> None:
+        if not isinstance(op, RunStarted | RunEnded | EventRecorded):
+            return  # the event log and its readers' cursors count no run
         counts = self.programs.get(op.program)
         if counts is None:
             counts = self.programs[op.program] = RunCounts()
