@@ -48,14 +48,14 @@ if TYPE_CHECKING:
         ProgramStatus,
         StoreHealth,
         Stream,
+        WebhookStatus,
     )
-    from svctl._requests import Request, StreamRequest
+    from svctl._requests import EventItem, Request, StreamRequest
     from svctl._results import (
         Lagged,
         LogChunk,
         ReloadReply,
         ShutdownReport,
-        StateChanged,
         Welcome,
     )
     from svctl._session import PushStream
@@ -411,6 +411,15 @@ class AsyncClient:
         """
         return await self._call(_requests.history(name, limit), timeout)
 
+    async def webhooks(
+        self,
+        *,
+        timeout: TimeoutArg = DEFAULT,  # noqa: ASYNC109
+    ) -> list[WebhookStatus]:
+        """Each configured webhook's delivery: its cursor in the event log, how many events it
+        has still to go through (``lag``), its deliveries and failed attempts, in config order."""
+        return await self._call(_requests.webhooks(), timeout)
+
     async def wait(
         self,
         *names: str,
@@ -495,8 +504,22 @@ class AsyncClient:
             await self.aclose()
         return report
 
-    def events(self, *, timeout: TimeoutArg = DEFAULT) -> AsyncPushStream[StateChanged]:
-        """Every state change, as an iterator of :class:`~svctl.StateChanged`.
+    def events(
+        self,
+        *,
+        since: int | None = None,
+        follow: bool = True,
+        timeout: TimeoutArg = DEFAULT,
+    ) -> AsyncPushStream[EventItem]:
+        """The daemon's events, as an iterator of :class:`~svctl.StateChanged` (a program's)
+        and :class:`~svctl.DaemonEvent` (the daemon's own), each with its ``seq`` in the event
+        log (docs/events.md).
+
+        With ``since`` None, the events from now on. With ``since`` >= 0, first the logged
+        events from that seq on (0: the oldest kept; a :class:`~svctl.Missed` item first when
+        some asked for are no longer kept), with ``since`` = -N the last N; then, with
+        ``follow``, the live ones, with no gap and none twice; without ``follow`` the
+        iteration ends after the replay.
 
         ``AsyncClient`` subscribes on entering ``async with client.events() as events:`` (or
         on the first step of a bare iteration); ``Client`` subscribes before ``events()``
@@ -505,7 +528,7 @@ class AsyncClient:
         or the stream is closed, also from another thread. ``timeout`` bounds subscribing and
         closing.
         """
-        stream = AsyncPushStream(self, _requests.subscribe(), timeout)
+        stream = AsyncPushStream(self, _requests.subscribe(since, follow), timeout)
         # sync-only: stream.open()
         return stream
 

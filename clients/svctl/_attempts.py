@@ -17,13 +17,13 @@ import sys
 import threading
 from typing import TYPE_CHECKING, TextIO
 
-from svctl import Client, render
+from svctl import Client, StateChanged, render
 
 if TYPE_CHECKING:
     from collections.abc import Collection
     from types import TracebackType
 
-    from svctl import StateChanged, SyncPushStream
+    from svctl import DaemonEvent, Missed, SyncPushStream
 
 __all__ = ["AttemptWatcher"]
 
@@ -40,7 +40,7 @@ class AttemptWatcher:
         self._names = frozenset(names)
         self._out = out if out is not None else sys.stderr
         self._client = Client(socket, timeout=timeout)
-        self._stream: SyncPushStream[StateChanged] | None = None
+        self._stream: SyncPushStream[StateChanged | DaemonEvent | Missed] | None = None
         self._thread: threading.Thread | None = None
         self._attempts: dict[str, int] = {}
 
@@ -65,6 +65,8 @@ class AttemptWatcher:
     def _run(self) -> None:
         assert self._stream is not None
         for event in self._stream:
+            if not isinstance(event, StateChanged):
+                continue  # the daemon's own events
             if event.change != "state" or event.new.value not in _SHOWN:
                 continue
             if self._names and event.program not in self._names:

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Final, Generic, Literal, NamedTuple, TypeVar
 
 from supervisord_lite.protocol.messages import (
     ActionReply,
+    DaemonEvent,
     History,
     HistoryReply,
     Lagged,
     LogChunk,
     Logs,
+    Missed,
     Ok,
     Ping,
     Pong,
@@ -39,6 +41,8 @@ from supervisord_lite.protocol.messages import (
     Stop,
     Subscribe,
     Wait,
+    Webhooks,
+    WebhooksReply,
     tag_of,
 )
 from svctl import _results
@@ -57,6 +61,7 @@ if TYPE_CHECKING:
         ServerMessage,
         StoreHealth,
         Stream,
+        WebhookStatus,
     )
 
 __all__ = [
@@ -78,13 +83,19 @@ __all__ = [
     "status",
     "subscribe",
     "wait",
+    "webhooks",
 ]
 
 QUICK_TIMEOUT: Final = 10.0
 """The clients' default ``timeout``: seconds a quick request, and connecting, may take."""
 
 T = TypeVar("T")
-ItemT = TypeVar("ItemT", bound="_results.StateChanged | _results.LogChunk | _results.Lagged")
+ItemT = TypeVar(
+    "ItemT",
+    bound="_results.StateChanged | _results.DaemonEvent | _results.Missed"
+    " | _results.LogChunk | _results.Lagged",
+)
+EventItem = _results.StateChanged | _results.DaemonEvent | _results.Missed
 
 
 class _Default(Enum):
@@ -279,11 +290,23 @@ def shutdown(wait: bool) -> Request[_results.ShutdownReport | None]:
     return Request(lambda i: Shutdown(id=i, report=wait), _shutdown, wait)
 
 
-def subscribe() -> StreamRequest[_results.StateChanged]:
-    """The stream of state changes, live once its ``Ok`` is in."""
+def subscribe(since: int | None = None, follow: bool = True) -> StreamRequest[EventItem]:
+    """The stream of events, live once its ``Ok`` is in: from now on (``since`` None), or the
+    logged ones from seq ``since`` (the last ``-since`` when negative), then, with ``follow``,
+    the live ones."""
+    if since is None and not follow:
+        raise UsageError("events: without since there is nothing to replay: follow them")
     return StreamRequest(
-        lambda i: Subscribe(id=i), (StateChanged,), _state_changed, acknowledged=True
+        lambda i: Subscribe(id=i, since=since, follow=follow),
+        (StateChanged, DaemonEvent, Missed),
+        _event,
+        acknowledged=True,
     )
+
+
+def webhooks() -> Request[list[WebhookStatus]]:
+    """``Webhooks``: each configured webhook's delivery."""
+    return Request(lambda i: Webhooks(id=i), _webhooks)
 
 
 def logs(
@@ -363,8 +386,16 @@ def _shutdown(reply: ServerMessage) -> _results.ShutdownReport | None:
     return None
 
 
-def _state_changed(item: Reply) -> _results.StateChanged:
+def _event(item: Reply) -> EventItem:
+    if isinstance(item, DaemonEvent):
+        return _results.without_id(_results.DaemonEvent, item)
+    if isinstance(item, Missed):
+        return _results.without_id(_results.Missed, item)
     return _results.without_id(_results.StateChanged, item)
+
+
+def _webhooks(reply: ServerMessage) -> list[WebhookStatus]:
+    return list(_expect(reply, WebhooksReply).hooks)
 
 
 def _log_item(item: Reply) -> _results.LogChunk | _results.Lagged:

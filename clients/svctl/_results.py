@@ -21,15 +21,18 @@ from supervisord_lite.protocol.messages import (
     ProgramState,
     Progress,
     Stream,
+    WebhookStatus,
 )
 
 if TYPE_CHECKING:
     from supervisord_lite.protocol.messages import Reply
 
 __all__ = [
+    "DaemonEvent",
     "End",
     "Lagged",
     "LogChunk",
+    "Missed",
     "ReloadReply",
     "ShutdownReport",
     "StateChanged",
@@ -46,12 +49,16 @@ class Welcome(Struct, kw_only=True, frozen=True):
     daemon_version: str
 
 
-class StateChanged(Struct, kw_only=True, frozen=True):
-    """A program moved from ``old`` to ``new`` at ``at`` (Unix time); ``change`` is ``state``
-    for a transition, ``health`` or ``dependency`` (``old == new``) for a change of its health
-    or of what it waits for, said in ``message``, ``progress`` for its latest progress
-    report, in ``progress`` (at most one a second per program), or ``hook`` for a run of one
-    of its hooks (``message``: ``"pre_start: exit 1: no database"``)."""
+class StateChanged(Struct, kw_only=True, frozen=True, tag="state", tag_field="type"):
+    """An event of a program, number ``seq`` in the daemon's event log, at ``at`` (Unix time).
+
+    ``change`` is ``state`` for a transition from ``old`` to ``new`` (``exit_code`` or
+    ``exit_signal`` set only when it is the end of a run); ``health``, ``dependency``,
+    ``probe`` or ``log`` (``old == new``) for a change of its health, of what it waits for, a
+    probe that started failing or output that was dropped, said in ``message``; or
+    ``progress`` for its latest progress report, in ``progress`` (a new phase at once, else at
+    most one a second per program); or ``hook`` for a run of one of its hooks (``message``:
+    ``"pre_start: exit 1: no database"``)."""
 
     program: str
     old: ProgramState
@@ -63,6 +70,29 @@ class StateChanged(Struct, kw_only=True, frozen=True):
     message: str = ""
     change: str = "state"
     progress: Progress | None = None
+    seq: int = 0
+
+
+class DaemonEvent(Struct, kw_only=True, frozen=True, tag="daemon", tag_field="type"):
+    """An event of the daemon itself, number ``seq`` in its event log, at ``at`` (Unix time):
+    ``change`` is ``started``, ``stopping``, ``stopped``, ``reload`` (``names``: the programs
+    it added, removed or changed) or ``webhook`` (a webhook started failing or delivers again;
+    its counters in ``webhook``)."""
+
+    change: str
+    at: float
+    message: str = ""
+    names: tuple[str, ...] = ()
+    webhook: WebhookStatus | None = None
+    seq: int = 0
+
+
+class Missed(Struct, kw_only=True, frozen=True):
+    """Events from seq ``first`` up to ``oldest`` (exclusive) were asked for but are no longer
+    kept by the daemon's event log; ``oldest`` is the oldest it keeps."""
+
+    first: int
+    oldest: int
 
 
 class LogChunk(Struct, kw_only=True, frozen=True):

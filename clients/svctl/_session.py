@@ -34,11 +34,13 @@ from supervisord_lite.protocol.connection import CLOSED, NEED_DATA, Connection, 
 from supervisord_lite.protocol.messages import (
     PROTOCOL_VERSION,
     Cancel,
+    DaemonEvent,
     End,
     Error,
     Hello,
     Lagged,
     LogChunk,
+    Missed,
     Ok,
     StateChanged,
     Welcome,
@@ -82,7 +84,7 @@ SOCKET_ENV: Final = "SVCTL_SOCKET"
 CLIENT_NAME: Final = f"svctl {supervisord_lite.__version__}"
 
 T = TypeVar("T")
-PushItem = StateChanged | LogChunk | Lagged | End
+PushItem = StateChanged | DaemonEvent | Missed | LogChunk | Lagged | End
 
 
 class Pending(Enum):
@@ -211,7 +213,7 @@ class Session:
         mid = msg.id
         if mid in self._detached:
             return
-        if isinstance(msg, StateChanged | LogChunk | Lagged | End):
+        if isinstance(msg, StateChanged | DaemonEvent | Missed | LogChunk | Lagged | End):
             self._push(mid, msg)
         elif self._replies.get(mid, False) is None:
             self._replies[mid] = msg

@@ -33,14 +33,14 @@ if TYPE_CHECKING:
         ProgramStatus,
         StoreHealth,
         Stream,
+        WebhookStatus,
     )
-    from svctl._requests import Request, StreamRequest
+    from svctl._requests import EventItem, Request, StreamRequest
     from svctl._results import (
         Lagged,
         LogChunk,
         ReloadReply,
         ShutdownReport,
-        StateChanged,
         Welcome,
     )
     from svctl._session import PushStream
@@ -396,6 +396,15 @@ class Client:
         """
         return self._call(_requests.history(name, limit), timeout)
 
+    def webhooks(
+        self,
+        *,
+        timeout: TimeoutArg = DEFAULT,
+    ) -> list[WebhookStatus]:
+        """Each configured webhook's delivery: its cursor in the event log, how many events it
+        has still to go through (``lag``), its deliveries and failed attempts, in config order."""
+        return self._call(_requests.webhooks(), timeout)
+
     def wait(
         self,
         *names: str,
@@ -480,8 +489,22 @@ class Client:
             self.close()
         return report
 
-    def events(self, *, timeout: TimeoutArg = DEFAULT) -> SyncPushStream[StateChanged]:
-        """Every state change, as an iterator of :class:`~svctl.StateChanged`.
+    def events(
+        self,
+        *,
+        since: int | None = None,
+        follow: bool = True,
+        timeout: TimeoutArg = DEFAULT,
+    ) -> SyncPushStream[EventItem]:
+        """The daemon's events, as an iterator of :class:`~svctl.StateChanged` (a program's)
+        and :class:`~svctl.DaemonEvent` (the daemon's own), each with its ``seq`` in the event
+        log (docs/events.md).
+
+        With ``since`` None, the events from now on. With ``since`` >= 0, first the logged
+        events from that seq on (0: the oldest kept; a :class:`~svctl.Missed` item first when
+        some asked for are no longer kept), with ``since`` = -N the last N; then, with
+        ``follow``, the live ones, with no gap and none twice; without ``follow`` the
+        iteration ends after the replay.
 
         ``Client`` subscribes on entering ``with client.events() as events:`` (or
         on the first step of a bare iteration); ``Client`` subscribes before ``events()``
@@ -490,7 +513,7 @@ class Client:
         or the stream is closed, also from another thread. ``timeout`` bounds subscribing and
         closing.
         """
-        stream = SyncPushStream(self, _requests.subscribe(), timeout)
+        stream = SyncPushStream(self, _requests.subscribe(since, follow), timeout)
         stream.open()
         return stream
 

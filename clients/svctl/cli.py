@@ -33,8 +33,10 @@ from svctl import (
     SOCKET_ENV,
     Client,
     LogChunk,
+    Missed,
     NoSuchProgram,
     ProgramState,
+    StateChanged,
     SvctlError,
     _json_out,
     _shell,
@@ -222,7 +224,7 @@ def _follow_progress(client: Client, args: argparse.Namespace) -> int:
                 event = next(events, None)
                 if event is None:
                     return 0
-                if event.program != name:
+                if not isinstance(event, StateChanged) or event.program != name:
                     continue
                 if event.change == "progress" and event.progress is not None:
                     _progress_line(name, render.progress_text(event.progress, bar=20), redraw)
@@ -354,10 +356,16 @@ def _wait(client: Client, args: argparse.Namespace) -> int:
 
 
 def _events(client: Client, args: argparse.Namespace) -> int:
-    with client.events() as events:
+    """The live events; with ``--since``, the logged ones first, and the live ones only with
+    ``-f``. What the log no longer keeps is said on stderr."""
+    follow = args.since is None or args.follow
+    with client.events(since=args.since, follow=follow) as events:
         timer = _listen_limit(args, events)
         try:
             for event in events:
+                if isinstance(event, Missed):
+                    print(f"{PROG}: {render.missed_line(event)}", file=sys.stderr, flush=True)
+                    continue
                 line = render.json_line(event) if args.json else render.event_line(event)
                 print(line, flush=True)
         finally:
@@ -903,10 +911,21 @@ def build_parser() -> argparse.ArgumentParser:
         subparsers,
         "events",
         _events,
-        "print state changes as they happen, until Ctrl-C or the daemon stops",
-        "svctl events\nsvctl events --json",
+        "print the daemon's events as they happen, until Ctrl-C or the daemon stops; with"
+        " --since, the logged ones from a seq first (docs/events.md)",
+        "svctl events\nsvctl events --json\nsvctl events --since 120 -f\nsvctl events --since -50",
     )
     events.add_argument("--json", action="store_true", help="one JSON object per line")
+    events.add_argument(
+        "--since",
+        type=int,
+        metavar="SEQ",
+        help="replay the logged events from SEQ on (0: all kept; -N: the last N), then end"
+        " (or follow with -f)",
+    )
+    events.add_argument(
+        "-f", "--follow", action="store_true", help="after the replay, follow the live events"
+    )
 
     reload = _subcommand(
         subparsers,

@@ -15,6 +15,7 @@ import msgspec
 
 from supervisord_lite.protocol.messages import PlannedProgram
 from svctl._colour import paint_state
+from svctl._results import DaemonEvent
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
         Progress,
         StoreHealth,
     )
-    from svctl._results import Lagged, ReloadReply, StateChanged
+    from svctl._results import Lagged, Missed, ReloadReply, StateChanged
 
 __all__ = [
     "STATUS_COLUMNS",
@@ -38,6 +39,7 @@ __all__ = [
     "json_line",
     "lagged_line",
     "last_exit",
+    "missed_line",
     "progress_text",
     "reload_lines",
     "shutdown_line",
@@ -258,21 +260,34 @@ def history_line(entry: HistoryEntry, tz: tzinfo | None = None) -> str:
     )
 
 
-def event_line(event: StateChanged, tz: tzinfo | None = None) -> str:
-    """``2024-05-01 12:00:03  web  STARTING -> RUNNING  pid 4242``."""
+def event_line(event: StateChanged | DaemonEvent, tz: tzinfo | None = None) -> str:
+    """``#12  2024-05-01 12:00:03  web  STARTING -> RUNNING  pid 4242`` (``#seq`` first when
+    the event has one); a daemon event as ``#3  2024-05-01 12:00:00  daemon  reload: ...``."""
+    seq = f"#{event.seq}" if event.seq else ""
+    if isinstance(event, DaemonEvent):
+        return _join((seq, _when(event.at, tz), "daemon", f"{event.change}:", event.message))
     ended = last_exit(event.exit_code, event.exit_signal)
     if event.change != "state":
-        return _join((_when(event.at, tz), event.program, f"{event.change}:", event.message))
+        said = (seq, _when(event.at, tz), event.program, f"{event.change}:", event.message)
+        return _join(said)
     return _join(
         (
+            seq,
             _when(event.at, tz),
             event.program,
             f"{event.old.value} -> {event.new.value}",
             f"pid {event.pid}" if event.pid is not None else "",
             ended if ended != _NONE else "",
-            event.message,
+            event.message if event.message != ended else "",
         )
     )
+
+
+def missed_line(missed: Missed) -> str:
+    """What a replay could not give: ``events 5 to 119 are no longer kept (the oldest is 120)``."""
+    last = missed.oldest - 1
+    span = f"event {last}" if missed.first == last else f"events {missed.first} to {last}"
+    return f"{span} no longer kept (the oldest kept is {missed.oldest})"
 
 
 def reload_lines(reply: ReloadReply) -> list[str]:
