@@ -50,6 +50,7 @@ from supervisord_lite.config_tables import Argv
 from supervisord_lite.config_tables import command as _command
 from supervisord_lite.config_tables import convert as _convert
 from supervisord_lite.config_tables import table as _table
+from supervisord_lite.config_webhooks import WebhookConfig, check_webhooks
 from supervisord_lite.depgraph import Condition, DependencyGraph
 from supervisord_lite.errors import ConfigError, Problem
 from supervisord_lite.replicas import MAX_REPLICAS, REPLICA, check_replicas
@@ -295,6 +296,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     programs: dict[str, ProgramConfig]
     source: str
     base_dir: str
+    webhooks: tuple[WebhookConfig, ...] = ()
 
     def programs_by_priority(self) -> tuple[ProgramConfig, ...]:
         """Start order: higher priority first, then by name; stop in the reverse order."""
@@ -337,7 +339,7 @@ def load(
     problems.extend(
         Problem(wording.join("$", key), "unknown field")
         for key in raw
-        if key not in ("daemon", "programs", "include")
+        if key not in ("daemon", "programs", "include", "webhooks")
     )
     daemon = _daemon(raw.get("daemon", {}), base, problems)
     log_dir = daemon.log_dir if daemon else _resolve(base, DaemonConfig().log_dir)
@@ -360,9 +362,28 @@ def load(
     check_sockets(programs, problems)
     _check_dependencies(programs, tables if isinstance(tables, dict) else {}, problems)
 
+    hooks = _webhooks(raw.get("webhooks", []), problems)
     if problems or daemon is None:
         raise ConfigError(source, problems)
-    return Config(daemon=daemon, programs=programs, source=source, base_dir=base)
+    return Config(daemon=daemon, programs=programs, source=source, base_dir=base, webhooks=hooks)
+
+
+def _webhooks(raw: object, problems: list[Problem]) -> tuple[WebhookConfig, ...]:
+    """``[[webhooks]]``: an array of tables, each checked on its own."""
+    if not isinstance(raw, list):
+        problems.append(
+            Problem("$.webhooks", f"expected an array of tables, got {wording.kind_of(raw)}")
+        )
+        return ()
+    found: list[tuple[str, WebhookConfig]] = []
+    for i, table in enumerate(raw):
+        where = f"$.webhooks[{i}]"
+        before = len(problems)
+        values = _table(table, WebhookConfig, where, problems)
+        if len(problems) == before:
+            found.append((where, WebhookConfig(**values)))
+    check_webhooks(found, problems)
+    return tuple(hook for _, hook in found)
 
 
 def _add_included(

@@ -17,7 +17,22 @@ import enum
 
 import msgspec
 
-__all__ = ["AccessRole", "HistoryEntry", "Outcome", "ProgramState", "Want"]
+__all__ = ["EVENT_KINDS", "AccessRole", "HistoryEntry", "Outcome", "ProgramState", "Want"]
+
+EVENT_KINDS = (
+    "state",
+    "health",
+    "dependency",
+    "progress",
+    "probe",
+    "log",
+    "daemon",
+    "reload",
+    "webhook",
+)
+"""The kinds of event the event log holds, as webhooks filter them (docs/events.md): a
+program's state change, health change, dependency wait, progress, probe failure, dropped
+output; the daemon's start and stop, a reload, a webhook that fails or delivers again."""
 
 
 class ProgramState(enum.StrEnum):

@@ -373,6 +373,12 @@ def _events(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+def _webhooks(client: Client, args: argparse.Namespace) -> int:
+    hooks = client.webhooks(**_limit(args))
+    print(render.json_document(hooks) if args.json else render.webhook_table(hooks))
+    return 0
+
+
 def _logs(client: Client, args: argparse.Namespace) -> int:
     if args.reopen:
         names = (args.name,) if args.name else ()
@@ -926,6 +932,15 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument(
         "-f", "--follow", action="store_true", help="after the replay, follow the live events"
     )
+
+    webhooks = _subcommand(
+        subparsers,
+        "webhooks",
+        _webhooks,
+        "show each webhook's delivery: cursor, lag, delivered, failed (docs/events.md)",
+        "svctl webhooks\nsvctl webhooks --json",
+    )
+    webhooks.add_argument("--json", action="store_true", help="one JSON array of the hooks")
 
     reload = _subcommand(
         subparsers,

@@ -26,16 +26,19 @@ if TYPE_CHECKING:
         ProgramStatus,
         Progress,
         StoreHealth,
+        WebhookStatus,
     )
     from svctl._results import Lagged, Missed, ReloadReply, StateChanged
 
 __all__ = [
     "STATUS_COLUMNS",
+    "WEBHOOK_COLUMNS",
     "action_line",
     "attempt_line",
     "did_you_mean",
     "event_line",
     "history_line",
+    "json_document",
     "json_line",
     "lagged_line",
     "last_exit",
@@ -45,6 +48,7 @@ __all__ = [
     "shutdown_line",
     "status_table",
     "uptime",
+    "webhook_table",
 ]
 
 STATUS_COLUMNS = ("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST-EXIT", "MESSAGE")
@@ -173,6 +177,38 @@ def status_table(
             cells[_STATE_COLUMN] = paint_state(cells[_STATE_COLUMN], row[_STATE_COLUMN])
         lines.append("  ".join([*cells, row[-1]]).rstrip())
     return "\n".join(lines)
+
+
+WEBHOOK_COLUMNS = ("NAME", "CURSOR", "LAG", "DELIVERED", "FAILED", "STATE")
+
+
+def webhook_table(hooks: Sequence[WebhookStatus]) -> str:
+    """The ``svctl webhooks`` table: per hook its cursor in the event log, the events it has
+    still to go through, its deliveries and failed attempts, and ``ok`` or why it fails."""
+    if not hooks:
+        return "no webhooks configured"
+    rows = [WEBHOOK_COLUMNS]
+    rows.extend(
+        (
+            h.name,
+            str(h.cursor),
+            str(h.lag),
+            str(h.delivered),
+            str(h.failed),
+            f"failing: {h.error}" if h.failing else "ok",
+        )
+        for h in hooks
+    )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(WEBHOOK_COLUMNS) - 1)]
+    return "\n".join(
+        "  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]).rstrip()
+        for row in rows
+    )
+
+
+def json_document(items: Sequence[msgspec.Struct]) -> str:
+    """Several objects as one JSON array (``--json`` of a command that answers a list)."""
+    return _json.encode(list(items)).decode()
 
 
 def json_line(item: msgspec.Struct) -> str:

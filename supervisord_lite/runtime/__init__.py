@@ -51,6 +51,7 @@ from supervisord_lite.runtime.recovery import recover
 from supervisord_lite.runtime.sdnotify import Notifier, follow_status
 from supervisord_lite.runtime.storewriter import StoreWriter
 from supervisord_lite.runtime.supervisor import Supervisor
+from supervisord_lite.runtime.webhooks import Webhooks
 from supervisord_lite.store import Store
 from supervisord_lite.store_file import make_folder, move_aside
 
@@ -244,7 +245,8 @@ async def _serve(
 ) -> int:
     notifier = Notifier()
     writer = StoreWriter(store)
-    events = EventLog(writer, newest=store.event_bounds()[1])
+    newest = store.event_bounds()[1]
+    events = EventLog(writer, newest=newest)
     events.publish(
         DaemonEvent(
             change="started",
@@ -279,6 +281,10 @@ async def _serve(
                     stop = trio.Event()
                     supervisor.on_ending = stop.set
                     handlers = Handlers(supervisor, stop.set)
+                    hooks = Webhooks(events, writer, nursery)
+                    hooks.apply(config.webhooks, start=newest)
+                    supervisor.config_appliers.append(lambda new: hooks.apply(new.webhooks))
+                    handlers.webhooks = hooks
                     server = ControlServer(sock, handlers, config.daemon)
                     supervisor.daemon_appliers.append(server.apply)
                     await supervisor.load_state()

@@ -16,7 +16,7 @@ readers that caught up (the webhooks). So:
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Final, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import msgspec
 import trio
@@ -30,22 +30,10 @@ if TYPE_CHECKING:
 
     from supervisord_lite.runtime.storewriter import StoreWriter
 
-__all__ = ["KINDS", "Event", "EventLog", "kind_of"]
+__all__ = ["Event", "EventLog", "decode", "kind_of"]
 
 Event: TypeAlias = StateChanged | DaemonEvent
 
-KINDS: Final = (
-    "state",
-    "health",
-    "dependency",
-    "progress",
-    "probe",
-    "log",
-    "daemon",
-    "reload",
-    "webhook",
-)
-"""Every event kind, as webhooks filter them (docs/events.md)."""
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Event)

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from supervisord_lite.runtime.metrics.requests import RequestMeter
     from supervisord_lite.runtime.storewriter import StoreWriter
     from supervisord_lite.runtime.supervisor import Supervisor
+    from supervisord_lite.runtime.webhooks import Webhooks
 
 Send = Callable[[m.ServerMessage], Awaitable[None]]
 
@@ -121,6 +122,8 @@ class Handlers:
         self._shutdown_report = m.ShutdownReply()
         #: Counts requests and times their first reply (the metrics endpoint's), when set.
         self.meter: RequestMeter | None = None
+        #: The webhooks' deliveries (``svctl webhooks``), when set.
+        self.webhooks: Webhooks | None = None
 
     @contextlib.contextmanager
     def _stream(self) -> Iterator[None]:
@@ -251,6 +254,9 @@ class Handlers:
                     wall_clock=sup.services.wall_clock,
                 )
                 await send(m.ActionReply(id=rid, results=results))
+            case m.Webhooks():
+                hooks = self.webhooks.statuses() if self.webhooks is not None else ()
+                await send(m.WebhooksReply(id=rid, hooks=hooks))
             case m.Shutdown(report=False):
                 await send(m.Ok(id=rid, message="shutting down"))
                 self._request_shutdown()

@@ -150,6 +150,8 @@ class Supervisor:
         self.watches = Watches(self.runners, self.services, lambda: self.config, self.reload)
         #: Told the ``[daemon]`` settings a reload applied (the control server's ``apply``).
         self.daemon_appliers: list[Callable[[DaemonConfig], None]] = []
+        #: Told the whole config a reload applied (the webhooks' ``apply``).
+        self.config_appliers: list[Callable[[Config], None]] = []
 
     # -- runners ------------------------------------------------------------------------------
 
@@ -588,7 +590,10 @@ class Supervisor:
                 programs=new.programs,
                 source=new.source,
                 base_dir=new.base_dir,
+                webhooks=new.webhooks,
             )
+            for apply in self.config_appliers:
+                apply(self.config)
             added = todo.names("added")
             async with trio.open_nursery() as nursery:
                 for program in todo.programs:

@@ -20,6 +20,7 @@ from svctl import (
     AsyncClient,
     Client,
     ConfigInvalid,
+    DaemonEvent,
     DaemonUnavailable,
     ErrorCode,
     Lagged,
@@ -170,8 +171,12 @@ async def test_events_end_when_the_daemon_shuts_down(client: Any, running_daemon
             await trio.to_thread.run_sync(shutdown)
             changes = [event async for event in events]
         assert events.end is not None
-    assert all(isinstance(c, StateChanged) for c in changes)
-    assert {c.new for c in changes if c.program == "web"} >= {ProgramState.STOPPED}
+    [stopping] = [i for i, c in enumerate(changes) if isinstance(c, DaemonEvent)]
+    assert changes[stopping].change == "stopping"
+    after = changes[stopping + 1 :]
+    assert all(isinstance(c, StateChanged) for c in after)
+    assert {c.new for c in after if c.program == "web"} >= {ProgramState.STOPPED}
+    assert [c.seq for c in changes] == list(range(changes[0].seq, changes[0].seq + len(changes)))
 
 
 async def test_logs_tail_then_end(client: Any) -> None:
