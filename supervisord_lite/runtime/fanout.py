@@ -42,8 +42,8 @@ class Subscription(Generic[T]):
         except trio.WouldBlock:
             self.dropped += 1
             return False
-        except trio.BrokenResourceError:
-            return False
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return False  # its reader left, or the fan-out was closed
         return True
 
     def close(self) -> None:
@@ -59,8 +59,12 @@ class FanOut(Generic[T]):
         self._published = 0
         self._dropped = 0
         self._lagged = 0
+        self._closed = False
 
     def publish(self, item: T) -> None:
+        """Offer ``item`` to every subscriber (nobody hears it once the fan-out is closed)."""
+        if self._closed:
+            return
         self._published += 1
         for sub in self._subscribers:
             if not sub.offer(item):
@@ -81,6 +85,7 @@ class FanOut(Generic[T]):
 
     def close(self) -> None:
         """End every subscription: their readers see the end of the channel."""
+        self._closed = True
         for sub in self._subscribers:
             sub.close()
 

@@ -229,9 +229,9 @@ class Handlers:
                     raise NoSuchProgram([name], sorted(sup.runners))
                 await send(m.HistoryReply(id=rid, entries=tuple(rows)))
             case m.Subscribe():
-                with self._stream():
+                with self._stream():  # until its End is sent: shutdown waits for that
                     said = await stream_events(request, sup.events, send)
-                await send(m.End(id=rid, message=said))
+                    await send(m.End(id=rid, message=said))
             case m.Logs(name=name):
                 runners = sup.lookup([name]) if name is not None else sup.runners.values()
                 with self._stream():
