@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 import trio
 
@@ -247,6 +247,7 @@ class Health:
                 return
             self._probing = scope
             await trio.sleep(probe.initial_delay)
+            failing = False
             while True:
                 started = trio.current_time()
                 result = await check(
@@ -263,6 +264,9 @@ class Health:
                     self._probing = self._probing_for = None
                     self._send(lc.Ready())
                     return
+                if state is lc.State.STARTING and not failing:
+                    failing = True  # one event per start: it may fail many times first
+                    self._publish(f"readiness probe failed: {result.detail}", change="probe")
                 if state is lc.State.RUNNING:
                     self._liveness(result)
                 await trio.sleep_until(started + probe.interval)
@@ -294,7 +298,7 @@ class Health:
             log.warning("%s: unhealthy: %s", self.program.name, reason)
             self._send(lc.Unhealthy(reason))
 
-    def _publish(self, message: str) -> None:
+    def _publish(self, message: str, change: Literal["health", "probe"] = "health") -> None:
         snap = self._snapshot()
         at = self._services.wall_clock()
         self._services.events.publish(
@@ -304,7 +308,7 @@ class Health:
                 snap.state,
                 snap,
                 at=at,
-                change="health",
+                change=change,
                 message=message,
             )
         )

@@ -34,6 +34,7 @@ from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.exitwatch import ExitWatch
 from supervisord_lite.runtime.health import Health, needs_health
 from supervisord_lite.runtime.hooks import ProgramHooks
+from supervisord_lite.runtime.logdrops import LogDrops
 from supervisord_lite.runtime.logs.streams import ProgramLogs
 from supervisord_lite.runtime.memorywatch import MemoryWatch
 from supervisord_lite.runtime.reports import describe_transition, state_changed, store_op
@@ -98,6 +99,7 @@ class ProgramRunner:
         #: The program's output: pipes, queues, log files, followers and their counters.
         self.logs = ProgramLogs(program, services.log_fanout, services.fdwatch)
         self._services = services
+        LogDrops(program.name, services, self._snap).watch(self.logs.streams)
         #: Readiness, health, the notify socket and progress (None for a program with none).
         self._health = (
             Health(program, services, self.send, lambda: self._scope, self.logs, self._snap)

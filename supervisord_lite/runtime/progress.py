@@ -6,8 +6,8 @@ are described in docs/progress.md. A program may report thousands of times a sec
 only overwrites the few values kept here (a part it does not send keeps its last value in the
 run), so memory stays the same however many come. Reading the output looks only at lines that can
 be reports (a JSON line holding ``"progress"``, a line the pattern matches); the lines go to the
-log file all the same. Followers of the events hear the latest report at most once a second
-per program (``ProgressPusher``).
+log file all the same. The event log gets the latest report at most once a second per program,
+and a new phase at once (a milestone; ``ProgressPusher``).
 """
 
 from __future__ import annotations
@@ -62,11 +62,14 @@ class ProgressKeeper:
         "_total",
         "_unit",
         "listener",
+        "serial",
     )
 
     def __init__(self) -> None:
         #: Told after each report (the runtime pushes progress from there).
         self.listener: Callable[[], None] | None = None
+        #: Counts every report ever kept, across runs (what was pushed is told by it).
+        self.serial = 0
         self.reset()
 
     def reset(self) -> None:
@@ -109,8 +112,13 @@ class ProgressKeeper:
                 self._message = value
         self._at = at
         self._reports += 1
+        self.serial += 1
         if self.listener is not None:
             self.listener()
+
+    @property
+    def phase(self) -> str | None:
+        return self._phase
 
     def progress(self) -> Progress | None:
         if not self._reports:
@@ -128,12 +136,23 @@ class ProgressKeeper:
 
 
 class ProgressPusher:
-    """Pushes a program's progress to followers (a ``StateChanged`` with ``change =
-    "progress"``): a report is pushed at once, or, within ``PUSH_INTERVAL`` of the last push,
-    once that interval is over (the latest report then; those in between are never pushed). A
-    flood of reports costs one timer on the daemon's ``Deadlines`` a second, and no task."""
+    """Logs a program's progress as events (a ``StateChanged`` with ``change = "progress"``):
+    a report that starts a new phase is a milestone, logged at once; another report is logged
+    at once, or, within ``PUSH_INTERVAL`` of the last, once that interval is over (the latest
+    report then; those in between are never logged). A flood of reports in one phase costs one
+    timer on the daemon's ``Deadlines`` a second, and no task."""
 
-    __slots__ = ("_closed", "_due", "_keeper", "_name", "_pushed_at", "_services", "_snapshot")
+    __slots__ = (
+        "_closed",
+        "_due",
+        "_keeper",
+        "_name",
+        "_pushed_at",
+        "_pushed_phase",
+        "_pushed_serial",
+        "_services",
+        "_snapshot",
+    )
 
     def __init__(
         self,
@@ -147,30 +166,49 @@ class ProgressPusher:
         self._services = services
         self._snapshot = snapshot
         self._pushed_at = float("-inf")
+        self._pushed_phase: str | None = None
+        self._pushed_serial = 0
         self._due = False
         self._closed = False
         keeper.listener = self.reported
 
     def reported(self) -> None:
-        if self._due or self._closed:
+        if self._closed:
+            return
+        if self._keeper.phase != self._pushed_phase:
+            self._push()  # a milestone
+            return
+        if self._due:
             return
         due = self._pushed_at + PUSH_INTERVAL
         if trio.current_time() >= due:
             self._push()
         else:
             self._due = True
-            self._services.deadlines.at(due, self._push)
+            self._services.deadlines.at(due, self._timer)
 
     def close(self) -> None:
         """The program is gone: nothing more is pushed."""
         self._closed = True
 
-    def _push(self) -> None:
+    def _timer(self) -> None:
         self._due = False
-        progress = self._keeper.progress()
-        if self._closed or progress is None:
+        due = self._pushed_at + PUSH_INTERVAL
+        if trio.current_time() < due:  # a milestone was pushed since the timer was armed
+            if self._keeper.serial != self._pushed_serial:
+                self._due = True
+                self._services.deadlines.at(due, self._timer)
+            return
+        self._push()
+
+    def _push(self) -> None:
+        keeper = self._keeper
+        progress = keeper.progress()
+        if self._closed or progress is None or keeper.serial == self._pushed_serial:
             return
         self._pushed_at = trio.current_time()
+        self._pushed_phase = progress.phase
+        self._pushed_serial = keeper.serial
         snap = self._snapshot()
         self._services.events.publish(
             state_changed(

@@ -76,6 +76,8 @@ class LogStream:
         #: The program's record of the order of lines across its streams (``order.py``),
         #: when it has more than one.
         self.order: LineOrder | None = None
+        #: Told when queueing a chunk dropped bytes (the ``log`` events), when set.
+        self.on_dropped: Callable[[LogStream], None] | None = None
 
     def prepare(self) -> None:
         """Open the log file before a spawn, if it is not open.
@@ -108,9 +110,13 @@ class LogStream:
     def queue(self, data: bytes) -> bool:
         """Queue a published chunk for the file; False when the queue refused it (``block``:
         offer it again once the writer made room)."""
+        counters = self.counters
+        dropped = counters.dropped_in_queue
         if not self.buffer.put(data):
             return False
         self.writer.kick()
+        if counters.dropped_in_queue != dropped and self.on_dropped is not None:
+            self.on_dropped(self)
         return True
 
     def end_of_input(self) -> None:
