@@ -37,6 +37,7 @@ SUBCOMMANDS = [
     "wait",
     "progress",
     "events",
+    "webhooks",
     "reload",
     "shutdown",
     "ok",

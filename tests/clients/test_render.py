@@ -18,7 +18,7 @@ from supervisord_lite.protocol import (
     ReloadReply,
     StateChanged,
 )
-from svctl import render
+from svctl import DaemonEvent, Missed, WebhookStatus, render
 from svctl._colour import wants_colour
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -275,6 +275,42 @@ def test_event_line() -> None:
     assert (
         render.event_line(stopped, UTC) == "2024-05-01 12:00:03  web  STOPPING -> STOPPED  SIGTERM"
     )
+
+
+def test_event_lines_lead_with_their_seq() -> None:
+    event = StateChanged(
+        program="web",
+        old=ProgramState.RUNNING,
+        new=ProgramState.EXITED,
+        pid=4242,
+        exit_code=3,
+        exit_signal=None,
+        at=AT,
+        message="exit 3",
+        seq=12,
+    )
+    assert render.event_line(event, UTC) == (
+        "#12  2024-05-01 12:00:03  web  RUNNING -> EXITED  pid 4242  exit 3"
+    )
+    reload = DaemonEvent(change="reload", at=AT, message="1 added", names=("a",), seq=13)
+    assert render.event_line(reload, UTC) == "#13  2024-05-01 12:00:03  daemon  reload:  1 added"
+    assert render.json_line(reload).startswith('{"type":"daemon","change":"reload"')
+    assert render.missed_line(Missed(first=5, oldest=120)) == (
+        "events 5 to 119 no longer kept (the oldest kept is 120)"
+    )
+
+
+def test_webhook_table() -> None:
+    hooks = [
+        WebhookStatus(name="ops", url="http://x/", cursor=40, lag=2, delivered=38),
+        WebhookStatus(name="pager", url="http://y/", failed=3, failing=True, error="HTTP 503"),
+    ]
+    assert render.webhook_table(hooks).splitlines() == [
+        "NAME   CURSOR  LAG  DELIVERED  FAILED  STATE",
+        "ops    40      2    38         0       ok",
+        "pager  0       0    0          3       failing: HTTP 503",
+    ]
+    assert render.webhook_table([]) == "no webhooks configured"
 
 
 def test_reload_lines() -> None:
