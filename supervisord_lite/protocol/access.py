@@ -26,6 +26,7 @@ NEEDS: Final[dict[type[m.Request], AccessRole | None]] = {
     m.Logs: AccessRole.READ,
     m.Wait: AccessRole.READ,
     m.Subscribe: AccessRole.READ,
+    m.Webhooks: AccessRole.READ,
     m.Start: AccessRole.CONTROL,
     m.Stop: AccessRole.CONTROL,
     m.Restart: AccessRole.CONTROL,
