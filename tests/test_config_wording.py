@@ -16,6 +16,7 @@ from supervisord_lite import (
     config_probes,
     config_restarts,
     config_sockets,
+    config_webhooks,
     config_wording,
 )
 
@@ -111,6 +112,7 @@ TABLES = [
     config_attributes.IoNice,
     config_attributes.RLimit,
     config_attributes.Capabilities,
+    config_webhooks.WebhookConfig,
 ]
 NESTED = (
     config.Backoff,

@@ -39,6 +39,7 @@ from supervisord_lite.config_hooks import Hook
 from supervisord_lite.config_probes import LivenessProbe, ReadyProbe
 from supervisord_lite.config_restarts import PermafailConfig, RestartWhen
 from supervisord_lite.config_sockets import SocketConfig
+from supervisord_lite.config_webhooks import WebhookConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "packaging" / "supervisord-lite.service"
@@ -235,6 +236,7 @@ SECTIONS: dict[type[msgspec.Struct], str] = {
     IoNice: "## `[programs.NAME.ionice]`",
     RLimit: "## `[programs.NAME.rlimits]`",
     Capabilities: "## `[programs.NAME.capabilities]`",
+    WebhookConfig: "## `[[webhooks]]`",
 }
 OCTAL_FIELDS = frozenset({"socket_mode", "umask", "mode"})
 
