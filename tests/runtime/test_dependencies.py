@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from svctl import Client
+from svctl import Client, StateChanged
 from tests.daemon_harness import running
 from tests.faults.common import wait_until
 
@@ -177,6 +177,8 @@ def test_dependency_and_health_changes_are_events(tmp_path: Path) -> None:
             alive.unlink()
             seen: dict[str, str] = {}
             for event in events:
+                if not isinstance(event, StateChanged):
+                    continue  # the daemon's own events
                 if event.change != "state":
                     seen.setdefault(event.change, event.message)
                 if event.change == "health":
