@@ -213,7 +213,8 @@ def plan(old: Config, new: Config) -> ReloadPlan:
             changes = program_changes(before, after)
             fate: Literal["changed", "unchanged"] = "changed" if changes else "unchanged"
             programs.append(ProgramPlan(name=name, fate=fate, changes=changes))
-    return ReloadPlan(programs=tuple(programs), daemon=daemon_changes(old.daemon, new.daemon))
+    daemon = daemon_changes(old.daemon, new.daemon) + webhook_changes(old, new)
+    return ReloadPlan(programs=tuple(programs), daemon=daemon)
 
 
 def program_changes(old: ProgramConfig, new: ProgramConfig) -> tuple[FieldChange, ...]:
@@ -239,6 +240,19 @@ def daemon_changes(old: DaemonConfig, new: DaemonConfig) -> tuple[DaemonChange, 
         DaemonChange(field=f, old=_text(a), new=_text(b), effect=DAEMON_FIELDS[f])
         for f, a, b in _differences(old, new)
     )
+
+
+def webhook_changes(old: Config, new: Config) -> tuple[DaemonChange, ...]:
+    """``[[webhooks]]`` changed: one ``live`` change naming the hooks before and after (a
+    reload restarts the changed ones at once, each from its stored cursor; docs/events.md).
+    Their secrets and headers are never shown."""
+    if old.webhooks == new.webhooks:
+        return ()
+    before = ", ".join(hook.key for hook in old.webhooks) or "(none)"
+    after = ", ".join(hook.key for hook in new.webhooks) or "(none)"
+    if before == after:
+        after += " (changed)"
+    return (DaemonChange(field="webhooks", old=before, new=after, effect="live"),)
 
 
 def _differences(old: msgspec.Struct, new: msgspec.Struct) -> list[tuple[str, object, object]]:

@@ -146,6 +146,21 @@ def test_daemon_changes_say_whether_they_apply_live() -> None:
     assert result.needs_daemon_restart == ("socket",)
 
 
+def test_webhook_changes_apply_live_and_hide_their_secrets() -> None:
+    hook = '[[webhooks]]\nname = "ops"\nurl = "http://x/"\nsecret = "{}"\n'
+    old, same, new = hook.format("s3cret"), hook.format("s3cret"), hook.format("0ther")
+    assert plan(load(old, base_dir=BASE), load(same, base_dir=BASE)).daemon == ()
+    more = new + '[[webhooks]]\nurl = "http://y/"\n'
+    result = plan(load(old, base_dir=BASE), load(more, base_dir=BASE))
+    assert result.daemon == (
+        DaemonChange(field="webhooks", old="ops", new="ops, http://y/", effect="live"),
+    )
+    changed = plan(load(old, base_dir=BASE), load(new, base_dir=BASE))
+    assert changed.daemon[0].new == "ops (changed)"
+    assert "s3cret" not in repr(changed)
+    assert result.needs_daemon_restart == ()
+
+
 def test_a_moved_log_dir_restarts_only_programs_with_auto_log_paths() -> None:
     old = '[daemon]\nlog_dir = "logs"\n[programs.auto]\ncommand = "a"\n'
     old += '[programs.fixed]\ncommand = "f"\nlog = { stdout = "/var/log/f.out", stderr = "none" }\n'

@@ -25,7 +25,7 @@ from supervisord_lite.protocol.messages import (
     ProgramState,
     ProgramStatus,
 )
-from supervisord_lite.reloadplan import ProgramPlan, ReloadPlan, plan
+from supervisord_lite.reloadplan import DAEMON_FIELDS, ProgramPlan, ReloadPlan, plan
 from supervisord_lite.replicas import instances, program_of, split_instance
 from supervisord_lite.runtime import replicasets
 from supervisord_lite.runtime.attributes import host_problems
@@ -656,7 +656,11 @@ class Supervisor:
         """The ``[daemon]`` settings from now on: the ``live`` changes applied (the store's
         retention, the control server's through ``daemon_appliers``), the others kept at their
         running value until the daemon restarts."""
-        live = {c.field: getattr(new, c.field) for c in todo.daemon if c.effect == "live"}
+        live = {
+            c.field: getattr(new, c.field)
+            for c in todo.daemon
+            if c.effect == "live" and c.field in DAEMON_FIELDS  # not webhooks: config_appliers
+        }
         daemon = msgspec.structs.replace(self.config.daemon, **live)
         for change in todo.daemon:
             if change.effect == "live":
