@@ -24,6 +24,7 @@ EVENT_KINDS = (
     "health",
     "dependency",
     "progress",
+    "watch",
     "probe",
     "log",
     "daemon",
@@ -31,8 +32,8 @@ EVENT_KINDS = (
     "webhook",
 )
 """The kinds of event the event log holds, as webhooks filter them (docs/events.md): a
-program's state change, health change, dependency wait, progress, probe failure, dropped
-output; the daemon's start and stop, a reload, a webhook that fails or delivers again."""
+program's state change, health change, dependency wait, progress, restart by a watched file,
+probe failure, dropped output; the daemon's start and stop, a reload, a webhook that fails or delivers again."""
 
 
 class ProgramState(enum.StrEnum):

@@ -44,6 +44,7 @@ from svctl import (
     PermissionDenied,
     ProtocolMismatch,
     ShuttingDown,
+    StateChanged,
     SvctlError,
     Timeout,
     UsageError,
@@ -144,6 +145,8 @@ class _Pages:
             async with self.client() as client, client.events() as events:
                 await emit("programs", _json.encode(await client.status()))
                 async for event in events:
+                    if not isinstance(event, StateChanged):
+                        continue  # the daemon's own events name no program
                     try:
                         [program] = await client.status(event.program)
                     except NoSuchProgram:
