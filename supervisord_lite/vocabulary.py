@@ -33,7 +33,8 @@ EVENT_KINDS = (
 )
 """The kinds of event the event log holds, as webhooks filter them (docs/events.md): a
 program's state change, health change, dependency wait, progress, restart by a watched file,
-probe failure, dropped output; the daemon's start and stop, a reload, a webhook that fails or delivers again."""
+probe failure, dropped output; the daemon's start and stop, a reload, a webhook that fails or
+delivers again."""
 
 
 class ProgramState(enum.StrEnum):
