@@ -34,7 +34,14 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, RichLog, Static
 
 from supervisord_lite.protocol.messages import ProgramState
-from svctl import AsyncClient, DaemonUnavailable, LogChunk, SvctlError
+from svctl import (
+    AsyncClient,
+    DaemonEvent,
+    DaemonUnavailable,
+    LogChunk,
+    StateChanged,
+    SvctlError,
+)
 from svctl.top.dialogs import ConfirmStop, PickSignal
 from svctl.top.model import COLUMNS, Board, Lines, cells, detail
 
@@ -42,7 +49,6 @@ if TYPE_CHECKING:
     from textual.app import ComposeResult
     from textual.binding import BindingType
 
-    from svctl import StateChanged
 
 __all__ = ["TopApp"]
 
@@ -153,7 +159,10 @@ class TopApp(App[int]):
                 self.connected, self._retry = True, RECONNECT_MIN
                 self._show_all()
                 async for event in events:
-                    self._on_event(event)
+                    if isinstance(event, StateChanged):
+                        self._on_event(event)
+                    elif isinstance(event, DaemonEvent) and event.change == "reload":
+                        self._reload_all()  # programs were added or removed
             why = "the daemon ended the stream (shutting down?)"
         except SvctlError as exc:
             why = str(exc)
