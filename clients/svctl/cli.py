@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import json
 import os
 import sys
 import time
@@ -38,7 +37,6 @@ from svctl import (
     ProgramState,
     StateChanged,
     SvctlError,
-    _json_out,
     _shell,
     render,
     socket_from_config,
@@ -175,6 +173,8 @@ def _stop_timer(timer: threading.Timer | None) -> None:
 def _print_results(results: list[ActionResult], args: argparse.Namespace) -> int:
     """Each program's outcome, a line each or one JSON document; 0 when all got there."""
     if getattr(args, "json", False):
+        from svctl import _json_out
+
         print(_json_out.action_document(results))
     else:
         for result in results:
@@ -190,6 +190,8 @@ def _ok(client: Client, args: argparse.Namespace) -> int:
 def _status(client: Client, args: argparse.Namespace) -> int:
     programs, store = client.status_and_store(*args.names, stats=args.json)
     if args.json:
+        from svctl import _json_out
+
         print(_json_out.status_document(programs, store))
     else:
         print(render.status_table(programs, now=time.time(), colour=args.colour))
@@ -322,6 +324,8 @@ def _history(client: Client, args: argparse.Namespace) -> int:
 
 
 def _analyze(client: Client, args: argparse.Namespace) -> int:
+    import json
+
     from svctl import analyze
 
     _, rows = analyze.start_times(client.status())
@@ -444,6 +448,8 @@ def _web(client: Client, args: argparse.Namespace) -> int:
 def _shutdown(client: Client, args: argparse.Namespace) -> int:
     """Exit 4 when the daemon had to SIGKILL programs, 5 when only output was lost (the
     daemon's own exit status), saying so on stderr; 0 for a clean one or with ``--no-wait``."""
+    from svctl import _json_out
+
     waited = not args.no_wait
     report = client.shutdown(wait=waited, **_limit(args))
     if args.json:

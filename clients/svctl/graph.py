@@ -4,7 +4,6 @@ condition it waits for. Pure: it reads the programs' ``depends_on`` from their s
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -26,6 +25,8 @@ def _mermaid_id(name: str) -> str:
 
 def render(needs: Mapping[str, Mapping[str, str]], fmt: str) -> str:
     """``needs`` maps every program to its dependencies and their conditions."""
+    import json  # here: svctl's other commands do without it
+
     names = sorted(needs)
     edges = _edges(needs)
     if fmt == "json":
