@@ -50,3 +50,19 @@ def test_regex_is_matched_per_line_and_every_report_line_counts() -> None:
 def test_a_match_spanning_lines_counts_only_as_its_own_line_would() -> None:
     spanning = ProgressConfig(format="regex", pattern=r"step (?P<done>\d+)\s+(?P<phase>\w+)")
     assert _read(spanning, b"step 7\nfinish\nstep 8 end\n") == [(8.0, "end")]
+
+
+def test_the_byte_every_match_begins_with() -> None:
+    from supervisord_lite.runtime.progress import _first_byte
+
+    assert _first_byte(r"step (?P<done>\d+)") == b"s"
+    assert _first_byte(r"\[(?P<done>\d+)/") == b"["
+    for none in (r"(?P<done>\d+)%", "s?tep", "x*", "a|b", r"\d+", "(?i)step", "é", ""):
+        assert _first_byte(none) is None, none
+
+
+def test_output_without_the_first_byte_is_skipped_and_with_it_read() -> None:
+    bracket = ProgressConfig(format="regex", pattern=r"\[(?P<done>\d+)\] (?P<phase>\w+)")
+    assert _read(bracket, b"no brackets here\nnone\n") == []
+    assert _read(bracket, b"noise\n[4] load\n") == [(4.0, "load")]
+    assert _read(JSON, b'"progress" but no object\n') == []
