@@ -12,7 +12,6 @@ import os
 import warnings
 from typing import TYPE_CHECKING, Generic, Self
 
-from supervisord_lite import signames
 from supervisord_lite.protocol.messages import ProgramState, Start
 from svctl import _requests
 from svctl._config import socket_from_config
@@ -377,6 +376,8 @@ class Client:
             UsageError: an unknown signal name; neither names nor ``all``, or both.
             NoSuchProgram: a name is unknown; nothing was sent.
         """
+        from supervisord_lite import signames  # here: only a signal needs the table
+
         signame = signames.normalise(signal)
         if signame is None:
             raise UsageError(f"unknown signal {signal!r} (known: {', '.join(signames.SIGNALS)})")

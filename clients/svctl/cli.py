@@ -24,7 +24,7 @@ import datetime
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 import supervisord_lite
 from svctl import (
@@ -43,9 +43,6 @@ from svctl import (
 )
 from svctl._colour import wants_colour
 from svctl._session import resolve_socket
-from svctl.graph import FORMATS as GRAPH_FORMATS
-from svctl.web import add_arguments as _web_arguments  # light: the server loads in run()
-from svctl.web import run as _run_web
 
 if TYPE_CHECKING:
     import threading
@@ -64,9 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Also the console-script entry point.
     """
-    parser = build_parser()
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(typed_command(arguments))
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
         _check_names(args)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
@@ -442,7 +440,9 @@ def _reload(client: Client, args: argparse.Namespace) -> int:
 
 def _web(client: Client, args: argparse.Namespace) -> int:
     client.close()
-    return _run_web(client.socket_path, args.listen, allow_remote=args.allow_remote)
+    from svctl.web import run
+
+    return run(client.socket_path, args.listen, allow_remote=args.allow_remote)
 
 
 def _shutdown(client: Client, args: argparse.Namespace) -> int:
@@ -603,6 +603,47 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool, timeout: bool
         )
 
 
+#: Every subcommand, in ``--help`` order (a test holds it to :func:`build_parser`).
+COMMANDS: Final = (
+    "status", "progress", "start", "stop", "restart", "signal", "scale", "logs", "analyze",
+    "graph", "history", "wait", "events", "webhooks", "reload", "shutdown", "web", "top", "ok",
+    "completion",
+)  # fmt: skip
+#: The options before the subcommand that take a value: the token after one is not a command.
+_VALUED: Final = frozenset({"--socket", "-c", "--config", "--color", "--colour", "--timeout"})
+_ONLY = "_svctl_only"
+
+
+def typed_command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names, where that is plain before parsing; None otherwise (no
+    command, a mistyped one, ``--``), and then every subcommand's parser is built."""
+    value_next = False
+    for token in argv:
+        if value_next:
+            value_next = False
+        elif token == "--":
+            return None
+        elif token.startswith("-"):
+            value_next = token in _VALUED  # "--socket=PATH" carries its own
+        else:
+            return token if token in COMMANDS else None
+    return None
+
+
+class _Unbuilt:
+    """Stands in for the parser of a subcommand that was not typed: what is added to it is
+    dropped, so svctl builds the one parser it runs and not twenty (a cold start's worth)."""
+
+    def add_argument(self, *args: object, **kwargs: object) -> argparse.Action:
+        return argparse.Action(option_strings=[], dest="unbuilt")
+
+    def add_argument_group(self, *args: object, **kwargs: object) -> _Unbuilt:
+        return self
+
+    def set_defaults(self, **kwargs: object) -> None:
+        pass
+
+
 def _subcommand(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     name: str,
@@ -612,6 +653,9 @@ def _subcommand(
     *,
     timeout: bool = True,
 ) -> argparse.ArgumentParser:
+    only = getattr(subparsers, _ONLY, None)
+    if only is not None and name != only:
+        return cast("argparse.ArgumentParser", _Unbuilt())
     parser = subparsers.add_parser(
         name,
         help=summary,
@@ -700,8 +744,9 @@ class _PrintMan(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``svctl`` argument parser, with every subcommand."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``svctl`` argument parser, with every subcommand, or with ``only`` that one (what
+    ``main`` runs when :func:`typed_command` knows it)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description=_DESCRIPTION,
@@ -716,6 +761,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _global_options(parser, top=True)
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    setattr(subparsers, _ONLY, only)
 
     status = _subcommand(
         subparsers,
@@ -868,7 +914,10 @@ def build_parser() -> argparse.ArgumentParser:
         "print the dependency graph for Mermaid, Graphviz or as JSON",
         "svctl graph\nsvctl graph --format dot | dot -Tsvg > deps.svg\nsvctl graph --format json",
     )
-    graph.add_argument("--format", choices=GRAPH_FORMATS, default="mermaid", help="(mermaid)")
+    if not isinstance(graph, _Unbuilt):
+        from svctl.graph import FORMATS  # here: only the parsers that hold it pay for it
+
+        graph.add_argument("--format", choices=FORMATS, default="mermaid", help="(mermaid)")
 
     history = _subcommand(
         subparsers,
@@ -979,7 +1028,10 @@ def build_parser() -> argparse.ArgumentParser:
         "serve a live page of the programs, with start/stop buttons (docs/web.md)",
         "svctl web\nsvctl web --listen 127.0.0.1:8080",
     )
-    _web_arguments(web)
+    if not isinstance(web, _Unbuilt):
+        from svctl.web import add_arguments  # light: the server loads in run()
+
+        add_arguments(web)
     _subcommand(
         subparsers,
         "top",

@@ -19,7 +19,7 @@ import pytest
 
 from svctl import DEFAULT_SOCKET, Client, HistoryEntry
 from svctl._json_out import StatusDocument
-from svctl.cli import build_parser, main, socket_path
+from svctl.cli import COMMANDS, build_parser, main, socket_path, typed_command
 from svctl.errors import UsageError
 from tests.daemon_harness import ROOT, start_daemon, stop_daemon, write_config
 
@@ -461,3 +461,34 @@ def test_logs_reopen(capsys: pytest.CaptureFixture[str], running_daemon: Daemon)
     code, _, err = run(capsys, "--socket", sock, "logs", "nope", "--reopen")
     assert code == 1
     assert "no program named 'nope'" in err
+
+
+def test_the_command_list_is_the_parsers() -> None:
+    subparsers = build_parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
+    assert tuple(a.dest for a in subparsers._choices_actions) == COMMANDS
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["status"], "status"),
+        (["--socket", "status", "logs", "web"], "logs"),  # an option's value named like one
+        (["-c", "x.toml", "--read-only", "--timeout", "3", "stop", "web"], "stop"),
+        (["--socket=/run/s.sock", "ok"], "ok"),
+        (["--color", "never", "status"], "status"),
+        (["stauts"], None),  # mistyped: the full parser says what there is
+        (["--help"], None),
+        (["--", "status"], None),
+        ([], None),
+    ],
+)
+def test_the_typed_command_is_found_before_parsing(argv: list[str], command: str | None) -> None:
+    assert typed_command(argv) == command
+
+
+def test_a_mistyped_command_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stauts"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'stauts'" in err
+    for command in ("status", "logs", "completion"):
+        assert command in err
