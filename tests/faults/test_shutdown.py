@@ -69,6 +69,10 @@ def test_a_stopped_program_is_woken_to_exit_cleanly(tmp_path: Path, containment:
         wait_until(lambda: log.exists() and b"ready" in log.read_bytes(), "the program's start")
         (status,) = client.status("paused")
         assert status.pid is not None
+        # Stopped before it started its sleep, the shell would start it after the TERM, once
+        # woken: a sleep that never heard the TERM keeps the group alive (then SIGKILL).
+        pgid = status.pid
+        wait_until(lambda: len(groups.group_members(pgid)) >= 2, "the shell's sleep")
         os.killpg(status.pid, signal.SIGSTOP)
         (result,) = client.stop("paused")
         assert result.ok, result
