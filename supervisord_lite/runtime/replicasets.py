@@ -16,27 +16,24 @@ from __future__ import annotations
 
 import functools
 import itertools
-from typing import TYPE_CHECKING, TypeVar
-
-import trio
+from typing import TYPE_CHECKING
 
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.errors import BadRequest, NoSuchProgram
 from supervisord_lite.protocol.messages import ActionResult
 from supervisord_lite.replicas import instance, instances, program_of
+from supervisord_lite.runtime.concurrently import gather
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.store_records import EventRecorded, ReplicasSet
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from supervisord_lite.config import ProgramConfig
     from supervisord_lite.runtime.program import ProgramRunner
     from supervisord_lite.runtime.supervisor import Supervisor
 
 __all__ = ["forget", "replace", "restore", "rolling_restart", "scale", "scale_to"]
-
-T = TypeVar("T")
 
 
 def template(sup: Supervisor, name: str) -> ProgramConfig:
@@ -87,14 +84,14 @@ async def scale_to(
                 name=runner.name, ok=result.ok, state=result.state, message="removed"
             )
 
-        results = await _gather([functools.partial(remove, r) for r in reversed(doomed)])
+        results = await gather([functools.partial(remove, r) for r in reversed(doomed)])
         sup.gate.refresh()
         return tuple(results)
     added = [sup.add(instance(program, i)) for i in range(len(running), count)]
     sup.gate.refresh()
     for runner in added:
         sup.intents.record(runner.name, lc.Want.UP)
-    started = await _gather([functools.partial(sup.start_one, r, wait) for r in added])
+    started = await gather([functools.partial(sup.start_one, r, wait) for r in added])
     return tuple(
         ActionResult(name=r.name, ok=r.ok, state=r.state, message="added") for r in started
     )
@@ -147,7 +144,7 @@ async def rolling_restart(
         size = max_unavailable or members[0].program.max_unavailable
         batches.extend(members[i : i + size] for i in range(0, len(members), size))
     for n, batch in enumerate(batches):
-        done = await _gather([functools.partial(sup.restart_one, r) for r in batch])
+        done = await gather([functools.partial(sup.restart_one, r) for r in batch])
         results.extend(done)
         failed = [r.name for r in done if not r.ok]
         if failed:
@@ -179,7 +176,7 @@ async def replace(
     elif new.rolling:
         for start in range(0, len(runners), new.max_unavailable):
             batch = runners[start : start + new.max_unavailable]
-            fresh = await _gather([functools.partial(_replace_one, sup, r, configs) for r in batch])
+            fresh = await gather([functools.partial(_replace_one, sup, r, configs) for r in batch])
             up = [f for f in fresh if f.snapshot.want is lc.Want.UP]
             ready = await sup.wait_ready([f.name for f in up]) if up else ()
             failed = [r.name for r in ready if not r.ok]
@@ -194,7 +191,7 @@ async def replace(
                 )
                 return
     else:
-        await _gather([functools.partial(_replace_one, sup, r, configs) for r in runners])
+        await gather([functools.partial(_replace_one, sup, r, configs) for r in runners])
     if old.replicas != new.replicas:
         await scale_to(sup, new, new.replicas)
         _keep(sup, new, new.replicas, f"replicas {old.replicas} -> {new.replicas} (reload)")
@@ -211,22 +208,9 @@ async def _swap_all(sup: Supervisor, new: ProgramConfig) -> None:
     """Replicas turned on or off: the old runners go, the new ones (other names) come."""
     old = [r for r in sup.runners.values() if program_of(r.name) == new.name]
     was_up = any(r.snapshot.want is lc.Want.UP for r in old)
-    await _gather([functools.partial(sup.retire_runner, r) for r in old])
+    await gather([functools.partial(sup.retire_runner, r) for r in old])
     fresh = [sup.add(each) for each in instances(new)]
     sup.gate.refresh()
     for runner in fresh:
         if sup.intents.wants_up(runner.program, was_up=was_up):
             sup.gate.want_up(runner)
-
-
-async def _gather(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
-    """Run the calls concurrently; their results in the calls' order."""
-    results: dict[int, T] = {}
-
-    async def one(i: int) -> None:
-        results[i] = await calls[i]()
-
-    async with trio.open_nursery() as nursery:
-        for i in range(len(calls)):
-            nursery.start_soon(one, i)
-    return [results[i] for i in range(len(calls))]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import time
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import msgspec
 import trio
@@ -29,6 +29,7 @@ from supervisord_lite.reloadplan import DAEMON_FIELDS, ProgramPlan, ReloadPlan, 
 from supervisord_lite.replicas import instances, program_of, split_instance
 from supervisord_lite.runtime import replicasets
 from supervisord_lite.runtime.attributes import host_problems
+from supervisord_lite.runtime.concurrently import gather
 from supervisord_lite.runtime.containment import terminate
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.dependencies import DependencyGate
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
     from supervisord_lite.runtime.eventlog import EventLog
     from supervisord_lite.runtime.storewriter import StoreWriter
 
-T = TypeVar("T")
 
 #: Spawns in flight at once. More do not start programs faster (a spawn is CPU-bound in the
 #: daemon) and cost memory while they queue.
@@ -418,7 +418,7 @@ class Supervisor:
                     runner.unwatch(watcher)
             return ActionResult(name=runner.name, ok=True, state=state)
 
-        return tuple(await _gather([functools.partial(one, r) for r in runners]))
+        return tuple(await gather([functools.partial(one, r) for r in runners]))
 
     async def wait_ready(self, names: Sequence[str]) -> tuple[ActionResult, ...]:
         """Block until every named program is ready (RUNNING); one that can no longer get
@@ -459,7 +459,7 @@ class Supervisor:
                 name=runner.name, ok=True, state=lc.State.RUNNING
             )
 
-        return tuple(await _gather([functools.partial(one, r) for r in runners]))
+        return tuple(await gather([functools.partial(one, r) for r in runners]))
 
     def not_in_state(self, names: Sequence[str], state: ProgramState) -> list[str]:
         """The named programs that are not in ``state`` now."""
@@ -473,7 +473,7 @@ class Supervisor:
         action: Callable[[ProgramRunner, bool], Awaitable[ActionResult]],
         wait: bool,
     ) -> tuple[ActionResult, ...]:
-        return tuple(await _gather([functools.partial(action, r, wait) for r in runners]))
+        return tuple(await gather([functools.partial(action, r, wait) for r in runners]))
 
     async def start_one(self, runner: ProgramRunner, wait: bool = True) -> ActionResult:
         if runner.snapshot.state is lc.State.RUNNING:
@@ -715,7 +715,7 @@ class Supervisor:
         for level in reversed(self.gate.graph.levels()):
             in_level = [self.runners[n] for n in level if n in self.runners]
             for group in self._by_priority(in_level, descending=False):
-                await _gather([functools.partial(self.stop_one, r, True) for r in group])
+                await gather([functools.partial(self.stop_one, r, True) for r in group])
         for runner in self.runners.values():
             await runner.wait_hooks()  # a post_stop under way (each bounded by its timeout)
         for runner in self.runners.values():
@@ -739,7 +739,7 @@ class Supervisor:
             if not await terminate(scope, kill_timeout=timeout):
                 scope.release()
 
-        await _gather([functools.partial(kill, s) for s in survivors])
+        await gather([functools.partial(kill, s) for s in survivors])
         for runner in self.runners.values():
             runner.retire()
         return [
@@ -779,18 +779,3 @@ async def _first_of(*events: trio.Event) -> None:
 
         for event in events:
             nursery.start_soon(wait, event)
-
-
-async def _gather(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
-    """Run the calls concurrently; their results in the calls' order."""
-    if len(calls) == 1:
-        return [await calls[0]()]  # the common single-program request: no nursery, no task
-    results: dict[int, T] = {}
-
-    async def one(i: int) -> None:
-        results[i] = await calls[i]()
-
-    async with trio.open_nursery() as nursery:
-        for i in range(len(calls)):
-            nursery.start_soon(one, i)
-    return [results[i] for i in range(len(calls))]
