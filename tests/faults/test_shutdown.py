@@ -4,9 +4,10 @@ woken with SIGCONT after its stop signal, so it exits cleanly instead of being S
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 
@@ -14,9 +15,6 @@ from supervisord_lite.runtime import process_groups as groups
 from svctl import Client
 from tests.daemon_harness import running, start_daemon, stop_daemon, write_config
 from tests.faults.common import CONTAINMENT_MODES, read_pid_file, wait_until
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 STUBBORN = """\
 [programs.stubborn]
@@ -49,6 +47,15 @@ def test_the_shutdown_deadline_kills_the_whole_run(tmp_path: Path, containment: 
         stop_daemon(daemon, grace=0)
 
 
+def _commands(pgid: int) -> list[str]:
+    """The command names (``/proc/PID/comm``) of a process group's members."""
+    names = []
+    for pid in groups.group_members(pgid):
+        with contextlib.suppress(OSError):
+            names.append(Path(f"/proc/{pid}/comm").read_text().strip())
+    return names
+
+
 PAUSED = """\
 [programs.paused]
 command = ["sh", "-c", "trap 'exit 0' TERM; echo ready; sleep 3600 & wait"]
@@ -69,10 +76,11 @@ def test_a_stopped_program_is_woken_to_exit_cleanly(tmp_path: Path, containment:
         wait_until(lambda: log.exists() and b"ready" in log.read_bytes(), "the program's start")
         (status,) = client.status("paused")
         assert status.pid is not None
-        # Stopped before it started its sleep, the shell would start it after the TERM, once
-        # woken: a sleep that never heard the TERM keeps the group alive (then SIGKILL).
+        # Stopped before its sleep is exec'd (the shell's forked child still runs the shell's
+        # TERM handler, which exec then forgets), the TERM would be lost and the sleep would
+        # keep the group alive until SIGKILL: stop it once the sleep runs.
         pgid = status.pid
-        wait_until(lambda: len(groups.group_members(pgid)) >= 2, "the shell's sleep")
+        wait_until(lambda: "sleep" in _commands(pgid), "the shell's sleep")
         os.killpg(status.pid, signal.SIGSTOP)
         (result,) = client.stop("paused")
         assert result.ok, result
