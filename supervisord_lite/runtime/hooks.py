@@ -19,8 +19,7 @@ import trio
 
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.helper_process import HelperResult, run_helper
-from supervisord_lite.runtime.reports import state_changed
-from supervisord_lite.store_records import EventRecorded
+from supervisord_lite.runtime.reports import run_event, state_changed
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -155,16 +154,14 @@ class ProgramHooks:
         snap = self._snap()
         at = self._services.wall_clock()
         self._services.store.submit(
-            EventRecorded(
-                program=self._name,
-                kind=HOOK_KIND,
+            run_event(
+                self._name,
+                snap,
+                HOOK_KIND,
                 at=at,
-                run_id=snap.run_id,
-                pid=snap.pid,
-                pgid=snap.pgid,
+                reason=said,
                 exit_code=result.code,
                 exit_signal=result.signal,
-                reason=said,
             )
         )
         self._services.events.publish(

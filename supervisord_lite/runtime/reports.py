@@ -61,6 +61,31 @@ def store_op(
     )
 
 
+def run_event(
+    program: str,
+    snap: lc.Snapshot,
+    kind: str,
+    *,
+    at: float,
+    reason: str,
+    exit_code: int | None = None,
+    exit_signal: str | None = None,
+) -> EventRecorded:
+    """A history record of something that happened to a program's current run (a hook, a
+    signal, a watch's check, a skipped schedule): the run, pid and group come from ``snap``."""
+    return EventRecorded(
+        program=program,
+        kind=kind,
+        at=at,
+        run_id=snap.run_id,
+        pid=snap.pid,
+        pgid=snap.pgid,
+        exit_code=exit_code,
+        exit_signal=exit_signal,
+        reason=reason,
+    )
+
+
 def state_changed(
     program: str,
     old: lc.State,

@@ -27,9 +27,10 @@ import trio
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.errors import StoreError
 from supervisord_lite.runtime.daemonlog import log
+from supervisord_lite.runtime.reports import run_event
 from supervisord_lite.schedules import ScheduleSpec, spec_of
 from supervisord_lite.store import Store
-from supervisord_lite.store_records import EventRecorded, ScheduleFired
+from supervisord_lite.store_records import ScheduleFired
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -135,16 +136,8 @@ class Scheduler:
         if runner.snapshot.state in _BUSY:
             reason = f"the run due at {_when(due)} is skipped: the previous run still goes"
             log.warning("%s: %s", name, reason)
-            self._store.submit(
-                EventRecorded(
-                    program=name,
-                    kind=SKIPPED,
-                    at=self._wall_clock(),
-                    run_id=runner.snapshot.run_id,
-                    pid=runner.snapshot.pid,
-                    reason=reason,
-                )
-            )
+            at = self._wall_clock()
+            self._store.submit(run_event(name, runner.snapshot, SKIPPED, at=at, reason=reason))
             return
         what = "catching up the run" if catching_up else "the run"
         log.info("%s: starting %s due at %s", name, what, _when(due))

@@ -17,7 +17,7 @@ from supervisord_lite import signames
 from supervisord_lite.protocol.errors import BadRequest
 from supervisord_lite.protocol.messages import ActionResult
 from supervisord_lite.runtime.daemonlog import log
-from supervisord_lite.store_records import EventRecorded
+from supervisord_lite.runtime.reports import run_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -79,17 +79,7 @@ def send_signal(
             continue
         said = f"SIG{signame} sent to its {target} by the operator"
         log.info("%s: %s", runner.name, said)
-        store.submit(
-            EventRecorded(
-                program=runner.name,
-                kind=SIGNALLED,
-                at=wall_clock(),
-                run_id=snap.run_id,
-                pid=snap.pid,
-                pgid=snap.pgid,
-                reason=said,
-            )
-        )
+        store.submit(run_event(runner.name, snap, SIGNALLED, at=wall_clock(), reason=said))
         message = f"SIG{signame} sent to {target} {snap.pid if main else snap.pgid}"
         results.append(ActionResult(name=runner.name, ok=True, state=snap.state, message=message))
     return tuple(results)

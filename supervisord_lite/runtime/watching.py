@@ -30,8 +30,7 @@ from supervisord_lite.protocol.messages import ProbeReport
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.filewatch import TreeWatch
 from supervisord_lite.runtime.probes import check
-from supervisord_lite.runtime.reports import state_changed
-from supervisord_lite.store_records import EventRecorded
+from supervisord_lite.runtime.reports import run_event, state_changed
 from supervisord_lite.watchglob import PathFilter, roots
 
 if TYPE_CHECKING:
@@ -174,17 +173,7 @@ class Watches:
         (log.warning if kind == CHECK_FAILED else log.info)("%s: %s", runner.name, reason)
         snap = runner.snapshot
         at = self._services.wall_clock()
-        self._services.store.submit(
-            EventRecorded(
-                program=runner.name,
-                kind=kind,
-                at=at,
-                run_id=snap.run_id,
-                pid=snap.pid,
-                pgid=snap.pgid,
-                reason=reason,
-            )
-        )
+        self._services.store.submit(run_event(runner.name, snap, kind, at=at, reason=reason))
         self._services.events.publish(
             state_changed(
                 runner.name, snap.state, snap.state, snap, at=at, change="watch", message=reason
