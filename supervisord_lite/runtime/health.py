@@ -79,8 +79,6 @@ class Health:
         self._scope = scope
         self._probing: trio.CancelScope | None = None
         self._probing_for: lc.State | None = None
-        #: Since when (wall clock) the program is ready; None while it is not.
-        self.ready_since: float | None = None
         #: The last result of a probe (ready or liveness) and when it came (wall clock).
         self.last: ProbeReport | None = None
         #: Consecutive liveness failures.
@@ -116,7 +114,7 @@ class Health:
         """None without a liveness probe; else whether it has not failed since it last passed."""
         if self.program.liveness is None:
             return None
-        return self.ready_since is not None and self.failures == 0
+        return self._snapshot().state is lc.State.RUNNING and self.failures == 0
 
     def env(self) -> dict[str, str]:
         """What the program's environment gets: its notify socket."""
@@ -211,10 +209,7 @@ class Health:
     def on_step(self, before: lc.Snapshot, after: lc.Snapshot) -> None:
         """Start or stop looking as the program moves between states."""
         if after.state is lc.State.RUNNING and before.state is not lc.State.RUNNING:
-            self.ready_since = self._services.wall_clock()
             self.failures = 0
-        elif after.state is not lc.State.RUNNING:
-            self.ready_since = None
         if after.state is self._probing_for and after.pgid is not None:
             return
         self._stop_probing()
@@ -343,15 +338,6 @@ class Health:
             self._send(lc.KeepAlive())
         if note.watchdog_trigger:
             self._send(lc.WatchdogFired())
-
-    def report(self) -> dict[str, object]:
-        """The status fields this adds to the program's row."""
-        return {
-            "ready_since": self.ready_since,
-            "healthy": self.healthy,
-            "probe": self.last,
-            "notify_status": self.status_text,
-        }
 
 
 def _both(
