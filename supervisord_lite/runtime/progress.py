@@ -20,6 +20,7 @@ import trio
 
 from supervisord_lite.notify_datagram import MAX_VALUE
 from supervisord_lite.protocol.messages import Progress
+from supervisord_lite.regex_literals import required_bytes
 from supervisord_lite.runtime.reports import state_changed
 
 if TYPE_CHECKING:
@@ -302,17 +303,19 @@ def _regex_reports(pattern: str) -> Callable[[bytes, int, int], Iterator[Report]
     pattern may match, and each line a hit begins in is matched on its own, so a report is
     what the pattern finds in one line.
 
-    The scan drops a leading ``^`` (and reads ``$`` at each line's end): a pattern that begins
-    with literal text is then found by the regex engine's fast literal search, not tried at
-    every byte; the per-line match keeps the anchor.
+    A chunk that lacks a byte every match holds (``regex_literals``) is passed over with a
+    memchr per byte. Otherwise the scan drops a leading ``^`` (and reads ``$`` at each line's
+    end): a pattern that begins with literal text is then found by the regex engine's literal
+    search, not tried at every byte; the per-line match keeps the anchor.
     """
     regex = re.compile(pattern.encode())
     scan = re.compile(pattern.removeprefix("^").encode(), re.MULTILINE)
-    needed = _first_byte(pattern.removeprefix("^"))
+    needed = required_bytes(pattern)
 
     def reports(buf: bytes, start: int, end: int) -> Iterator[Report]:
-        if needed is not None and buf.find(needed, start, end) < 0:
-            return  # the byte every match begins with is not there (one memchr)
+        for byte in needed:
+            if buf.find(byte, start, end) < 0:
+                return  # a byte every match holds is not there (one memchr)
         done = start
         for hit in scan.finditer(buf, start, end):
             if hit.start() < done:
@@ -325,29 +328,6 @@ def _regex_reports(pattern: str) -> Callable[[bytes, int, int], Iterator[Report]
                 yield found
 
     return reports
-
-
-#: Escapes that stand for one literal character, not a class or an anchor.
-_LITERAL_ESCAPES: Final = frozenset(r"\.^$*+?{}[]|()/-#&~ '\"")
-
-
-def _first_byte(pattern: str) -> bytes | None:
-    """The byte every match of ``pattern`` begins with, when it plainly has one: a literal
-    first character (or an escaped punctuation mark) that is not optional and no top-level
-    alternation. None when it may not (a class, a group, a flag, ``a?``...)."""
-    if not pattern or "|" in pattern:
-        return None
-    if pattern[0] == "\\":
-        first, rest = pattern[1:2], pattern[2:]
-        if first not in _LITERAL_ESCAPES:
-            return None
-    elif pattern[0].isalnum() or pattern[0] in " :=<>!@%,;_\"'/-":
-        first, rest = pattern[0], pattern[1:]
-    else:
-        return None
-    if rest[:1] in ("?", "*", "{") or not first.isascii():
-        return None
-    return first.encode()
 
 
 def _from_groups(match: re.Match[bytes]) -> Report | None:

@@ -52,17 +52,9 @@ def test_a_match_spanning_lines_counts_only_as_its_own_line_would() -> None:
     assert _read(spanning, b"step 7\nfinish\nstep 8 end\n") == [(8.0, "end")]
 
 
-def test_the_byte_every_match_begins_with() -> None:
-    from supervisord_lite.runtime.progress import _first_byte
-
-    assert _first_byte(r"step (?P<done>\d+)") == b"s"
-    assert _first_byte(r"\[(?P<done>\d+)/") == b"["
-    for none in (r"(?P<done>\d+)%", "s?tep", "x*", "a|b", r"\d+", "(?i)step", "é", ""):
-        assert _first_byte(none) is None, none
-
-
-def test_output_without_the_first_byte_is_skipped_and_with_it_read() -> None:
+def test_output_without_a_byte_every_match_holds_is_skipped_and_with_it_read() -> None:
     bracket = ProgressConfig(format="regex", pattern=r"\[(?P<done>\d+)\] (?P<phase>\w+)")
     assert _read(bracket, b"no brackets here\nnone\n") == []
     assert _read(bracket, b"noise\n[4] load\n") == [(4.0, "load")]
+    assert _read(bracket, b"[4]load\n[5 load]\n") == []  # each needed byte, never all
     assert _read(JSON, b'"progress" but no object\n') == []
