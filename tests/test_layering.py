@@ -186,7 +186,11 @@ PARTS: dict[str, tuple[str, ...]] = {
     ),
     "clients": ("clients/svctl/",),
     "web page": ("clients/svctl/web/",),
-    "client entry": ("clients/svctl/cli.py",),
+    "client entry": (
+        "clients/svctl/cli.py",
+        "clients/svctl/_arguments.py",
+        "clients/svctl/_commands.py",
+    ),
 }
 
 #: Which parts each part may import (a part may always import itself). Every arrow points down:
