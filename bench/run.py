@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             _log(f"bench: {name} unavailable: {why}")
     results.meta["versions"] = env.versions()
+    env.compile_ours()
     peers_bin = env.peers_bin() if env.PEERS_VENV.exists() else None
 
     modules = {sid: load(sid) for sid in args.scenarios}
