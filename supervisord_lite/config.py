@@ -53,7 +53,7 @@ from supervisord_lite.config_tables import table as _table
 from supervisord_lite.config_webhooks import WebhookConfig, check_webhooks
 from supervisord_lite.depgraph import Condition, DependencyGraph
 from supervisord_lite.errors import ConfigError, Problem
-from supervisord_lite.replicas import MAX_REPLICAS, REPLICA, check_replicas
+from supervisord_lite.replicas import MAX_OVERLAP, MAX_REPLICAS, REPLICA, check_replicas
 from supervisord_lite.vocabulary import AccessRole
 
 if TYPE_CHECKING:
@@ -246,6 +246,10 @@ class ProgramConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     schedule_tz: NonEmptyStr = "UTC"
     every: Annotated[str, Meta(pattern=schedules.EVERY_PATTERN)] | None = None
     catch_up: Literal["none", "one"] = "none"
+    overlap: bool = False
+    """A due run that finds the previous one still going starts beside it (overlapping.py)."""
+    overlap_max: Annotated[int, Meta(ge=1, le=MAX_OVERLAP)] = 4
+    """The most runs going at once with ``overlap``, the first included."""
     watch: tuple[NonEmptyStr, ...] = ()
     """Glob patterns, absolute after ``load`` (relative ones resolve against the cwd)."""
     watch_ignore: tuple[NonEmptyStr, ...] = ()
@@ -578,6 +582,7 @@ def _check_changing(values: dict[str, Any], base: str, path: str, problems: list
     watch globs made absolute against the program's cwd."""
     if values.get("schedule") is not None and values.get("every") is not None:
         problems.append(Problem(wording.join(path, "every"), "cannot be set with schedule"))
+    _check_overlap(values, path, problems)
     if values.get("reload_check") is not None and not values.get("watch"):
         message = "needs watch (it is run before a restart for a change of a watched file)"
         problems.append(Problem(wording.join(path, "reload_check"), message))
@@ -585,6 +590,21 @@ def _check_changing(values: dict[str, Any], base: str, path: str, problems: list
     for key in ("watch", "watch_ignore"):
         if key in values:
             values[key] = tuple(_resolve(folder, pattern) for pattern in values[key])
+
+
+def _check_overlap(values: dict[str, Any], path: str, problems: list[Problem]) -> None:
+    """``overlap`` only for a scheduled program that is not replicated (its extra runs are
+    named ``NAME:i``, as instances are); ``overlap_max`` only with ``overlap``."""
+    if values.get("overlap"):
+        where = wording.join(path, "overlap")
+        if values.get("schedule") is None and values.get("every") is None:
+            message = "needs schedule or every (only scheduled runs can overlap)"
+            problems.append(Problem(where, message))
+        if values.get("replicas") is not None:
+            problems.append(Problem(where, "cannot be set with replicas"))
+    elif "overlap_max" in values:
+        message = "needs overlap = true (it bounds the overlapping runs)"
+        problems.append(Problem(wording.join(path, "overlap_max"), message))
 
 
 def _env(raw: object, where: str, problems: list[Problem]) -> object:

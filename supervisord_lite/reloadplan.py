@@ -98,6 +98,8 @@ PROGRAM_FIELDS: Final[dict[str, Effect]] = {
     "schedule_tz": "hot",
     "every": "hot",
     "catch_up": "hot",
+    "overlap": "hot",
+    "overlap_max": "hot",
     "watch": "hot",
     "watch_ignore": "hot",
     "watch_debounce": "hot",

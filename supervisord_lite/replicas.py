@@ -8,6 +8,10 @@ to one program (its runner, its history, its log files, its status row) it then 
 instance by the instance's name. A program without ``replicas`` is not expanded at all: its one
 instance keeps the program's name and its command is taken as written.
 
+A scheduled program with ``overlap`` (not replicated) runs a due run that finds the previous
+one still going as an extra run ``NAME:i`` (``extra_run``), i >= 1, beside the program's own
+runner ``NAME``: the same command and settings, log files of its own, no schedule of its own.
+
 Program names hold no ``:`` (config.py), so ``NAME:i`` never collides with a program's name,
 and ``NAME`` alone can stand for all of a program's instances. Pure.
 """
@@ -27,9 +31,11 @@ if TYPE_CHECKING:
     from supervisord_lite.config import ProgramConfig
 
 __all__ = [
+    "MAX_OVERLAP",
     "MAX_REPLICAS",
     "REPLICA",
     "check_replicas",
+    "extra_run",
     "instance",
     "instance_name",
     "instances",
@@ -39,6 +45,9 @@ __all__ = [
 
 MAX_REPLICAS: Final = 1000
 """The most instances one program may have."""
+
+MAX_OVERLAP: Final = 100
+"""The most runs of one program going at once with ``overlap`` (its ``overlap_max``)."""
 
 REPLICA: Final = "{replica}"
 NAME: Final = "{name}"
@@ -85,6 +94,28 @@ def instance(program: ProgramConfig, index: int) -> ProgramConfig:
         env={key: expand(value, name, index) for key, value in program.env.items()},
         cwd=path(program.cwd),
         log=log,
+    )
+
+
+def extra_run(program: ProgramConfig, index: int) -> ProgramConfig:
+    """Extra run ``index`` (>= 1) of an overlapping program: named ``NAME:index``, unscheduled
+    (the program's runner keeps the schedule), each log file beside the program's with
+    ``:index`` after the name's first part (``report.stdout.log`` -> ``report:1.stdout.log``),
+    so no two runs write one file."""
+    suffix = f":{index}"
+
+    def path(target: str | None) -> str | None:
+        if target is None or target == "inherit":
+            return target
+        folder, _, base = target.rpartition("/")
+        stem, dot, rest = base[1:].partition(".")
+        return f"{folder}/{base[:1]}{stem}{suffix}{dot}{rest}"
+
+    log = msgspec.structs.replace(
+        program.log, stdout=path(program.log.stdout), stderr=path(program.log.stderr)
+    )
+    return msgspec.structs.replace(
+        program, name=instance_name(program.name, index), schedule=None, every=None, log=log
     )
 
 

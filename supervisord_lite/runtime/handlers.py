@@ -220,7 +220,7 @@ class Handlers:
                     )
                 await send(m.ActionReply(id=rid, results=results))
             case m.History(name=name, limit=limit):
-                every = name is not None and sup.replicated(name)
+                every = name is not None and sup.has_instances(name)
                 rows = await sup.store.query(
                     lambda store: Store.history(store, name, limit, instances=every)
                 )

@@ -6,7 +6,9 @@ One task per scheduled program, in the daemon's nursery, asleep until its next d
 the dependency gate, as an operator's start would be, unless:
 
 - the previous run is still going (STARTING, RUNNING, BACKOFF, STOPPING): the due run is
-  skipped and recorded (``schedule_skipped``), so two runs never overlap;
+  skipped and recorded (``schedule_skipped``), so two runs never overlap; with ``overlap``
+  it starts beside it instead (overlapping.py), unless ``overlap_max`` runs go already
+  (then it is skipped and recorded so);
 - the operator stopped the program (its intent is down, runtime/intent.py): the schedule is
   paused until the operator starts it again.
 
@@ -57,6 +59,7 @@ class Scheduler:
         store: StoreWriter,
         nursery: trio.Nursery,
         start: Callable[[ProgramRunner], object],
+        overlap: Callable[[ProgramRunner], str | None],
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._runners = runners
@@ -64,6 +67,7 @@ class Scheduler:
         self._store = store
         self._nursery = nursery
         self._start = start
+        self._overlap = overlap
         self._wall_clock = wall_clock
         self._last: dict[str, float] = {}
         self._timers: dict[str, tuple[ScheduleSpec, trio.CancelScope]] = {}
@@ -134,7 +138,14 @@ class Scheduler:
             log.info("%s: the run due at %s is paused: stopped by the operator", name, _when(due))
             return
         if runner.snapshot.state in _BUSY:
-            reason = f"the run due at {_when(due)} is skipped: the previous run still goes"
+            why = "the previous run still goes"
+            if runner.program.overlap:
+                refused = self._overlap(runner)
+                if refused is None:
+                    log.info("%s: starting the run due at %s beside the previous", name, _when(due))
+                    return
+                why = refused
+            reason = f"the run due at {_when(due)} is skipped: {why}"
             log.warning("%s: %s", name, reason)
             at = self._wall_clock()
             self._store.submit(run_event(name, runner.snapshot, SKIPPED, at=at, reason=reason))

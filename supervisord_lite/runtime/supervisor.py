@@ -38,6 +38,7 @@ from supervisord_lite.runtime.intent import Intents
 from supervisord_lite.runtime.listeners import Listeners
 from supervisord_lite.runtime.logs.fanout import LogFanOut
 from supervisord_lite.runtime.notifysocket import NotifySockets, notify_folder
+from supervisord_lite.runtime.overlapping import OverlappingRuns
 from supervisord_lite.runtime.program import ProgramRunner
 from supervisord_lite.runtime.scheduler import Scheduler
 from supervisord_lite.runtime.services import RunnerServices
@@ -137,6 +138,8 @@ class Supervisor:
                 self.add(each)
         #: Holds programs until their dependencies allow them to start.
         self.gate = DependencyGate(self.runners)
+        #: The extra runs of scheduled programs with ``overlap`` (overlapping.py).
+        self.overlapping = OverlappingRuns(self)
         #: The scheduled programs' timers (scheduler.py).
         self.scheduler = Scheduler(
             self.runners,
@@ -144,6 +147,7 @@ class Supervisor:
             store,
             nursery,
             self.gate.want_up,
+            self.overlapping.start,
             self.services.wall_clock,
         )
         #: The watched files of programs, and the config's (watching.py).
@@ -162,7 +166,8 @@ class Supervisor:
 
     def lookup(self, names: Iterable[str], *, every: bool = False) -> list[ProgramRunner]:
         """The runners for ``names`` (all of them, in config order, with ``every``); a
-        replicated program's name stands for all its instances, ``NAME:i`` for one.
+        replicated program's name stands for all its instances, ``NAME:i`` for one, and an
+        overlapping program's for its extra runs too (overlapping.py).
 
         Raises:
             NoSuchProgram: some names are unknown; the error lists the known ones.
@@ -174,6 +179,7 @@ class Supervisor:
         for name in dict.fromkeys(names):
             if name in self.runners:
                 found[name] = self.runners[name]
+                found.update((r.name, r) for r in self.overlapping.of(name))
             elif self.replicated(name):
                 found.update((r.name, r) for r in self.instances_of(name))
             else:
@@ -187,6 +193,12 @@ class Supervisor:
         program = self.config.programs.get(name)
         return program is not None and program.replicas is not None
 
+    def has_instances(self, name: str) -> bool:
+        """Whether ``name`` is a program whose runs go by ``NAME:i`` names: a replicated
+        one, or one with ``overlap`` (its extra runs, overlapping.py)."""
+        program = self.config.programs.get(name)
+        return program is not None and (program.replicas is not None or program.overlap)
+
     def instances_of(self, name: str) -> list[ProgramRunner]:
         """A replicated program's runners, by index."""
         return self.ordered(r for r in self.runners.values() if program_of(r.name) == name)
@@ -198,7 +210,7 @@ class Supervisor:
     def ordered(self, runners: Iterable[ProgramRunner]) -> list[ProgramRunner]:
         """Runners in config order, a program's instances by index (without replicas: as
         given, the order they were added in)."""
-        if all(p.replicas is None for p in self.config.programs.values()):
+        if not self.overlapping and all(p.replicas is None for p in self.config.programs.values()):
             return list(runners)
         order = {name: i for i, name in enumerate(self.config.programs)}
 
@@ -381,9 +393,11 @@ class Supervisor:
             return await replicasets.rolling_restart(self, runners, max_unavailable)
 
     def _intend(self, runners: Iterable[ProgramRunner], want: lc.Want) -> None:
-        """Record the operator's word on each of ``runners`` (intent.py)."""
+        """Record the operator's word on each of ``runners`` (intent.py); an extra run
+        (overlapping.py) has none: it ends with its run."""
         for runner in runners:
-            self.intents.record(runner.name, want)
+            if runner.name not in self.overlapping:
+                self.intents.record(runner.name, want)
 
     async def scale(self, name: str, count: int, *, wait: bool = True) -> tuple[ActionResult, ...]:
         """Run ``count`` instances of replicated program ``name`` (runtime/replicasets.py).
@@ -648,6 +662,8 @@ class Supervisor:
             replace = functools.partial(replicasets.replace, restart=program.restart)
             nursery.start_soon(replace, self, before, after)
         elif program.restart:
+            for extra in self.overlapping.of(program.name):  # forgotten once stopped
+                nursery.start_soon(self.stop_one, extra, True)
             nursery.start_soon(self.replace_runner, self.runners[program.name], after)
         else:
             self.runners[program.name].update(after)
@@ -692,8 +708,8 @@ class Supervisor:
         await runner.wait_hooks()
         runner.retire()
         await runner.finished.wait()
-        if not keep_name:
-            del self.runners[runner.name]
+        if not keep_name and self.runners.get(runner.name) is runner:
+            del self.runners[runner.name]  # an extra run (overlapping.py) may be gone already
 
     async def replace_runner(self, runner: ProgramRunner, program: ProgramConfig) -> None:
         was_up = runner.snapshot.want is lc.Want.UP
