@@ -79,6 +79,7 @@ async def test_a_run_still_going_makes_the_next_one_skip(tmp_path: Path) -> None
             while "schedule_skipped" not in await history_kinds(supervisor, "long"):
                 await supervisor.store.wait_attempt()  # the next write, whatever it holds
         assert (await history_kinds(supervisor, "long")).count("spawned") == 1
+        assert list(supervisor.runners) == ["long"]  # no run beside it without overlap
         await supervisor.stop(["long"])
         (long,) = supervisor.status(["long"])
         assert long.next_run is None  # paused by the operator
