@@ -142,7 +142,7 @@ class Scheduler:
             if runner.program.overlap:
                 refused = self._overlap(runner)
                 if refused is None:
-                    log.info("%s: starting the run due at %s beside the previous", name, _when(due))
+                    log.info("%s: the run due at %s started beside the previous", name, _when(due))
                     return
                 why = refused
             reason = f"the run due at {_when(due)} is skipped: {why}"

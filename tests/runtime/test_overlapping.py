@@ -120,11 +120,22 @@ async def test_a_due_run_goes_beside_the_one_still_going_up_to_the_bound(tmp_pat
         assert stopped.next_run is None  # paused by the operator
 
 
-async def test_a_reload_that_removes_the_program_stops_every_run(tmp_path: Path) -> None:
+async def test_a_reload_that_restarts_or_removes_the_program_stops_every_run(
+    tmp_path: Path,
+) -> None:
     async with supervising(tmp_path, OVERLAPPING, boot=False) as supervisor:
         with supervisor.events.subscribe() as sub, trio.fail_after(40):
             await supervisor.boot()
             await running(sub.receive, {"long", "long:1"})
+            pids = [r.pid for r in supervisor.status(["long"])]
+            extra = supervisor.runners["long:1"]
+            write_config(tmp_path, OVERLAPPING.replace('"3600"', '"3601"'))
+            (changed,) = (await supervisor.reload()).programs
+            assert changed.restart
+            assert all(pid is not None and gone(pid) for pid in pids)
+            await forgotten(supervisor, extra)
+
+            await running(sub.receive, {"long", "long:1"})  # the schedule goes on
             pids = [r.pid for r in supervisor.status(["long"])]
             write_config(tmp_path, OTHER)
             await supervisor.reload()
