@@ -208,8 +208,8 @@ class Supervisor:
         return sorted({*self.runners, *(n for n in self.config.programs if self.replicated(n))})
 
     def ordered(self, runners: Iterable[ProgramRunner]) -> list[ProgramRunner]:
-        """Runners in config order, a program's instances by index (without replicas: as
-        given, the order they were added in)."""
+        """Runners in config order, a program's instances (or extra runs) by index (without
+        either: as given, the order they were added in)."""
         if not self.overlapping and all(p.replicas is None for p in self.config.programs.values()):
             return list(runners)
         order = {name: i for i, name in enumerate(self.config.programs)}
