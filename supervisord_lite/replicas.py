@@ -10,7 +10,8 @@ instance keeps the program's name and its command is taken as written.
 
 A scheduled program with ``overlap`` (not replicated) runs a due run that finds the previous
 one still going as an extra run ``NAME:i`` (``extra_run``), i >= 1, beside the program's own
-runner ``NAME``: the same command and settings, log files of its own, no schedule of its own.
+runner ``NAME``: the same command and settings, log files of its own, no schedule or watched
+files of its own.
 
 Program names hold no ``:`` (config.py), so ``NAME:i`` never collides with a program's name,
 and ``NAME`` alone can stand for all of a program's instances. Pure.
@@ -98,8 +99,9 @@ def instance(program: ProgramConfig, index: int) -> ProgramConfig:
 
 
 def extra_run(program: ProgramConfig, index: int) -> ProgramConfig:
-    """Extra run ``index`` (>= 1) of an overlapping program: named ``NAME:index``, unscheduled
-    (the program's runner keeps the schedule), each log file beside the program's with
+    """Extra run ``index`` (>= 1) of an overlapping program: named ``NAME:index``, with no
+    schedule and no watched files (the program's runner keeps them), each log file beside the
+    program's with
     ``:index`` after the name's first part (``report.stdout.log`` -> ``report:1.stdout.log``),
     so no two runs write one file."""
     suffix = f":{index}"
@@ -115,7 +117,13 @@ def extra_run(program: ProgramConfig, index: int) -> ProgramConfig:
         program.log, stdout=path(program.log.stdout), stderr=path(program.log.stderr)
     )
     return msgspec.structs.replace(
-        program, name=instance_name(program.name, index), schedule=None, every=None, log=log
+        program,
+        name=instance_name(program.name, index),
+        schedule=None,
+        every=None,
+        watch=(),
+        reload_check=None,
+        log=log,
     )
 
 

@@ -38,7 +38,8 @@ def test_overlap_is_off_and_bounded_by_default() -> None:
 def test_an_extra_run_has_a_name_and_log_files_of_its_own_and_no_schedule() -> None:
     config = load(
         '[daemon]\nlog_dir = "/logs"\n[programs.job]\ncommand = ["job", "{replica}"]\n'
-        'every = "1m"\noverlap = true\nlog = { stderr = "/var/log/job-errors" }\n',
+        'every = "1m"\noverlap = true\nlog = { stderr = "/var/log/job-errors" }\n'
+        'watch = ["/srv/job/*.py"]\n',
     )
     job = config.programs["job"]
     extra = extra_run(job, 2)
@@ -46,7 +47,7 @@ def test_an_extra_run_has_a_name_and_log_files_of_its_own_and_no_schedule() -> N
     assert extra.command == job.command  # not a replica: nothing is expanded
     assert extra.log.stdout == "/logs/job:2.stdout.log"
     assert extra.log.stderr == "/var/log/job-errors:2"
-    assert (extra.schedule, extra.every) == (None, None)
+    assert (extra.schedule, extra.every, extra.watch) == (None, None, ())
     assert not extra.scheduled
 
 
