@@ -84,6 +84,9 @@ class OverlappingRuns:
         """The run is over: let its hooks finish and its logs drain, then forget it (unless
         the daemon is shutting down: its shutdown retires every runner it holds)."""
         await extra.wait_hooks()
+        if extra.snapshot.state not in _OVER:  # an operator started it again meanwhile
+            extra.watch(functools.partial(self._stepped, extra))
+            return
         extra.retire()
         await extra.finished.wait()
         sup = self._sup
