@@ -101,9 +101,8 @@ def instance(program: ProgramConfig, index: int) -> ProgramConfig:
 def extra_run(program: ProgramConfig, index: int) -> ProgramConfig:
     """Extra run ``index`` (>= 1) of an overlapping program: named ``NAME:index``, with no
     schedule and no watched files (the program's runner keeps them), each log file beside the
-    program's with
-    ``:index`` after the name's first part (``report.stdout.log`` -> ``report:1.stdout.log``),
-    so no two runs write one file."""
+    program's with ``:index`` after the name's first part (``report.stdout.log`` ->
+    ``report:1.stdout.log``), so no two runs write one file."""
     suffix = f":{index}"
 
     def path(target: str | None) -> str | None:
