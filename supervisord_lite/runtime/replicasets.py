@@ -22,6 +22,7 @@ from supervisord_lite import lifecycle as lc
 from supervisord_lite.errors import BadRequest, NoSuchProgram
 from supervisord_lite.protocol.messages import ActionResult
 from supervisord_lite.replicas import instance, instances, program_of
+from supervisord_lite.runtime import runner_requests
 from supervisord_lite.runtime.concurrently import gather
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.store_records import EventRecorded, ReplicasSet
@@ -74,7 +75,7 @@ async def scale_to(
         doomed = running[count:]
 
         async def remove(runner: ProgramRunner) -> ActionResult:
-            result = await sup.stop_one(runner)
+            result = await runner_requests.stop_one(sup, runner)
             await runner.wait_hooks()  # its post_stop, before the runner goes
             runner.retire()
             await runner.finished.wait()
@@ -91,7 +92,9 @@ async def scale_to(
     sup.gate.refresh()
     for runner in added:
         sup.intents.record(runner.name, lc.Want.UP)
-    started = await gather([functools.partial(sup.start_one, r, wait) for r in added])
+    started = await gather(
+        [functools.partial(runner_requests.start_one, sup, r, wait) for r in added]
+    )
     return tuple(
         ActionResult(name=r.name, ok=r.ok, state=r.state, message="added") for r in started
     )
@@ -144,7 +147,7 @@ async def rolling_restart(
         size = max_unavailable or members[0].program.max_unavailable
         batches.extend(members[i : i + size] for i in range(0, len(members), size))
     for n, batch in enumerate(batches):
-        done = await gather([functools.partial(sup.restart_one, r) for r in batch])
+        done = await gather([functools.partial(runner_requests.restart_one, sup, r) for r in batch])
         results.extend(done)
         failed = [r.name for r in done if not r.ok]
         if failed:

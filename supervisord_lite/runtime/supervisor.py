@@ -1,7 +1,6 @@
 """Supervisor: owns the ProgramRunners, applies the config and reloads, shuts down in order.
 
-Requests never reach into a runner's state: they send it an event and hear the steps from that
-event on, until ``lifecycle.judge`` says the program reached the goal or clearly failed to.
+A request names programs; each runner then hears it as an event (runner_requests.py).
 Priority orders the work: higher priorities are started first and stopped last.
 """
 
@@ -27,7 +26,7 @@ from supervisord_lite.protocol.messages import (
 )
 from supervisord_lite.reloadplan import DAEMON_FIELDS, ProgramPlan, ReloadPlan, plan
 from supervisord_lite.replicas import instances, program_of, split_instance
-from supervisord_lite.runtime import replicasets
+from supervisord_lite.runtime import replicasets, runner_requests
 from supervisord_lite.runtime.attributes import host_problems
 from supervisord_lite.runtime.concurrently import gather
 from supervisord_lite.runtime.containment import terminate
@@ -57,25 +56,6 @@ if TYPE_CHECKING:
 #: Spawns in flight at once. More do not start programs faster (a spawn is CPU-bound in the
 #: daemon) and cost memory while they queue.
 SPAWN_SLOTS = 4
-
-
-class _Request:
-    """A start, stop or restart waiting for its verdict: a watcher of its runner."""
-
-    __slots__ = ("done", "goal", "policy", "verdict")
-
-    def __init__(self, goal: lc.Want, policy: lc.Policy) -> None:
-        self.goal = goal
-        self.policy = policy
-        self.verdict: lc.Verdict | None = None
-        self.done = trio.Event()
-
-    def __call__(self, entered: tuple[lc.State, ...], snap: lc.Snapshot) -> bool:
-        self.verdict = lc.judge(self.goal, entered, snap, self.policy)
-        if self.verdict is None:
-            return False
-        self.done.set()
-        return True
 
 
 class Supervisor:
@@ -330,7 +310,7 @@ class Supervisor:
         self._refuse_when_shutting_down()
         runners = self.lookup(names, every=every)
         self._intend(runners, lc.Want.UP)
-        return await self._act(runners, self.start_one, wait)
+        return await self._act(runners, runner_requests.start_one, wait)
 
     async def stop(
         self,
@@ -362,14 +342,16 @@ class Supervisor:
                     f"{', '.join(mine)} depend on it: stop them first, or stop with"
                     " --with-dependents"
                 )
-                refused.append(self._result(runner, ok=not mine, message=message if mine else ""))
+                refused.append(
+                    runner_requests.result(runner, ok=not mine, message=message if mine else "")
+                )
             if any(not r.ok for r in refused):
                 return tuple(refused)
         self._intend([*runners, *(self.runners[d] for d in up)], lc.Want.DOWN)
         results: list[ActionResult] = []
         for level in reversed(self.gate.graph.levels([*asked, *up])):
             batch = [self.runners[n] for n in level if n in asked or n in up]
-            results.extend(await self._act(batch, self.stop_one, wait))
+            results.extend(await self._act(batch, runner_requests.stop_one, wait))
         order = {name: i for i, name in enumerate([r.name for r in runners])}
         return tuple(sorted(results, key=lambda r: order.get(r.name, -1)))
 
@@ -388,7 +370,7 @@ class Supervisor:
         runners = self.lookup(names, every=every)
         self._intend(runners, lc.Want.UP)
         if not rolling:
-            return await self._act(runners, self.restart_one, wait)
+            return await self._act(runners, runner_requests.restart_one, wait)
         async with self._reload_lock:
             return await replicasets.rolling_restart(self, runners, max_unavailable)
 
@@ -479,88 +461,15 @@ class Supervisor:
         """The named programs that are not in ``state`` now."""
         return [r.name for r in self.lookup(names) if r.snapshot.state != state]
 
-    # -- one program --------------------------------------------------------------------------
+    # -- acting on runners -------------------------------------------------------------------
 
     async def _act(
         self,
         runners: list[ProgramRunner],
-        action: Callable[[ProgramRunner, bool], Awaitable[ActionResult]],
+        action: Callable[[Supervisor, ProgramRunner, bool], Awaitable[ActionResult]],
         wait: bool,
     ) -> tuple[ActionResult, ...]:
-        return tuple(await gather([functools.partial(action, r, wait) for r in runners]))
-
-    async def start_one(self, runner: ProgramRunner, wait: bool = True) -> ActionResult:
-        if runner.snapshot.state is lc.State.RUNNING:
-            runner.send(lc.WantUp())
-            return self._result(runner, ok=True, message="already running")
-        needed = self._start_dependencies(runner)
-        first = f"; started first: {', '.join(needed)}" if needed else ""
-        request = _Request(lc.Want.UP, runner.policy)
-        runner.watch(request)
-        try:
-            hold = self.gate.want_up(runner)
-            if not wait:
-                under_way = runner.waiting_for if hold is not None else "starting"
-                return self._result(runner, ok=True, message=under_way + first)
-            if hold is not None:
-                await _first_of(request.done, hold.failed)
-                if not request.done.is_set():
-                    self.gate.release(runner.name)
-                    return self._result(runner, ok=False, message=hold.reason)
-            await request.done.wait()
-        finally:
-            runner.unwatch(request)
-        verdict = request.verdict
-        assert verdict is not None
-        return ActionResult(
-            name=runner.name, ok=verdict.ok, state=verdict.state, message=verdict.message + first
-        )
-
-    def _start_dependencies(self, runner: ProgramRunner) -> list[str]:
-        """Want up what ``runner`` needs and nobody wants up yet, dependencies first; their
-        names."""
-        started = []
-        for level in self.gate.graph.levels([runner.name]):
-            for name in level:
-                other = self.runners[name]
-                if name != runner.name and other.snapshot.want is lc.Want.DOWN:
-                    self.gate.want_up(other)
-                    started.append(name)
-        return started
-
-    async def stop_one(self, runner: ProgramRunner, wait: bool = True) -> ActionResult:
-        self.gate.release(runner.name)
-        if runner.snapshot.state is lc.State.STOPPED:
-            runner.send(lc.WantDown())
-            return self._result(runner, ok=True, message="already stopped")
-        return await self._request(runner, lc.WantDown(), lc.Want.DOWN, wait, "stopping")
-
-    async def restart_one(self, runner: ProgramRunner, wait: bool = True) -> ActionResult:
-        return await self._request(runner, lc.Restart(), lc.Want.UP, wait, "restarting")
-
-    async def _request(
-        self, runner: ProgramRunner, event: lc.Event, goal: lc.Want, wait: bool, under_way: str
-    ) -> ActionResult:
-        """Send ``event``; with ``wait``, hear the steps from it on until one settles ``goal``
-        (``lifecycle.judge``), else answer ``under_way`` at once."""
-        if not wait:
-            runner.send(event)
-            return self._result(runner, ok=True, message=under_way)
-        request = _Request(goal, runner.policy)
-        runner.watch(request)
-        try:
-            runner.send(event)
-            await request.done.wait()
-        finally:
-            runner.unwatch(request)
-        verdict = request.verdict
-        assert verdict is not None
-        return ActionResult(
-            name=runner.name, ok=verdict.ok, state=verdict.state, message=verdict.message
-        )
-
-    def _result(self, runner: ProgramRunner, ok: bool, message: str = "") -> ActionResult:
-        return ActionResult(name=runner.name, ok=ok, state=runner.snapshot.state, message=message)
+        return tuple(await gather([functools.partial(action, self, r, wait) for r in runners]))
 
     def _refuse_when_shutting_down(self) -> None:
         if self.shutting_down:
@@ -663,7 +572,7 @@ class Supervisor:
             nursery.start_soon(replace, self, before, after)
         elif program.restart:
             for extra in self.overlapping.of(program.name):  # forgotten once stopped
-                nursery.start_soon(self.stop_one, extra, True)
+                nursery.start_soon(runner_requests.stop_one, self, extra, True)
             nursery.start_soon(self.replace_runner, self.runners[program.name], after)
         else:
             self.runners[program.name].update(after)
@@ -704,7 +613,7 @@ class Supervisor:
         return daemon
 
     async def retire_runner(self, runner: ProgramRunner, keep_name: bool = False) -> None:
-        await self.stop_one(runner, True)
+        await runner_requests.stop_one(self, runner, True)
         await runner.wait_hooks()
         runner.retire()
         await runner.finished.wait()
@@ -731,7 +640,9 @@ class Supervisor:
         for level in reversed(self.gate.graph.levels()):
             in_level = [self.runners[n] for n in level if n in self.runners]
             for group in self._by_priority(in_level, descending=False):
-                await gather([functools.partial(self.stop_one, r, True) for r in group])
+                await gather(
+                    [functools.partial(runner_requests.stop_one, self, r, True) for r in group]
+                )
         for runner in self.runners.values():
             await runner.wait_hooks()  # a post_stop under way (each bounded by its timeout)
         for runner in self.runners.values():
@@ -781,17 +692,3 @@ def _log_program(program: ProgramPlan) -> None:
     changes = ", ".join(f"{c.field} {c.old} -> {c.new} ({c.effect})" for c in program.changes)
     action = "restarting" if program.restart else "applied without a restart"
     log.info("reload: %s: %s; %s", program.name, changes, action)
-
-
-async def _first_of(*events: trio.Event) -> None:
-    """Return once any of ``events`` is set."""
-    if any(e.is_set() for e in events):
-        return
-    async with trio.open_nursery() as nursery:
-
-        async def wait(event: trio.Event) -> None:
-            await event.wait()
-            nursery.cancel_scope.cancel()
-
-        for event in events:
-            nursery.start_soon(wait, event)
