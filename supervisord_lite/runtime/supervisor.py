@@ -26,7 +26,7 @@ from supervisord_lite.protocol.messages import (
 )
 from supervisord_lite.reloadplan import DAEMON_FIELDS, ProgramPlan, ReloadPlan, plan
 from supervisord_lite.replicas import instances, program_of, split_instance
-from supervisord_lite.runtime import replicasets, runner_requests
+from supervisord_lite.runtime import replicasets, runner_requests, waiting
 from supervisord_lite.runtime.attributes import host_problems
 from supervisord_lite.runtime.concurrently import gather
 from supervisord_lite.runtime.containment import terminate
@@ -395,67 +395,12 @@ class Supervisor:
     async def wait_state(
         self, names: Sequence[str], state: ProgramState
     ) -> tuple[ActionResult, ...]:
-        """Block until every named program is in ``state``; callers bound the wait."""
-        runners = self.lookup(names)
-
-        async def one(runner: ProgramRunner) -> ActionResult:
-            if runner.snapshot.state is not state:
-                reached = trio.Event()
-
-                def watcher(entered: tuple[lc.State, ...], snap: lc.Snapshot) -> bool:
-                    if state in entered or snap.state is state:
-                        reached.set()
-                    return reached.is_set()
-
-                runner.watch(watcher)
-                try:
-                    await reached.wait()
-                finally:
-                    runner.unwatch(watcher)
-            return ActionResult(name=runner.name, ok=True, state=state)
-
-        return tuple(await gather([functools.partial(one, r) for r in runners]))
+        """Block until every named program is in ``state`` (waiting.py); callers bound it."""
+        return await waiting.wait_state(self.lookup(names), state)
 
     async def wait_ready(self, names: Sequence[str]) -> tuple[ActionResult, ...]:
-        """Block until every named program is ready (RUNNING); one that can no longer get
-        there (FATAL, or held by a dependency that failed) answers at once, not ok, with why."""
-        runners = self.lookup(names)
-
-        def verdict(runner: ProgramRunner) -> ActionResult | None:
-            snap = runner.snapshot
-            if snap.state is lc.State.RUNNING:
-                return ActionResult(name=runner.name, ok=True, state=snap.state)
-            if snap.state is lc.State.FATAL:
-                why = snap.message or "FATAL"
-                return ActionResult(name=runner.name, ok=False, state=snap.state, message=why)
-            failed = self.gate.failure(runner.name)
-            if failed:
-                return ActionResult(name=runner.name, ok=False, state=snap.state, message=failed)
-            return None
-
-        async def one(runner: ProgramRunner) -> ActionResult:
-            settled = verdict(runner)
-            if settled is not None:
-                return settled
-            done = trio.Event()
-
-            def watcher(entered: tuple[lc.State, ...], snap: lc.Snapshot) -> bool:
-                if lc.State.RUNNING in entered or verdict(runner) is not None:
-                    done.set()
-                return done.is_set()
-
-            runner.watch(watcher)
-            unsubscribe = self.gate.on_failure(runner.name, done.set)
-            try:
-                await done.wait()
-            finally:
-                runner.unwatch(watcher)
-                unsubscribe()
-            return verdict(runner) or ActionResult(
-                name=runner.name, ok=True, state=lc.State.RUNNING
-            )
-
-        return tuple(await gather([functools.partial(one, r) for r in runners]))
+        """Block until every named program is ready, or can no longer be (waiting.py)."""
+        return await waiting.wait_ready(self.gate, self.lookup(names))
 
     def not_in_state(self, names: Sequence[str], state: ProgramState) -> list[str]:
         """The named programs that are not in ``state`` now."""
