@@ -26,7 +26,7 @@ from supervisord_lite.protocol.messages import (
 )
 from supervisord_lite.reloadplan import DAEMON_FIELDS, ProgramPlan, ReloadPlan, plan
 from supervisord_lite.replicas import instances, program_of, split_instance
-from supervisord_lite.runtime import replicasets, runner_requests, waiting
+from supervisord_lite.runtime import exit_rules, replicasets, runner_requests, waiting
 from supervisord_lite.runtime.attributes import host_problems
 from supervisord_lite.runtime.concurrently import gather
 from supervisord_lite.runtime.containment import terminate
@@ -102,14 +102,15 @@ class Supervisor:
             deadlines=deadlines,
             spawn_slots=trio.CapacityLimiter(SPAWN_SLOTS),
             notify=NotifySockets(notify_folder(config), fdwatch, nursery),
-            on_state=self._state_changed,
+            on_state=functools.partial(exit_rules.state_changed, self),
             listeners=self.listeners,
         )
         #: Why and with which status the daemon ends on its own (daemon_exit.py), once it does.
         self.ending: daemon_exit.Ending | None = None
         #: Called once ``ending`` is set (the daemon's shutdown).
         self.on_ending: Callable[[], None] | None = None
-        self._booted = False
+        #: Whether ``boot`` is over (the ``all-exited`` rule waits for it: exit_rules.py).
+        self.booted = False
         self._loaded = False
         #: The operator's last start or stop of each program (intent.py).
         self.intents = Intents(store, self.services.wall_clock)
@@ -260,49 +261,8 @@ class Supervisor:
             sent = [r for r in group if self.gate.want_up(r) is None]
             for runner in sent:
                 await runner.wait_spawned()
-        self._booted = True
-        self._judge_exit(None)
-
-    # -- the daemon's own end -----------------------------------------------------------------
-
-    def _state_changed(self, name: str) -> None:
-        runner = self.runners.get(name)
-        if runner is not None and runner.snapshot.state in (lc.State.EXITED, lc.State.FATAL):
-            self._judge_exit(runner if runner.program.critical else None)
-        elif runner is not None and runner.snapshot.state is lc.State.STOPPED:
-            self._judge_exit(None)
-
-    def _judge_exit(self, critical: ProgramRunner | None) -> None:
-        """Apply the daemon's exit rules (daemon_exit.py) after a program ended: ``critical``
-        is a critical program that did; all programs are looked at only for ``all-exited``."""
-        if self.ending is not None or self.shutting_down:
-            return
-        if critical is not None:
-            views = [self._end_view(critical)]
-        elif self.config.daemon.exit_when == "all-exited" and self._booted:
-            views = [self._end_view(r) for r in self.runners.values()]
-        else:
-            return
-        ending = daemon_exit.decide(self.config.daemon.exit_when, views, booted=self._booted)
-        if ending is None:
-            return
-        self.ending = ending
-        log.warning("%s: shutting down, exit status %d", ending.reason, ending.status)
-        if self.on_ending is not None:
-            self.on_ending()
-
-    def _end_view(self, runner: ProgramRunner) -> daemon_exit.ProgramEnd:
-        snap = runner.snapshot
-        blocked = self.gate.failure(runner.name)
-        return daemon_exit.ProgramEnd(
-            name=runner.name,
-            state=snap.state,
-            last_exit=snap.last_exit,
-            completed=snap.last_exit is not None and runner.policy.expects(snap.last_exit),
-            critical=runner.program.critical,
-            waiting=runner.waiting_for.startswith("waiting for") and not blocked,
-            blocked=bool(blocked),
-        )
+        self.booted = True
+        exit_rules.judge_exit(self, None)
 
     async def start(
         self, names: Sequence[str], *, every: bool = False, wait: bool = True
