@@ -16,18 +16,9 @@ import trio
 
 from supervisord_lite import daemon_exit
 from supervisord_lite import lifecycle as lc
-from supervisord_lite.config import Config, DaemonConfig, ProgramConfig, load_path
-from supervisord_lite.errors import ConfigError, NoSuchProgram, ShuttingDown, StoreError
-from supervisord_lite.protocol.messages import (
-    ActionResult,
-    DaemonEvent,
-    ProgramState,
-    ProgramStatus,
-)
-from supervisord_lite.reloadplan import DAEMON_FIELDS, ProgramPlan, ReloadPlan, plan
+from supervisord_lite.errors import NoSuchProgram, ShuttingDown, StoreError
 from supervisord_lite.replicas import instances, program_of, split_instance
-from supervisord_lite.runtime import exit_rules, replicasets, runner_requests, waiting
-from supervisord_lite.runtime.attributes import host_problems
+from supervisord_lite.runtime import exit_rules, reloading, replicasets, runner_requests, waiting
 from supervisord_lite.runtime.concurrently import gather
 from supervisord_lite.runtime.containment import terminate
 from supervisord_lite.runtime.daemonlog import log
@@ -47,6 +38,9 @@ from supervisord_lite.store import Store
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
 
+    from supervisord_lite.config import Config, DaemonConfig, ProgramConfig
+    from supervisord_lite.protocol.messages import ActionResult, ProgramState, ProgramStatus
+    from supervisord_lite.reloadplan import ReloadPlan
     from supervisord_lite.runtime.containment import Containment, RunScope
     from supervisord_lite.runtime.deadlines import Deadlines
     from supervisord_lite.runtime.eventlog import EventLog
@@ -380,142 +374,17 @@ class Supervisor:
         if self.shutting_down:
             raise ShuttingDown("the daemon is shutting down")
 
-    # -- reload -------------------------------------------------------------------------------
+    # -- reshaping the runners -----------------------------------------------------------------
 
     async def reload(self, *, dry_run: bool = False) -> ReloadPlan:
-        """Re-read the config file, work out the plan (reloadplan.py) and, unless ``dry_run``,
-        carry it out: added programs start (with ``autostart``), removed ones stop, changed
-        ones with a ``restart`` change restart (keeping whether the operator wanted them up),
-        the others take their new settings in place; ``live`` ``[daemon]`` settings apply,
-        ``daemon-restart`` ones keep their running value.
+        """Re-read the config file and, unless ``dry_run``, carry out the plan (reloading.py).
 
         Raises:
-            ConfigError: the new file is invalid; the running config stays in force (and the
-                refusal is in the daemon's log, whoever asked).
+            ConfigError: the new file is invalid; the running config stays in force.
         """
         self._refuse_when_shutting_down()
         async with self._reload_lock:
-            try:
-                new = await trio.to_thread.run_sync(load_path, self.config.source)
-                problems = self.containment.problems(new) + host_problems(new)
-                if problems:
-                    raise ConfigError(new.source, problems)
-            except ConfigError as exc:
-                log.error("reload refused, the running config stays in force:\n%s", exc)
-                raise
-            todo = plan(self.config, new)
-            if dry_run:
-                return todo
-            try:
-                self.listeners.bind(new)
-            except ConfigError as exc:
-                log.error("reload refused, the running config stays in force:\n%s", exc)
-                raise
-            self.containment.enable_controllers(new)
-            previous = self.config
-            self.config = Config(
-                daemon=await self._apply_daemon(todo, new.daemon),
-                programs=new.programs,
-                source=new.source,
-                base_dir=new.base_dir,
-                webhooks=new.webhooks,
-            )
-            for apply in self.config_appliers:
-                apply(self.config)
-            added = todo.names("added")
-            async with trio.open_nursery() as nursery:
-                for program in todo.programs:
-                    _log_program(program)
-                    self._carry_out(program, previous, new, nursery)
-                for name in added:
-                    for each in instances(new.programs[name]):
-                        self.add(each)
-                self.gate.refresh()
-                for name in added:
-                    if self.intents.wants_up(new.programs[name]):
-                        for runner in self.lookup([name]):
-                            self.gate.want_up(runner)
-            self.scheduler.refresh()
-            self.watches.refresh()
-            self.listeners.keep_only(new)
-            changed = [p for p in todo.programs if p.fate == "changed"]
-            said = "{} added, {} removed, {} changed ({} restarted), {} unchanged".format(
-                len(added),
-                len(todo.names("removed")),
-                len(changed),
-                sum(p.restart for p in changed),
-                len(todo.names("unchanged")),
-            )
-            log.info("reload: %s", said)
-            self.events.publish(
-                DaemonEvent(
-                    change="reload",
-                    at=self.services.wall_clock(),
-                    message=said,
-                    names=(*added, *todo.names("removed"), *(p.name for p in changed)),
-                )
-            )
-            return todo
-
-    def _carry_out(
-        self, program: ProgramPlan, previous: Config, new: Config, nursery: trio.Nursery
-    ) -> None:
-        """One removed or changed program of a reload: retire it, replace it, or update it."""
-        before = previous.programs.get(program.name)
-        after = new.programs.get(program.name)
-        if program.fate == "removed" and before is not None:
-            self.intents.forget(program.name)
-            for runner in self.instances_of(program.name):
-                self.intents.forget(runner.name)
-                nursery.start_soon(self.retire_runner, runner)
-            if before.replicas is not None:
-                replicasets.forget(self, program.name)
-        elif program.fate != "changed" or before is None or after is None:
-            return
-        elif before.replicas is not None or after.replicas is not None:
-            replace = functools.partial(replicasets.replace, restart=program.restart)
-            nursery.start_soon(replace, self, before, after)
-        elif program.restart:
-            for extra in self.overlapping.of(program.name):  # forgotten once stopped
-                nursery.start_soon(runner_requests.stop_one, self, extra, True)
-            nursery.start_soon(self.replace_runner, self.runners[program.name], after)
-        else:
-            self.runners[program.name].update(after)
-
-    async def _apply_daemon(self, todo: ReloadPlan, new: DaemonConfig) -> DaemonConfig:
-        """The ``[daemon]`` settings from now on: the ``live`` changes applied (the store's
-        retention, the control server's through ``daemon_appliers``), the others kept at their
-        running value until the daemon restarts."""
-        live = {
-            c.field: getattr(new, c.field)
-            for c in todo.daemon
-            if c.effect == "live" and c.field in DAEMON_FIELDS  # not webhooks: config_appliers
-        }
-        daemon = msgspec.structs.replace(self.config.daemon, **live)
-        for change in todo.daemon:
-            if change.effect == "live":
-                log.info(
-                    "reload: [daemon] %s %s -> %s, applied", change.field, change.old, change.new
-                )
-            else:
-                log.warning(
-                    "reload: [daemon] %s %s -> %s needs a daemon restart; %s stays in force",
-                    change.field,
-                    change.old,
-                    change.new,
-                    change.old,
-                )
-        if live.keys() & {"history_runs", "event_log_max", "event_log_max_age"}:
-
-            def retain(store: Store) -> None:
-                store.keep_runs = daemon.history_runs
-                store.keep_events = daemon.event_log_max
-                store.keep_event_seconds = daemon.event_log_max_age
-
-            await self.store.query(retain)
-        for apply in self.daemon_appliers:
-            apply(daemon)
-        return daemon
+            return await reloading.reload(self, dry_run=dry_run)
 
     async def retire_runner(self, runner: ProgramRunner, keep_name: bool = False) -> None:
         await runner_requests.stop_one(self, runner, True)
@@ -588,12 +457,3 @@ class Supervisor:
                 await runner.finished.wait()
         finally:
             self.listeners.close()
-
-
-def _log_program(program: ProgramPlan) -> None:
-    """One line per changed program of a reload: what changes and whether it restarts."""
-    if program.fate != "changed":
-        return
-    changes = ", ".join(f"{c.field} {c.old} -> {c.new} ({c.effect})" for c in program.changes)
-    action = "restarting" if program.restart else "applied without a restart"
-    log.info("reload: %s: %s; %s", program.name, changes, action)
