@@ -7,7 +7,6 @@ Priority orders the work: higher priorities are started first and stopped last.
 from __future__ import annotations
 
 import functools
-import itertools
 import time
 from typing import TYPE_CHECKING
 
@@ -16,12 +15,17 @@ import trio
 
 from supervisord_lite import daemon_exit
 from supervisord_lite import lifecycle as lc
-from supervisord_lite.errors import NoSuchProgram, ShuttingDown, StoreError
+from supervisord_lite.errors import NoSuchProgram, ShuttingDown
 from supervisord_lite.replicas import instances, program_of, split_instance
-from supervisord_lite.runtime import exit_rules, reloading, replicasets, runner_requests, waiting
+from supervisord_lite.runtime import (
+    boot_and_shutdown,
+    exit_rules,
+    reloading,
+    replicasets,
+    runner_requests,
+    waiting,
+)
 from supervisord_lite.runtime.concurrently import gather
-from supervisord_lite.runtime.containment import terminate
-from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.dependencies import DependencyGate
 from supervisord_lite.runtime.fdwatch import FdWatch
 from supervisord_lite.runtime.intent import Intents
@@ -33,7 +37,6 @@ from supervisord_lite.runtime.program import ProgramRunner
 from supervisord_lite.runtime.scheduler import Scheduler
 from supervisord_lite.runtime.services import RunnerServices
 from supervisord_lite.runtime.watching import Watches
-from supervisord_lite.store import Store
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
     from supervisord_lite.config import Config, DaemonConfig, ProgramConfig
     from supervisord_lite.protocol.messages import ActionResult, ProgramState, ProgramStatus
     from supervisord_lite.reloadplan import ReloadPlan
-    from supervisord_lite.runtime.containment import Containment, RunScope
+    from supervisord_lite.runtime.containment import Containment
     from supervisord_lite.runtime.deadlines import Deadlines
     from supervisord_lite.runtime.eventlog import EventLog
     from supervisord_lite.runtime.storewriter import StoreWriter
@@ -196,12 +199,6 @@ class Supervisor:
 
         return sorted(runners, key=key)
 
-    def _by_priority(
-        self, runners: Sequence[ProgramRunner], *, descending: bool
-    ) -> list[list[ProgramRunner]]:
-        ordered = sorted(runners, key=lambda r: r.program.priority, reverse=descending)
-        return [list(g) for _, g in itertools.groupby(ordered, key=lambda r: r.program.priority)]
-
     # -- requests -----------------------------------------------------------------------------
 
     def status(
@@ -226,37 +223,6 @@ class Supervisor:
         if intent is None and next_run is None and check is None:
             return status
         return msgspec.structs.replace(status, intent=intent, next_run=next_run, reload_check=check)
-
-    async def load_state(self) -> None:
-        """Read what the store keeps for the programs (the replicated programs' instance
-        counts, the operator's intents, the scheduled programs' last runs) and arm the
-        schedules and watches; once, before the control server answers, so no client sees a
-        program before the daemon knows what it wants."""
-        if self._loaded:
-            return
-        self._loaded = True
-        try:
-            kept = await self.store.query(Store.replica_counts)
-        except StoreError as exc:
-            log.error("cannot read the kept replica counts, the config's apply: %s", exc)
-        else:
-            replicasets.restore(self, kept)
-        await self.intents.load(self.runners)
-        await self.scheduler.open()
-        self.watches.refresh()
-
-    async def boot(self) -> None:
-        """Start the programs the operator's intent (intent.py), or else ``autostart``, wants
-        up, a priority group at a time, highest first; return once each was spawned (or failed
-        to be), so READY=1 means the programs are launched."""
-        await self.load_state()
-        autostart = [r for r in self.runners.values() if self.intents.wants_up(r.program)]
-        for group in self._by_priority(autostart, descending=True):
-            sent = [r for r in group if self.gate.want_up(r) is None]
-            for runner in sent:
-                await runner.wait_spawned()
-        self.booted = True
-        exit_rules.judge_exit(self, None)
 
     async def start(
         self, names: Sequence[str], *, every: bool = False, wait: bool = True
@@ -403,57 +369,31 @@ class Supervisor:
         if self.intents.wants_up(program, was_up=was_up):
             self.gate.want_up(fresh)
 
-    # -- shutdown -----------------------------------------------------------------------------
+    # -- boot and shutdown --------------------------------------------------------------------
+
+    async def load_state(self) -> None:
+        """Read what the store keeps for the programs, once, before the control server
+        answers (boot_and_shutdown.py)."""
+        if self._loaded:
+            return
+        self._loaded = True
+        await boot_and_shutdown.load_state(self)
+
+    async def boot(self) -> None:
+        """Start the programs wanted up, a priority group at a time (boot_and_shutdown.py)."""
+        await self.load_state()
+        await boot_and_shutdown.boot(self)
 
     async def stop_all(self) -> None:
-        """Refuse new work, stop every program (lowest priority first, each priority group
-        concurrently) and retire the runners. Callers bound it with a cancel scope and then call
-        ``kill_survivors``."""
-        self.shutting_down = True
-        self.watches.close()
-        for level in reversed(self.gate.graph.levels()):
-            in_level = [self.runners[n] for n in level if n in self.runners]
-            for group in self._by_priority(in_level, descending=False):
-                await gather(
-                    [functools.partial(runner_requests.stop_one, self, r, True) for r in group]
-                )
-        for runner in self.runners.values():
-            await runner.wait_hooks()  # a post_stop under way (each bounded by its timeout)
-        for runner in self.runners.values():
-            runner.retire()
+        """Refuse new work and stop every program in order (boot_and_shutdown.py); callers
+        bound it and then call ``kill_survivors``."""
+        await boot_and_shutdown.stop_all(self)
 
     async def kill_survivors(self) -> list[str]:
-        """SIGKILL every run still alive through its containment (its cgroup, or its group,
-        their descendants and its escapees) and wait for them, each up to its program's
-        kill_timeout; the runs that were still alive, as "name (pgid N)"."""
-        owners = {
-            self.containment.marker(r.snapshot.run_id): r
-            for r in self.runners.values()
-            if r.snapshot.run_id is not None
-        }
-        fallback = max((r.program.kill_timeout for r in self.runners.values()), default=0.0)
-        survivors = [s for s in list(self.containment.live.values()) if s.alive()]
-
-        async def kill(scope: RunScope) -> None:
-            owner = owners.get(scope.marker)
-            timeout = owner.program.kill_timeout if owner is not None else fallback
-            if not await terminate(scope, kill_timeout=timeout):
-                scope.release()
-
-        await gather([functools.partial(kill, s) for s in survivors])
-        for runner in self.runners.values():
-            runner.retire()
-        return [
-            f"{owner.name if (owner := owners.get(s.marker)) else s.marker} (pgid {s.pgid})"
-            for s in survivors
-        ]
+        """SIGKILL the runs still alive; them, as "name (pgid N)" (boot_and_shutdown.py)."""
+        return await boot_and_shutdown.kill_survivors(self)
 
     async def wait_retired(self) -> None:
-        """Wait until the retired runners' tasks ended; each first drains its log queues to
-        its files (bounded), so followers see a program's last output; then close the
-        handed-over sockets. Callers bound it."""
-        try:
-            for runner in list(self.runners.values()):
-                await runner.finished.wait()
-        finally:
-            self.listeners.close()
+        """Wait for the retired runners' tasks, then close the handed-over sockets
+        (boot_and_shutdown.py); callers bound it."""
+        await boot_and_shutdown.wait_retired(self)
