@@ -15,11 +15,12 @@ import trio
 
 from supervisord_lite import daemon_exit
 from supervisord_lite import lifecycle as lc
-from supervisord_lite.errors import NoSuchProgram, ShuttingDown
-from supervisord_lite.replicas import instances, program_of, split_instance
+from supervisord_lite.errors import ShuttingDown
+from supervisord_lite.replicas import instances
 from supervisord_lite.runtime import (
     boot_and_shutdown,
     exit_rules,
+    naming,
     reloading,
     replicasets,
     runner_requests,
@@ -143,61 +144,24 @@ class Supervisor:
         return runner
 
     def lookup(self, names: Iterable[str], *, every: bool = False) -> list[ProgramRunner]:
-        """The runners for ``names`` (all of them, in config order, with ``every``); a
-        replicated program's name stands for all its instances, ``NAME:i`` for one, and an
-        overlapping program's for its extra runs too (overlapping.py).
+        """The runners ``names`` stand for (naming.py).
 
         Raises:
             NoSuchProgram: some names are unknown; the error lists the known ones.
         """
-        if every:
-            return self.ordered(self.runners.values())
-        found: dict[str, ProgramRunner] = {}
-        missing = []
-        for name in dict.fromkeys(names):
-            if name in self.runners:
-                found[name] = self.runners[name]
-                found.update((r.name, r) for r in self.overlapping.of(name))
-            elif self.replicated(name):
-                found.update((r.name, r) for r in self.instances_of(name))
-            else:
-                missing.append(name)
-        if missing:
-            raise NoSuchProgram(missing, self.known_names())
-        return list(found.values())
-
-    def replicated(self, name: str) -> bool:
-        """Whether ``name`` is a program of the config that runs instances (``replicas``)."""
-        program = self.config.programs.get(name)
-        return program is not None and program.replicas is not None
+        return naming.lookup(self, names, every=every)
 
     def has_instances(self, name: str) -> bool:
-        """Whether ``name`` is a program whose runs go by ``NAME:i`` names: a replicated
-        one, or one with ``overlap`` (its extra runs, overlapping.py)."""
-        program = self.config.programs.get(name)
-        return program is not None and (program.replicas is not None or program.overlap)
+        """Whether ``name``'s runs go by ``NAME:i`` names (naming.py)."""
+        return naming.has_instances(self.config, name)
 
     def instances_of(self, name: str) -> list[ProgramRunner]:
         """A replicated program's runners, by index."""
-        return self.ordered(r for r in self.runners.values() if program_of(r.name) == name)
+        return naming.instances_of(self, name)
 
     def known_names(self) -> list[str]:
         """What a request may name: each runner, and each replicated program."""
-        return sorted({*self.runners, *(n for n in self.config.programs if self.replicated(n))})
-
-    def ordered(self, runners: Iterable[ProgramRunner]) -> list[ProgramRunner]:
-        """Runners in config order, a program's instances (or extra runs) by index (without
-        either: as given, the order they were added in)."""
-        if not self.overlapping and all(p.replicas is None for p in self.config.programs.values()):
-            return list(runners)
-        order = {name: i for i, name in enumerate(self.config.programs)}
-
-        def key(runner: ProgramRunner) -> tuple[int, int]:
-            split = split_instance(runner.name)
-            program, index = split if split is not None else (runner.name, 0)
-            return order.get(program, len(order)), index
-
-        return sorted(runners, key=key)
+        return naming.known_names(self)
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -207,11 +171,13 @@ class Supervisor:
         """The named programs' status (all with no names), in config order; ``stats`` adds
         their log counters."""
         if not names:
-            return tuple(self._status_of(r, stats) for r in self.ordered(self.runners.values()))
+            return tuple(
+                self._status_of(r, stats) for r in naming.ordered(self, self.runners.values())
+            )
         wanted = {r.name for r in self.lookup(names)}
         return tuple(
             self._status_of(r, stats)
-            for r in self.ordered(self.runners.values())
+            for r in naming.ordered(self, self.runners.values())
             if r.name in wanted
         )
 
