@@ -15,7 +15,6 @@ rule (a critical program, ``exit_when``: daemon_exit.py), whose status is the ex
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import signal
 import time
@@ -25,18 +24,12 @@ import trio
 
 from supervisord_lite import __version__
 from supervisord_lite.errors import (
-    AlreadyRunning,
     ConfigError,
-    DaemonError,
     RecordsUnwritten,
-    StoreCorrupt,
     StoreError,
     SupervisorLiteError,
 )
 from supervisord_lite.protocol.messages import DaemonEvent
-from supervisord_lite.runtime.attributes import host_problems
-from supervisord_lite.runtime.cgroups import CgroupTree
-from supervisord_lite.runtime.containment import Containment, store_id
 from supervisord_lite.runtime.control import ControlServer
 from supervisord_lite.runtime.control_socket import bind_control_socket
 from supervisord_lite.runtime.daemonlog import configure, log
@@ -46,14 +39,13 @@ from supervisord_lite.runtime.handlers import Handlers
 from supervisord_lite.runtime.listeners import Listeners
 from supervisord_lite.runtime.logs.streams import CLOSE_GRACE
 from supervisord_lite.runtime.metrics import open_metrics
-from supervisord_lite.runtime.reaper import Reaper, become_subreaper
 from supervisord_lite.runtime.recovery import recover
 from supervisord_lite.runtime.sdnotify import Notifier, follow_status
+from supervisord_lite.runtime.startup import lock_state, open_containment, open_store, record_trees
 from supervisord_lite.runtime.storewriter import StoreWriter
 from supervisord_lite.runtime.supervisor import Supervisor
 from supervisord_lite.runtime.webhooks import Webhooks
-from supervisord_lite.store import Store
-from supervisord_lite.store_file import make_folder, move_aside
+from supervisord_lite.store_file import make_folder
 
 if TYPE_CHECKING:
     import socket
@@ -61,7 +53,9 @@ if TYPE_CHECKING:
 
     from supervisord_lite.config import Config
     from supervisord_lite.daemon_exit import Ending
+    from supervisord_lite.runtime.containment import Containment
     from supervisord_lite.runtime.metrics.endpoint import Metrics
+    from supervisord_lite.store import Store
 
 __all__ = ["EXIT_KILLED_AT_SHUTDOWN", "EXIT_OUTPUT_LOST", "run"]
 
@@ -106,116 +100,24 @@ def _summary(supervisor: Supervisor) -> str:
     return f"{len(supervisor.runners)} programs: {counts}"
 
 
-def _lock_state(state_db: str) -> tuple[int, list[str]]:
-    """Hold an exclusive lock beside the state store for the daemon's lifetime, so two daemons
-    never share one store (the second would take the first's runs for a crash's leftovers);
-    the lock's fd, and the cgroup trees the previous holder recorded (see ``_record_trees``).
-
-    Raises:
-        AlreadyRunning: another daemon holds the lock (its pid is in the lock file).
-    """
-    path = state_db + ".lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").partition("\n")[0].strip()
-        os.close(fd)
-        raise AlreadyRunning(state_db, int(holder) if holder.isdigit() else None) from exc
-    previous = os.pread(fd, 1 << 16, 0).decode(errors="replace").splitlines()[1:]
-    _record_trees(fd, [])
-    return fd, previous
-
-
-def _record_trees(lock: int, trees: list[str]) -> None:
-    """Write our pid and the cgroup trees a crash of ours would leave into the lock file, for
-    the next daemon's recovery: our own tree and those of crashed predecessors still in use."""
-    os.ftruncate(lock, 0)
-    os.pwrite(lock, "".join(f"{line}\n" for line in [str(os.getpid()), *trees]).encode(), 0)
-
-
-def _open_containment(config: Config) -> Containment:
-    """The subreaper always; a cgroup tree unless the config says ``subreaper``.
-
-    Raises:
-        DaemonError: ``containment = "cgroup"`` but no writable cgroup2 tree exists.
-        ConfigError: a program asks for a resource limit this host cannot enforce, or for a
-            process attribute this daemon may not grant.
-    """
-    if not become_subreaper():
-        log.warning("PR_SET_CHILD_SUBREAPER refused: escaped descendants cannot be adopted")
-    mode = config.daemon.containment
-    tree = CgroupTree.open() if mode != "subreaper" else None
-    if mode == "cgroup" and tree is None:
-        raise DaemonError("containment = 'cgroup' but no writable cgroup2 hierarchy was found")
-    containment = Containment(Reaper(), tree, store_id(config.daemon.state_db))
-    problems = containment.problems(config) + host_problems(config)
-    if problems:
-        if tree is not None:
-            tree.close()
-        raise ConfigError(config.source, problems)
-    containment.enable_controllers(config)
-    log.info(
-        "containment: %s%s",
-        containment.mechanism,
-        f" ({tree.root})" if tree is not None else " (process groups + child subreaper)",
-    )
-    return containment
-
-
-def _open_store(config: Config, reset: bool) -> Store:
-    """Open the state store; with ``reset``, a corrupt one is moved aside (kept, renamed with a
-    timestamp) and a fresh one takes its place. The caller holds the state lock.
-
-    Raises:
-        StoreCorrupt: the store is damaged and ``reset`` is false.
-        StoreError: it cannot be opened for another reason.
-    """
-    path = config.daemon.state_db
-    try:
-        return _store_at(config)
-    except StoreCorrupt as exc:
-        if not reset:
-            raise
-        log.error("state store %s is corrupt: %s", path, exc.problem)
-        aside = move_aside(path, time.strftime("%Y%m%dT%H%M%S"))
-        log.warning("the corrupt state store %s was moved to %s; starting a fresh one", path, aside)
-    return _store_at(config)
-
-
-def _store_at(config: Config) -> Store:
-    """Open the state store with the config's retention bounds.
-
-    Raises:
-        StoreError: see ``Store.open``.
-    """
-    daemon = config.daemon
-    return Store.open(
-        daemon.state_db,
-        keep_runs=daemon.history_runs,
-        keep_events=daemon.event_log_max,
-        keep_event_seconds=daemon.event_log_max_age,
-    )
-
-
 async def _main(config: Config, reset_store: bool) -> int:
     try:
         make_folder(config.daemon.state_db)
     except OSError as exc:
         raise StoreError(f"{config.daemon.state_db}: cannot create its folder: {exc}") from exc
-    lock, crashed_trees = _lock_state(config.daemon.state_db)
+    lock, crashed_trees = lock_state(config.daemon.state_db)
     store: Store | None = None
     try:
-        store = _open_store(config, reset_store)
+        store = open_store(config, reset_store)
         sock = bind_control_socket(config.daemon.socket, config.daemon.socket_mode)
         try:
             with open_metrics(config.daemon.metrics) as metrics:
-                containment = _open_containment(config)
+                containment = open_containment(config)
                 try:
                     own = [containment.tree.root] if containment.tree is not None else []
-                    _record_trees(lock, own + crashed_trees)
+                    record_trees(lock, own + crashed_trees)
                     left = await recover(store, config, containment, crashed_trees)
-                    _record_trees(lock, own + left)
+                    record_trees(lock, own + left)
                     listeners = Listeners()
                     try:
                         listeners.bind(config)  # a socket that cannot be bound: exit 2
