@@ -32,6 +32,12 @@ from supervisord_lite.errors import (
 from supervisord_lite.protocol.messages import DaemonEvent
 from supervisord_lite.runtime.control import ControlServer
 from supervisord_lite.runtime.control_socket import bind_control_socket
+from supervisord_lite.runtime.daemon_report import (
+    output_lost,
+    report_timeout,
+    stopped_event,
+    summary,
+)
 from supervisord_lite.runtime.daemonlog import configure, log
 from supervisord_lite.runtime.deadlines import Deadlines
 from supervisord_lite.runtime.eventlog import EventLog
@@ -89,15 +95,6 @@ def run(config: Config, *, reset_store: bool = False) -> int:
     """
     configure()
     return trio.run(_main, config, reset_store)
-
-
-def _summary(supervisor: Supervisor) -> str:
-    states: dict[str, int] = {}
-    for runner in supervisor.runners.values():
-        key = runner.snapshot.state.value.lower()
-        states[key] = states.get(key, 0) + 1
-    counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "no programs"
-    return f"{len(supervisor.runners)} programs: {counts}"
 
 
 async def _main(config: Config, reset_store: bool) -> int:
@@ -194,13 +191,11 @@ async def _serve(
                     if metrics is not None:
                         metrics.start(nursery, supervisor, writer, server, handlers)
                     nursery.start_soon(_watch_signals, signals, stop, supervisor, notifier)
-                    nursery.start_soon(
-                        follow_status, notifier, events, lambda: _summary(supervisor)
-                    )
+                    nursery.start_soon(follow_status, notifier, events, lambda: summary(supervisor))
                     log.info("supervisord-lite %d serving %s", os.getpid(), config.daemon.socket)
                     await supervisor.boot()
-                    notifier.ready(_summary(supervisor))
-                    log.info("ready: %s", _summary(supervisor))
+                    notifier.ready(summary(supervisor))
+                    log.info("ready: %s", summary(supervisor))
                     await stop.wait()
                     log.info("shutting down")
                     events.publish(
@@ -212,10 +207,10 @@ async def _serve(
                         await supervisor.stop_all()
                     if stopping.cancelled_caught:
                         killed = await supervisor.kill_survivors()
-                        _report_timeout(supervisor, timeout, killed)
+                        report_timeout(supervisor, timeout, killed)
                     with trio.move_on_after(CLOSE_GRACE + 1.0):
                         await supervisor.wait_retired()  # the log queues drain to their files
-                    lost = _output_lost(supervisor)
+                    lost = output_lost(supervisor)
                     ending = supervisor.ending
                     handlers.shutdown_finished(killed, lost)
                     supervisor.log_fanout.close()
@@ -226,7 +221,7 @@ async def _serve(
                         await handlers.wait_streams_closed()  # each follower gets its End
                     nursery.cancel_scope.cancel()
             finally:
-                events.publish(_stopped(killed, lost))
+                events.publish(stopped_event(killed, lost))
                 writer.close()
                 reaping.cancel()
                 timing.cancel()
@@ -250,41 +245,6 @@ async def _serve(
         return EXIT_OUTPUT_LOST
     log.info("exited cleanly")
     return 0
-
-
-def _stopped(killed: list[str], lost: int) -> DaemonEvent:
-    """The last event of the daemon's life: how the shutdown went."""
-    said = "stopped"
-    if killed:
-        said += f"; SIGKILLed at the shutdown timeout: {', '.join(killed)}"
-    if lost:
-        said += f"; {lost} bytes of programs' output could not be written"
-    return DaemonEvent(change="stopped", at=time.time(), message=said)
-
-
-def _report_timeout(supervisor: Supervisor, timeout: float, killed: list[str]) -> None:
-    """Say what held the shutdown past its timeout: programs that had to be SIGKILLed, or log
-    output that had not reached its files (a stalled log target), or neither."""
-    backlog = [line for runner in supervisor.runners.values() for line in runner.logs.backlog()]
-    if killed:
-        log.error("shutdown timed out after %gs; SIGKILLed: %s", timeout, ", ".join(killed))
-    if backlog:
-        log.error(
-            "shutdown timed out after %gs with output not yet in its log files: %s",
-            timeout,
-            "; ".join(backlog),
-        )
-    if not killed and not backlog:
-        log.error("shutdown timed out after %gs; no program was left to SIGKILL", timeout)
-
-
-def _output_lost(supervisor: Supervisor) -> int:
-    """Bytes of programs' output that closing the log files lost, or that are still not in
-    them (a close that did not end in time)."""
-    return sum(
-        runner.logs.lost_at_close + sum(s.backlog for s in runner.logs.streams)
-        for runner in supervisor.runners.values()
-    )
 
 
 async def _run_until_cancelled(scope: trio.CancelScope, fn: Callable[[], Awaitable[None]]) -> None:
@@ -324,4 +284,4 @@ async def _reload(supervisor: Supervisor, notifier: Notifier) -> None:
         pass
     except SupervisorLiteError as exc:
         log.error("reload refused: %s", exc)
-    notifier.ready(_summary(supervisor))
+    notifier.ready(summary(supervisor))
