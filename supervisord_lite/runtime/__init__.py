@@ -23,12 +23,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from supervisord_lite import __version__
-from supervisord_lite.errors import (
-    ConfigError,
-    RecordsUnwritten,
-    StoreError,
-    SupervisorLiteError,
-)
+from supervisord_lite.errors import RecordsUnwritten, StoreError
 from supervisord_lite.protocol.messages import DaemonEvent
 from supervisord_lite.runtime.control import ControlServer
 from supervisord_lite.runtime.control_socket import bind_control_socket
@@ -38,6 +33,7 @@ from supervisord_lite.runtime.daemon_report import (
     stopped_event,
     summary,
 )
+from supervisord_lite.runtime.daemon_signals import watch_signals
 from supervisord_lite.runtime.daemonlog import configure, log
 from supervisord_lite.runtime.deadlines import Deadlines
 from supervisord_lite.runtime.eventlog import EventLog
@@ -55,7 +51,7 @@ from supervisord_lite.store_file import make_folder
 
 if TYPE_CHECKING:
     import socket
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import Awaitable, Callable
 
     from supervisord_lite.config import Config
     from supervisord_lite.daemon_exit import Ending
@@ -190,7 +186,7 @@ async def _serve(
                     nursery.start_soon(server.serve, name="control server")
                     if metrics is not None:
                         metrics.start(nursery, supervisor, writer, server, handlers)
-                    nursery.start_soon(_watch_signals, signals, stop, supervisor, notifier)
+                    nursery.start_soon(watch_signals, signals, stop, supervisor, notifier)
                     nursery.start_soon(follow_status, notifier, events, lambda: summary(supervisor))
                     log.info("supervisord-lite %d serving %s", os.getpid(), config.daemon.socket)
                     await supervisor.boot()
@@ -250,38 +246,3 @@ async def _serve(
 async def _run_until_cancelled(scope: trio.CancelScope, fn: Callable[[], Awaitable[None]]) -> None:
     with scope:
         await fn()
-
-
-async def _watch_signals(
-    signals: AsyncIterator[int],
-    stop: trio.Event,
-    supervisor: Supervisor,
-    notifier: Notifier,
-) -> None:
-    async with trio.open_nursery() as nursery:
-        async for signum in signals:
-            if signum == signal.SIGHUP:
-                # In its own task: a SIGTERM during a long reload is still heard at once.
-                nursery.start_soon(_reload, supervisor, notifier)
-            elif signum == signal.SIGUSR1:
-                # logrotate's postrotate: every file is reopened before its next bytes.
-                count = sum(runner.logs.reopen() for runner in supervisor.runners.values())
-                log.info("SIGUSR1 received: reopening %d log files", count)
-            elif stop.is_set():
-                log.info("already shutting down (%s ignored)", signal.Signals(signum).name)
-            else:
-                log.info("%s received", signal.Signals(signum).name)
-                stop.set()
-
-
-async def _reload(supervisor: Supervisor, notifier: Notifier) -> None:
-    """SIGHUP: reload; a refused reload (bad file, shutting down) is logged, never fatal
-    (``Supervisor.reload`` logs a refused file itself, however the reload was asked for)."""
-    notifier.reloading("reloading the config")
-    try:
-        await supervisor.reload()
-    except ConfigError:
-        pass
-    except SupervisorLiteError as exc:
-        log.error("reload refused: %s", exc)
-    notifier.ready(summary(supervisor))
