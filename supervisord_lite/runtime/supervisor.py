@@ -1,7 +1,17 @@
-"""Supervisor: owns the ProgramRunners, applies the config and reloads, shuts down in order.
+"""Supervisor: owns the ProgramRunners and answers the requests made of them.
 
-A request names programs; each runner then hears it as an event (runner_requests.py).
-Priority orders the work: higher priorities are started first and stopped last.
+It holds the runners and what they share, and is what the request handlers, the daemon's
+start-up and shutdown (runtime/__init__.py) and the tests talk to. The work is done in modules
+that take the Supervisor, one job each:
+
+- naming.py: which runners a request's names stand for, and their order;
+- runner_requests.py: one runner's start, stop or restart, and the verdict heard;
+- waiting.py: waiting for programs to reach a state or be ready;
+- reloading.py and replicasets.py: reshaping the runners (a reload, a scale, a rolling
+  restart), each with the Supervisor's reshaping lock held;
+- boot_and_shutdown.py: the programs brought up and down in priority and dependency order
+  (higher priorities are started first and stopped last);
+- exit_rules.py: when the daemon ends on its own.
 """
 
 from __future__ import annotations
