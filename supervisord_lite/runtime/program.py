@@ -244,17 +244,23 @@ class ProgramRunner:
 
     # -- status -------------------------------------------------------------------------------
 
-    def status(self, *, stats: bool = False) -> ProgramStatus:
+    def status(
+        self, *, stats: bool = False, clocks: tuple[float, float] | None = None
+    ) -> ProgramStatus:
+        """The program's row; ``clocks`` is (trio's clock, the wall clock) read once for a
+        whole status reply (read here when None)."""
         snap = self.snapshot
         started_at = uptime = None
         if snap.spawned_at is not None and snap.pid is not None:
-            uptime = max(0.0, trio.current_time() - snap.spawned_at)
-            started_at = self._services.wall_clock() - uptime
+            now, wall = clocks or (trio.current_time(), self._services.wall_clock())
+            uptime = max(0.0, now - snap.spawned_at)
+            started_at = wall - uptime
         last = snap.last_exit
         health = self._health
         running = snap.state is lc.State.RUNNING
+        program = self.program
         return ProgramStatus(
-            name=self.name,
+            name=program.name,
             state=snap.state,
             want=snap.want,
             pid=snap.pid,
@@ -274,7 +280,7 @@ class ProgramRunner:
             waiting_for=self.waiting_for,
             progress=health.progress.progress() if health is not None else None,
             asked_at=self.asked_at,
-            depends_on=dict(self.program.depends_on),
+            depends_on=dict(program.depends_on),
         )
 
     # -- one step -----------------------------------------------------------------------------

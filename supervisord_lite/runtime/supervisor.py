@@ -180,22 +180,22 @@ class Supervisor:
     ) -> tuple[ProgramStatus, ...]:
         """The named programs' status (all with no names), in config order; ``stats`` adds
         their log counters."""
+        clocks = (trio.current_time(), self.services.wall_clock())
         if not names:
-            return tuple(
-                self._status_of(r, stats) for r in naming.ordered(self, self.runners.values())
-            )
-        wanted = {r.name for r in self.lookup(names)}
-        return tuple(
-            self._status_of(r, stats)
-            for r in naming.ordered(self, self.runners.values())
-            if r.name in wanted
-        )
+            runners: Iterable[ProgramRunner] = naming.ordered(self, self.runners.values())
+        else:
+            wanted = {r.name for r in self.lookup(names)}
+            runners = (r for r in naming.ordered(self, self.runners.values()) if r.name in wanted)
+        return tuple(self._status_of(r, stats, clocks) for r in runners)
 
-    def _status_of(self, runner: ProgramRunner, stats: bool) -> ProgramStatus:
-        status = runner.status(stats=stats)
-        intent = self.intents.wire(runner.name)
-        next_run = self.scheduler.next_run(runner.name)
-        check = self.watches.last_check(runner.name)
+    def _status_of(
+        self, runner: ProgramRunner, stats: bool, clocks: tuple[float, float]
+    ) -> ProgramStatus:
+        status = runner.status(stats=stats, clocks=clocks)
+        name = status.name
+        intent = self.intents.wire(name)
+        next_run = self.scheduler.next_run(name)
+        check = self.watches.last_check(name)
         if intent is None and next_run is None and check is None:
             return status
         return msgspec.structs.replace(status, intent=intent, next_run=next_run, reload_check=check)

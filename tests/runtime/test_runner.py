@@ -73,6 +73,21 @@ async def test_start_runs_the_program_and_stop_ends_it(tmp_path: Path) -> None:
         assert kinds == [("spawned", None), ("stopped", "stopped")]
 
 
+async def test_one_status_reply_reads_the_clocks_once(tmp_path: Path) -> None:
+    """Every row of one reply is of the same instant: its start time plus its uptime is the
+    same wall-clock time for every running program."""
+    config = "".join(program(n, '["sleep", "3600"]', "start_seconds = 0\n") for n in "abc")
+    async with supervising(tmp_path, config) as supervisor:
+        for runner in supervisor.runners.values():
+            runner.send(lc.WantUp())
+        for runner in supervisor.runners.values():
+            await reach(runner, lc.State.RUNNING)
+        rows = supervisor.status()
+        instants = {row.started_at + row.uptime for row in rows if row.uptime is not None}
+        assert len(rows) == 3
+        assert len(instants) == 1, rows
+
+
 async def test_exit_codes_and_signals_are_reported(tmp_path: Path) -> None:
     never = 'autorestart = "never"\nstart_seconds = 0\n'
     config = program("three", '["sh", "-c", "exit 3"]', never) + program(
