@@ -17,7 +17,7 @@ import msgspec
 from msgspec import Meta
 
 from supervisord_lite import config_wording as wording
-from supervisord_lite import schedules, signames
+from supervisord_lite import schedules
 from supervisord_lite.config_attributes import (
     Capabilities,
     IoNice,
@@ -50,6 +50,21 @@ from supervisord_lite.config_tables import Argv
 from supervisord_lite.config_tables import command as _command
 from supervisord_lite.config_tables import convert as _convert
 from supervisord_lite.config_tables import table as _table
+from supervisord_lite.config_values import (
+    ExitCode,
+    GroupName,
+    Mode,
+    NonEmptyStr,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    env,
+    non_empty,
+    resolve,
+    schedule,
+    signal_name,
+    zone,
+)
 from supervisord_lite.config_webhooks import WebhookConfig, check_webhooks
 from supervisord_lite.depgraph import Condition, DependencyGraph
 from supervisord_lite.errors import ConfigError, Problem
@@ -64,14 +79,6 @@ if TYPE_CHECKING:
 MiB: Final = 1024 * 1024
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-
-PositiveFloat = Annotated[float, Meta(gt=0)]
-NonNegativeFloat = Annotated[float, Meta(ge=0)]
-NonNegativeInt = Annotated[int, Meta(ge=0)]
-NonEmptyStr = Annotated[str, Meta(min_length=1)]
-Mode = Annotated[int, Meta(ge=0, le=0o777)]
-ExitCode = Annotated[int, Meta(ge=0, le=255)]
-GroupName = Annotated[str, Meta(pattern="^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 
 class MetricsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -346,7 +353,7 @@ def load(
         if key not in ("daemon", "programs", "include", "webhooks")
     )
     daemon = _daemon(raw.get("daemon", {}), base, problems)
-    log_dir = daemon.log_dir if daemon else _resolve(base, DaemonConfig().log_dir)
+    log_dir = daemon.log_dir if daemon else resolve(base, DaemonConfig().log_dir)
 
     programs: dict[str, ProgramConfig] = {}
     tables = raw.get("programs", {})
@@ -437,9 +444,9 @@ def _daemon(raw: object, base: str, problems: list[Problem]) -> DaemonConfig | N
     daemon = DaemonConfig(**values)
     return msgspec.structs.replace(
         daemon,
-        socket=_resolve(base, daemon.socket),
-        state_db=_resolve(base, daemon.state_db),
-        log_dir=_resolve(base, daemon.log_dir),
+        socket=resolve(base, daemon.socket),
+        state_db=resolve(base, daemon.state_db),
+        log_dir=resolve(base, daemon.log_dir),
     )
 
 
@@ -458,7 +465,7 @@ def _metrics(raw: object, base: str, where: str, problems: list[Problem]) -> obj
     if listen is None:
         return MetricsConfig()
     if "/" in listen:
-        return MetricsConfig(listen=_resolve(base, listen))
+        return MetricsConfig(listen=resolve(base, listen))
     found = _HOST_PORT.fullmatch(listen)
     if found is None or int(found["port"]) > 65535:
         message = (
@@ -502,11 +509,11 @@ def _program(
 
     def cwd(value: object, where: str, problems: list[Problem]) -> object:
         text = _convert(value, NonEmptyStr, where, problems)
-        return _resolve(base, text) if isinstance(text, str) else _INVALID
+        return resolve(base, text) if isinstance(text, str) else _INVALID
 
     def env_file(value: object, where: str, problems: list[Problem]) -> object:
         paths = _convert(value, tuple[NonEmptyStr, ...], where, problems)
-        return tuple(_resolve(base, p) for p in paths) if isinstance(paths, tuple) else _INVALID
+        return tuple(resolve(base, p) for p in paths) if isinstance(paths, tuple) else _INVALID
 
     values = _table(
         raw,
@@ -515,14 +522,14 @@ def _program(
         problems,
         special={
             "command": _command,
-            "env": _env,
-            "stop_signal": _signal,
+            "env": env,
+            "stop_signal": signal_name,
             "backoff": _backoff,
             "start_limit": _start_limit,
             "log": log,
             "cwd": cwd,
             "env_file": env_file,
-            "watchdog_signal": _signal,
+            "watchdog_signal": signal_name,
             "ready": _probe(ReadyProbe),
             "liveness": _probe(LivenessProbe),
             "progress": _progress,
@@ -530,8 +537,8 @@ def _program(
             "restart_when": _restart_when,
             "start_retries": _start_retries,
             "reload_check": _command,
-            "schedule": _schedule,
-            "schedule_tz": _zone,
+            "schedule": schedule,
+            "schedule_tz": zone,
             "sockets": sockets,
             **dict.fromkeys(HOOK_FIELDS, hook),
             "ionice": ionice,
@@ -555,28 +562,6 @@ def _program(
     return ProgramConfig(name=name, **values)
 
 
-def _schedule(raw: object, where: str, problems: list[Problem]) -> object:
-    text = _convert(raw, NonEmptyStr, where, problems)
-    if not isinstance(text, str):
-        return _INVALID
-    why = schedules.check_cron(text)
-    if why is not None:
-        problems.append(Problem(where, f"not a cron schedule ({why}): {text!r}"))
-        return _INVALID
-    return text
-
-
-def _zone(raw: object, where: str, problems: list[Problem]) -> object:
-    text = _convert(raw, NonEmptyStr, where, problems)
-    if not isinstance(text, str):
-        return _INVALID
-    why = schedules.check_zone(text)
-    if why is not None:
-        problems.append(Problem(where, why))
-        return _INVALID
-    return text
-
-
 def _check_changing(values: dict[str, Any], base: str, path: str, problems: list[Problem]) -> None:
     """Schedules and watching: one kind of schedule; a check only with something watched;
     watch globs made absolute against the program's cwd."""
@@ -589,7 +574,7 @@ def _check_changing(values: dict[str, Any], base: str, path: str, problems: list
     folder = values.get("cwd") or base
     for key in ("watch", "watch_ignore"):
         if key in values:
-            values[key] = tuple(_resolve(folder, pattern) for pattern in values[key])
+            values[key] = tuple(resolve(folder, pattern) for pattern in values[key])
 
 
 def _check_overlap(values: dict[str, Any], path: str, problems: list[Problem]) -> None:
@@ -605,32 +590,6 @@ def _check_overlap(values: dict[str, Any], path: str, problems: list[Problem]) -
     elif "overlap_max" in values:
         message = "needs overlap = true (it bounds the overlapping runs)"
         problems.append(Problem(wording.join(path, "overlap_max"), message))
-
-
-def _env(raw: object, where: str, problems: list[Problem]) -> object:
-    """Variables one by one, so a bad one is named; a name with '=' would corrupt environ."""
-    if not isinstance(raw, dict):
-        problems.append(Problem(where, f"expected a table, got {wording.kind_of(raw)}"))
-        return _INVALID
-    env: dict[str, str] = {}
-    for key, value in raw.items():
-        if not key or "=" in key or "\x00" in key:
-            problems.append(Problem(wording.join(where, key), "invalid variable name"))
-        converted = _convert(value, str, wording.join(where, key), problems)
-        if isinstance(converted, str):
-            env[key] = converted
-    return env
-
-
-def _signal(raw: object, where: str, problems: list[Problem]) -> object:
-    text = _convert(raw, str, where, problems)
-    if not isinstance(text, str):
-        return _INVALID
-    name = signames.normalise(text)
-    if name is None:
-        problems.append(Problem(where, f"unknown signal {text!r}"))
-        return _INVALID
-    return name
 
 
 def _backoff(raw: object, where: str, problems: list[Problem]) -> object:
@@ -652,7 +611,7 @@ def _log(
     """Resolve ``auto``/``none``/``inherit``/a path for each stream; merged stderr goes into
     stdout."""
     before = len(problems)
-    special = {"stdout": _str, "stderr": _str, "rotate_every": _rotate_every}
+    special = {"stdout": non_empty, "stderr": non_empty, "rotate_every": _rotate_every}
     values = _table(raw, LogConfig, where, problems, special=special)
     targets: dict[str, str | None] = {}
     for stream in ("stdout", "stderr"):
@@ -664,7 +623,7 @@ def _log(
         elif target == INHERIT:
             targets[stream] = INHERIT
         elif isinstance(target, str):
-            targets[stream] = _resolve(base, target)
+            targets[stream] = resolve(base, target)
     if values.get("merge") is True:
         if "stderr" in values:
             message = "cannot be set when merge = true (stderr goes into stdout)"
@@ -709,7 +668,7 @@ def _sockets(raw: object, base: str, where: str, problems: list[Problem]) -> obj
         socket = SocketConfig(**values)
         check_socket(socket, at, problems)
         if not socket.is_tcp:
-            socket = msgspec.structs.replace(socket, listen=_resolve(base, socket.listen))
+            socket = msgspec.structs.replace(socket, listen=resolve(base, socket.listen))
         found.append(socket)
     return tuple(found) if len(problems) == before else _INVALID
 
@@ -764,7 +723,7 @@ def _permafail(raw: object, where: str, problems: list[Problem]) -> object:
         table["window"] = parse_duration(table["window"], wording.join(where, "window"), problems)
     if isinstance(table, dict) and isinstance(table.get("signals"), list):
         table["signals"] = [
-            _signal(s, f"{wording.join(where, 'signals')}[{i}]", problems)
+            signal_name(s, f"{wording.join(where, 'signals')}[{i}]", problems)
             for i, s in enumerate(table["signals"])
         ]
     if len(problems) > before:
@@ -830,10 +789,6 @@ def _rotate_every(raw: object, where: str, problems: list[Problem]) -> object:
     return text
 
 
-def _str(raw: object, where: str, problems: list[Problem]) -> object:
-    return _convert(raw, NonEmptyStr, where, problems)
-
-
 def _check_log_paths(programs: Mapping[str, ProgramConfig], problems: list[Problem]) -> None:
     """Two streams writing (and rotating) one file would interleave and lose output."""
     owners: dict[str, str] = {}
@@ -845,10 +800,6 @@ def _check_log_paths(programs: Mapping[str, ProgramConfig], problems: list[Probl
             first = owners.setdefault(target, where)
             if first != where:
                 problems.append(Problem(where, f"same file as {first} ({target})"))
-
-
-def _resolve(base: str, path: str) -> str:
-    return os.path.normpath(os.path.join(base, path))
 
 
 def _start_limit(raw: object, where: str, problems: list[Problem]) -> object:
