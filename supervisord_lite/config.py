@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 import msgspec
 from msgspec import Meta
 
-from supervisord_lite import config_daemon, schedules
+from supervisord_lite import config_daemon, config_logs, schedules
 from supervisord_lite import config_wording as wording
 from supervisord_lite.config_attributes import (
     Capabilities,
@@ -37,6 +37,7 @@ from supervisord_lite.config_files import (
     included,
 )
 from supervisord_lite.config_hooks import HOOK_FIELDS, Hook, hook
+from supervisord_lite.config_logs import INHERIT, LogConfig
 from supervisord_lite.config_probes import LivenessProbe, Probe, ReadyProbe, check_probe
 from supervisord_lite.config_restarts import (
     PermafailConfig,
@@ -60,7 +61,6 @@ from supervisord_lite.config_values import (
     NonNegativeInt,
     PositiveFloat,
     env,
-    non_empty,
     resolve,
     schedule,
     signal_name,
@@ -93,7 +93,6 @@ __all__ = [
     "load_path",
 ]
 
-MiB: Final = 1024 * 1024
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -115,38 +114,6 @@ class StartLimit(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
     burst: NonNegativeInt = 5
     interval: PositiveFloat = 60.0
-
-
-ROTATE_EVERY_PATTERN: Final = "^[1-9][0-9]{0,5}[mhd]$"
-"""A log rotation period: a whole number of minutes, hours or days (``"10m"``, ``"1d"``)."""
-_DURATION_UNITS: Final = {"m": 60, "h": 3600, "d": 86400}
-
-INHERIT: Final = "inherit"
-"""A log target: the program writes straight to the daemon's own stdout or stderr (a
-container's log, the journal under systemd); not captured, so not in ``svctl logs``."""
-
-
-class LogConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Where a program's output goes: ``stdout``/``stderr`` are absolute paths, ``INHERIT``,
-    or None (discarded)."""
-
-    stdout: NonEmptyStr | None = "auto"
-    stderr: NonEmptyStr | None = "auto"
-    merge: bool = False
-    max_bytes: NonNegativeInt = 50 * MiB
-    backups: NonNegativeInt = 10
-    queue_bytes: Annotated[int, Meta(ge=4096)] = MiB
-    overflow: Literal["block", "drop-oldest", "drop-newest"] = "block"
-    timestamps: bool = False
-    format: Literal["text", "json"] = "text"
-    rotate_every: Annotated[str, Meta(pattern=ROTATE_EVERY_PATTERN)] | None = None
-
-    @property
-    def rotate_seconds(self) -> int:
-        """``rotate_every`` in seconds; 0 when files are not rotated by time."""
-        if self.rotate_every is None:
-            return 0
-        return int(self.rotate_every[:-1]) * _DURATION_UNITS[self.rotate_every[-1]]
 
 
 class ProgressConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -324,7 +291,7 @@ def load(
         declared = dict.fromkeys(tables, source) if isinstance(tables, dict) else {}
         for found in included(raw["include"], base, files, problems):
             _add_included(found, declared, programs, log_dir, files, problems)
-    _check_log_paths(programs, problems)
+    config_logs.check_log_paths(programs, problems)
     check_replicas(programs, problems)
     check_sockets(programs, problems)
     _check_dependencies(programs, tables if isinstance(tables, dict) else {}, problems)
@@ -414,7 +381,7 @@ def _program(
     auto_name = f"{name}:{REPLICA}" if replicated else name
 
     def log(value: object, where: str, problems: list[Problem]) -> LogConfig:
-        return _log(value, auto_name, log_dir, base, where, problems)
+        return config_logs.log(value, auto_name, log_dir, base, where, problems)
 
     def sockets(value: object, where: str, problems: list[Problem]) -> object:
         return _sockets(value, base, where, problems)
@@ -515,38 +482,6 @@ def _backoff(raw: object, where: str, problems: list[Problem]) -> object:
         problems.append(Problem(wording.join(where, "max"), message))
         return _INVALID
     return backoff
-
-
-def _log(
-    raw: object, name: str, log_dir: str, base: str, where: str, problems: list[Problem]
-) -> LogConfig:
-    """Resolve ``auto``/``none``/``inherit``/a path for each stream; merged stderr goes into
-    stdout."""
-    before = len(problems)
-    special = {"stdout": non_empty, "stderr": non_empty, "rotate_every": _rotate_every}
-    values = _table(raw, LogConfig, where, problems, special=special)
-    targets: dict[str, str | None] = {}
-    for stream in ("stdout", "stderr"):
-        target = values.get(stream, "auto")
-        if target == "auto":
-            targets[stream] = os.path.join(log_dir, f"{name}.{stream}.log")
-        elif target == "none":
-            targets[stream] = None
-        elif target == INHERIT:
-            targets[stream] = INHERIT
-        elif isinstance(target, str):
-            targets[stream] = resolve(base, target)
-    if values.get("merge") is True:
-        if "stderr" in values:
-            message = "cannot be set when merge = true (stderr goes into stdout)"
-            problems.append(Problem(wording.join(where, "stderr"), message))
-        targets["stderr"] = None
-    if values.get("format") == "json" and values.get("timestamps") is True:
-        message = 'cannot be set with format = "json" (each JSON line has its own time)'
-        problems.append(Problem(wording.join(where, "timestamps"), message))
-    if len(problems) > before:
-        return LogConfig()
-    return LogConfig(**(values | targets))
 
 
 def _probe(cls: type[Probe]) -> _Handler:
@@ -688,30 +623,6 @@ def _check_dependencies(
         if progress is not None and getattr(program.log, progress.source) in (None, INHERIT):
             where = f"{wording.join('$.programs', name)}.progress.from"
             problems.append(Problem(where, f"needs log.{progress.source} captured to a file"))
-
-
-def _rotate_every(raw: object, where: str, problems: list[Problem]) -> object:
-    text = _convert(raw, str, where, problems)
-    if not isinstance(text, str):
-        return _INVALID
-    if re.fullmatch(ROTATE_EVERY_PATTERN, text) is None:
-        message = f'must be minutes, hours or days, as "10m", "1h" or "1d"; got {text!r}'
-        problems.append(Problem(where, message))
-        return _INVALID
-    return text
-
-
-def _check_log_paths(programs: Mapping[str, ProgramConfig], problems: list[Problem]) -> None:
-    """Two streams writing (and rotating) one file would interleave and lose output."""
-    owners: dict[str, str] = {}
-    for name, program in programs.items():
-        for stream, target in (("stdout", program.log.stdout), ("stderr", program.log.stderr)):
-            if target is None or target == INHERIT:
-                continue
-            where = f"{wording.join('$.programs', name)}.log.{stream}"
-            first = owners.setdefault(target, where)
-            if first != where:
-                problems.append(Problem(where, f"same file as {first} ({target})"))
 
 
 def _start_limit(raw: object, where: str, problems: list[Problem]) -> object:
