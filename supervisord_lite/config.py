@@ -39,6 +39,7 @@ from supervisord_lite.config_files import (
 from supervisord_lite.config_hooks import HOOK_FIELDS, Hook, hook
 from supervisord_lite.config_logs import INHERIT, LogConfig
 from supervisord_lite.config_probes import LivenessProbe, Probe, ReadyProbe, check_probe
+from supervisord_lite.config_progress import ProgressConfig, progress
 from supervisord_lite.config_restarts import (
     PermafailConfig,
     RestartWhen,
@@ -114,21 +115,6 @@ class StartLimit(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
     burst: NonNegativeInt = 5
     interval: PositiveFloat = 60.0
-
-
-class ProgressConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """``[programs.NAME.progress]``: read progress reports from lines the program prints.
-
-    ``format = "json"``: a line that is a JSON object with a ``progress`` object in it;
-    ``format = "regex"``: a line ``pattern`` matches, its named groups ``done``, ``total``,
-    ``phase``, ``message`` giving what they hold (docs/progress.md)."""
-
-    source: Literal["stdout", "stderr"] = msgspec.field(name="from", default="stdout")
-    format: Literal["json", "regex"]
-    pattern: str | None = None
-
-
-_PROGRESS_GROUPS: Final = ("done", "total", "phase", "message")
 
 
 class ProgramConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -411,7 +397,7 @@ def _program(
             "watchdog_signal": signal_name,
             "ready": _probe(ReadyProbe),
             "liveness": _probe(LivenessProbe),
-            "progress": _progress,
+            "progress": progress,
             "permafail": _permafail,
             "restart_when": _restart_when,
             "start_retries": _start_retries,
@@ -518,37 +504,6 @@ def _sockets(raw: object, base: str, where: str, problems: list[Problem]) -> obj
             socket = msgspec.structs.replace(socket, listen=resolve(base, socket.listen))
         found.append(socket)
     return tuple(found) if len(problems) == before else _INVALID
-
-
-def _progress(raw: object, where: str, problems: list[Problem]) -> object:
-    """A ``progress`` table: ``from`` a captured stream, a known format, a usable pattern."""
-    before = len(problems)
-    table = {k: v for k, v in raw.items() if k != "from"} if isinstance(raw, dict) else raw
-    values = _table(table, ProgressConfig, where, problems, forbidden={"source": "unknown field"})
-    if isinstance(raw, dict) and "from" in raw:
-        values["source"] = _convert(
-            raw["from"], Literal["stdout", "stderr"], wording.join(where, "from"), problems
-        )
-    if len(problems) > before:
-        return _INVALID
-    pattern = values.get("pattern")
-    if values.get("format") == "regex":
-        if pattern is None:
-            problems.append(Problem(wording.join(where, "pattern"), "required with format = regex"))
-            return _INVALID
-        try:
-            groups = re.compile(pattern).groupindex
-        except re.error as exc:
-            problems.append(Problem(wording.join(where, "pattern"), f"not a valid regex: {exc}"))
-            return _INVALID
-        if not any(g in groups for g in _PROGRESS_GROUPS):
-            named = ", ".join(f"(?P<{g}>...)" for g in _PROGRESS_GROUPS)
-            problems.append(Problem(wording.join(where, "pattern"), f"needs a group of {named}"))
-            return _INVALID
-    elif pattern is not None:
-        problems.append(Problem(wording.join(where, "pattern"), "only with format = regex"))
-        return _INVALID
-    return ProgressConfig(**values)
 
 
 def _start_retries(raw: object, where: str, problems: list[Problem]) -> object:
