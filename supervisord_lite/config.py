@@ -27,6 +27,7 @@ from supervisord_lite.config_attributes import (
     ionice,
     rlimits,
 )
+from supervisord_lite.config_backoff import Backoff, StartLimit, backoff, start_limit, start_retries
 from supervisord_lite.config_daemon import AccessConfig, AccessGrant, DaemonConfig, MetricsConfig
 from supervisord_lite.config_files import (
     DISK,
@@ -96,25 +97,6 @@ __all__ = [
 
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-
-
-class Backoff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Spacing of restarts: at least ``floor`` apart, then ``initial * factor**n`` up to ``max``,
-    shortened by up to ``jitter`` of itself."""
-
-    initial: PositiveFloat = 1.0
-    factor: Annotated[float, Meta(ge=1)] = 2.0
-    max: PositiveFloat = 30.0
-    floor: NonNegativeFloat = 1.0
-    reset_after: NonNegativeFloat = 30.0
-    jitter: Annotated[float, Meta(ge=0, le=1)] = 0.0
-
-
-class StartLimit(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """At most ``burst`` restarts after failures within ``interval`` seconds, then FATAL."""
-
-    burst: NonNegativeInt = 5
-    interval: PositiveFloat = 60.0
 
 
 class ProgramConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -389,8 +371,8 @@ def _program(
             "command": _command,
             "env": env,
             "stop_signal": signal_name,
-            "backoff": _backoff,
-            "start_limit": _start_limit,
+            "backoff": backoff,
+            "start_limit": start_limit,
             "log": log,
             "cwd": cwd,
             "env_file": env_file,
@@ -400,7 +382,7 @@ def _program(
             "progress": progress,
             "permafail": _permafail,
             "restart_when": _restart_when,
-            "start_retries": _start_retries,
+            "start_retries": start_retries,
             "reload_check": _command,
             "schedule": schedule,
             "schedule_tz": zone,
@@ -457,19 +439,6 @@ def _check_overlap(values: dict[str, Any], path: str, problems: list[Problem]) -
         problems.append(Problem(wording.join(path, "overlap_max"), message))
 
 
-def _backoff(raw: object, where: str, problems: list[Problem]) -> object:
-    before = len(problems)
-    values = _table(raw, Backoff, where, problems)
-    if len(problems) > before:
-        return _INVALID
-    backoff = Backoff(**values)
-    if backoff.max < backoff.initial:
-        message = f"must be >= initial ({wording.number(backoff.initial)})"
-        problems.append(Problem(wording.join(where, "max"), message))
-        return _INVALID
-    return backoff
-
-
 def _probe(cls: type[Probe]) -> _Handler:
     """A handler converting a probe table of ``cls`` and checking its one kind."""
 
@@ -504,16 +473,6 @@ def _sockets(raw: object, base: str, where: str, problems: list[Problem]) -> obj
             socket = msgspec.structs.replace(socket, listen=resolve(base, socket.listen))
         found.append(socket)
     return tuple(found) if len(problems) == before else _INVALID
-
-
-def _start_retries(raw: object, where: str, problems: list[Problem]) -> object:
-    """A count, or ``"infinite"``."""
-    if raw == "infinite":
-        return raw
-    if isinstance(raw, str):
-        problems.append(Problem(where, f'expected an integer >= 0 or "infinite", got {raw!r}'))
-        return _INVALID
-    return _convert(raw, NonNegativeInt, where, problems)
 
 
 def _permafail(raw: object, where: str, problems: list[Problem]) -> object:
@@ -578,9 +537,3 @@ def _check_dependencies(
         if progress is not None and getattr(program.log, progress.source) in (None, INHERIT):
             where = f"{wording.join('$.programs', name)}.progress.from"
             problems.append(Problem(where, f"needs log.{progress.source} captured to a file"))
-
-
-def _start_limit(raw: object, where: str, problems: list[Problem]) -> object:
-    before = len(problems)
-    values = _table(raw, StartLimit, where, problems)
-    return _INVALID if len(problems) > before else StartLimit(**values)
