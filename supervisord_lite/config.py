@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 import msgspec
 from msgspec import Meta
 
-from supervisord_lite import config_daemon, config_logs, schedules
+from supervisord_lite import config_daemon, config_logs, config_sockets, schedules
 from supervisord_lite import config_wording as wording
 from supervisord_lite.config_attributes import (
     Capabilities,
@@ -39,16 +39,10 @@ from supervisord_lite.config_files import (
 )
 from supervisord_lite.config_hooks import HOOK_FIELDS, Hook, hook
 from supervisord_lite.config_logs import INHERIT, LogConfig
-from supervisord_lite.config_probes import LivenessProbe, Probe, ReadyProbe, check_probe
+from supervisord_lite.config_probes import LivenessProbe, ReadyProbe, probe
 from supervisord_lite.config_progress import ProgressConfig, progress
-from supervisord_lite.config_restarts import (
-    PermafailConfig,
-    RestartWhen,
-    check_permafail,
-    parse_duration,
-    parse_size,
-)
-from supervisord_lite.config_sockets import SocketConfig, check_socket, check_sockets
+from supervisord_lite.config_restarts import PermafailConfig, RestartWhen, permafail, restart_when
+from supervisord_lite.config_sockets import SocketConfig, check_sockets
 from supervisord_lite.config_tables import INVALID as _INVALID
 from supervisord_lite.config_tables import Argv
 from supervisord_lite.config_tables import command as _command
@@ -68,7 +62,7 @@ from supervisord_lite.config_values import (
     signal_name,
     zone,
 )
-from supervisord_lite.config_webhooks import WebhookConfig, check_webhooks
+from supervisord_lite.config_webhooks import WebhookConfig, webhooks
 from supervisord_lite.depgraph import Condition, DependencyGraph
 from supervisord_lite.errors import ConfigError, Problem
 from supervisord_lite.replicas import MAX_OVERLAP, MAX_REPLICAS, REPLICA, check_replicas
@@ -264,28 +258,10 @@ def load(
     check_sockets(programs, problems)
     _check_dependencies(programs, tables if isinstance(tables, dict) else {}, problems)
 
-    hooks = _webhooks(raw.get("webhooks", []), problems)
+    hooks = webhooks(raw.get("webhooks", []), problems)
     if problems or daemon is None:
         raise ConfigError(source, problems)
     return Config(daemon=daemon, programs=programs, source=source, base_dir=base, webhooks=hooks)
-
-
-def _webhooks(raw: object, problems: list[Problem]) -> tuple[WebhookConfig, ...]:
-    """``[[webhooks]]``: an array of tables, each checked on its own."""
-    if not isinstance(raw, list):
-        problems.append(
-            Problem("$.webhooks", f"expected an array of tables, got {wording.kind_of(raw)}")
-        )
-        return ()
-    found: list[tuple[str, WebhookConfig]] = []
-    for i, table in enumerate(raw):
-        where = f"$.webhooks[{i}]"
-        before = len(problems)
-        values = _table(table, WebhookConfig, where, problems)
-        if len(problems) == before:
-            found.append((where, WebhookConfig(**values)))
-    check_webhooks(found, problems)
-    return tuple(hook for _, hook in found)
 
 
 def _add_included(
@@ -352,7 +328,7 @@ def _program(
         return config_logs.log(value, auto_name, log_dir, base, where, problems)
 
     def sockets(value: object, where: str, problems: list[Problem]) -> object:
-        return _sockets(value, base, where, problems)
+        return config_sockets.sockets(value, base, where, problems)
 
     def cwd(value: object, where: str, problems: list[Problem]) -> object:
         text = _convert(value, NonEmptyStr, where, problems)
@@ -377,11 +353,11 @@ def _program(
             "cwd": cwd,
             "env_file": env_file,
             "watchdog_signal": signal_name,
-            "ready": _probe(ReadyProbe),
-            "liveness": _probe(LivenessProbe),
+            "ready": probe(ReadyProbe),
+            "liveness": probe(LivenessProbe),
             "progress": progress,
-            "permafail": _permafail,
-            "restart_when": _restart_when,
+            "permafail": permafail,
+            "restart_when": restart_when,
             "start_retries": start_retries,
             "reload_check": _command,
             "schedule": schedule,
@@ -437,79 +413,6 @@ def _check_overlap(values: dict[str, Any], path: str, problems: list[Problem]) -
     elif "overlap_max" in values:
         message = "needs overlap = true (it bounds the overlapping runs)"
         problems.append(Problem(wording.join(path, "overlap_max"), message))
-
-
-def _probe(cls: type[Probe]) -> _Handler:
-    """A handler converting a probe table of ``cls`` and checking its one kind."""
-
-    def convert(raw: object, where: str, problems: list[Problem]) -> object:
-        before = len(problems)
-        values = _table(raw, cls, where, problems)
-        if len(problems) > before:
-            return _INVALID
-        probe = cls(**values)
-        check_probe(probe, where, problems)
-        return probe if len(problems) == before else _INVALID
-
-    return convert
-
-
-def _sockets(raw: object, base: str, where: str, problems: list[Problem]) -> object:
-    """A list of socket tables, each checked; a Unix socket's path resolved against ``base``."""
-    if not isinstance(raw, list):
-        problems.append(Problem(where, f"expected an array of tables, got {wording.kind_of(raw)}"))
-        return _INVALID
-    before = len(problems)
-    found = []
-    for i, table in enumerate(raw):
-        at = f"{where}[{i}]"
-        mark = len(problems)
-        values = _table(table, SocketConfig, at, problems)
-        if len(problems) > mark:
-            continue
-        socket = SocketConfig(**values)
-        check_socket(socket, at, problems)
-        if not socket.is_tcp:
-            socket = msgspec.structs.replace(socket, listen=resolve(base, socket.listen))
-        found.append(socket)
-    return tuple(found) if len(problems) == before else _INVALID
-
-
-def _permafail(raw: object, where: str, problems: list[Problem]) -> object:
-    """A ``permafail`` table: ``window`` a duration, ``signals`` known names, something to
-    match."""
-    before = len(problems)
-    table = dict(raw) if isinstance(raw, dict) else raw
-    if isinstance(table, dict) and "window" in table:
-        table["window"] = parse_duration(table["window"], wording.join(where, "window"), problems)
-    if isinstance(table, dict) and isinstance(table.get("signals"), list):
-        table["signals"] = [
-            signal_name(s, f"{wording.join(where, 'signals')}[{i}]", problems)
-            for i, s in enumerate(table["signals"])
-        ]
-    if len(problems) > before:
-        return _INVALID
-    values = _table(table, PermafailConfig, where, problems)
-    if len(problems) > before:
-        return _INVALID
-    rule = PermafailConfig(**values)
-    check_permafail(rule, where, problems)
-    return rule if len(problems) == before else _INVALID
-
-
-def _restart_when(raw: object, where: str, problems: list[Problem]) -> object:
-    """A ``restart_when`` table: ``memory`` a size, ``memory_interval`` a duration."""
-    before = len(problems)
-    table = dict(raw) if isinstance(raw, dict) else raw
-    if isinstance(table, dict) and "memory" in table:
-        table["memory"] = parse_size(table["memory"], wording.join(where, "memory"), problems)
-    if isinstance(table, dict) and "memory_interval" in table:
-        interval = wording.join(where, "memory_interval")
-        table["memory_interval"] = parse_duration(table["memory_interval"], interval, problems)
-    if len(problems) > before:
-        return _INVALID
-    values = _table(table, RestartWhen, where, problems)
-    return _INVALID if len(problems) > before else RestartWhen(**values)
 
 
 def _check_dependencies(

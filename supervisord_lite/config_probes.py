@@ -19,10 +19,13 @@ from typing import TYPE_CHECKING, Annotated, Final, Literal
 import msgspec
 from msgspec import Meta
 
+from supervisord_lite.config_tables import INVALID, table
 from supervisord_lite.errors import Problem
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from supervisord_lite.config_tables import Handler
 
 __all__ = [
     "LIVENESS_KINDS",
@@ -32,6 +35,7 @@ __all__ = [
     "ProbeKind",
     "ReadyProbe",
     "check_probe",
+    "probe",
     "split_address",
 ]
 
@@ -145,3 +149,18 @@ def split_address(text: str) -> tuple[str, int] | None:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return (host, int(port)) if host else None
+
+
+def probe(cls: type[Probe]) -> Handler:
+    """A handler converting a probe table of ``cls`` and checking its one kind."""
+
+    def convert(raw: object, where: str, problems: list[Problem]) -> object:
+        before = len(problems)
+        values = table(raw, cls, where, problems)
+        if len(problems) > before:
+            return INVALID
+        found = cls(**values)
+        check_probe(found, where, problems)
+        return found if len(problems) == before else INVALID
+
+    return convert

@@ -15,6 +15,9 @@ from typing import Annotated, Final
 import msgspec
 from msgspec import Meta
 
+from supervisord_lite import config_wording as wording
+from supervisord_lite.config_tables import INVALID, table
+from supervisord_lite.config_values import signal_name
 from supervisord_lite.errors import Problem
 from supervisord_lite.lifecycle.states import DEATH_TALLY
 
@@ -25,6 +28,8 @@ __all__ = [
     "check_permafail",
     "parse_duration",
     "parse_size",
+    "permafail",
+    "restart_when",
 ]
 
 MIN_MEMORY: Final = 1024 * 1024
@@ -89,3 +94,40 @@ def check_permafail(rule: PermafailConfig, where: str, problems: list[Problem]) 
     """A rule needs something to match: exit codes, signals, or both."""
     if not rule.exit_codes and not rule.signals:
         problems.append(Problem(where, "needs exit_codes or signals (or both) to match deaths"))
+
+
+def permafail(raw: object, where: str, problems: list[Problem]) -> object:
+    """A ``permafail`` table: ``window`` a duration, ``signals`` known names, something to
+    match."""
+    before = len(problems)
+    given = dict(raw) if isinstance(raw, dict) else raw
+    if isinstance(given, dict) and "window" in given:
+        given["window"] = parse_duration(given["window"], wording.join(where, "window"), problems)
+    if isinstance(given, dict) and isinstance(given.get("signals"), list):
+        given["signals"] = [
+            signal_name(s, f"{wording.join(where, 'signals')}[{i}]", problems)
+            for i, s in enumerate(given["signals"])
+        ]
+    if len(problems) > before:
+        return INVALID
+    values = table(given, PermafailConfig, where, problems)
+    if len(problems) > before:
+        return INVALID
+    rule = PermafailConfig(**values)
+    check_permafail(rule, where, problems)
+    return rule if len(problems) == before else INVALID
+
+
+def restart_when(raw: object, where: str, problems: list[Problem]) -> object:
+    """A ``restart_when`` table: ``memory`` a size, ``memory_interval`` a duration."""
+    before = len(problems)
+    given = dict(raw) if isinstance(raw, dict) else raw
+    if isinstance(given, dict) and "memory" in given:
+        given["memory"] = parse_size(given["memory"], wording.join(where, "memory"), problems)
+    if isinstance(given, dict) and "memory_interval" in given:
+        interval = wording.join(where, "memory_interval")
+        given["memory_interval"] = parse_duration(given["memory_interval"], interval, problems)
+    if len(problems) > before:
+        return INVALID
+    values = table(given, RestartWhen, where, problems)
+    return INVALID if len(problems) > before else RestartWhen(**values)

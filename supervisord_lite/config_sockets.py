@@ -18,6 +18,8 @@ import msgspec
 from msgspec import Meta
 
 from supervisord_lite import config_wording as wording
+from supervisord_lite.config_tables import INVALID, table
+from supervisord_lite.config_values import resolve
 from supervisord_lite.errors import Problem
 
 if TYPE_CHECKING:
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 
     from supervisord_lite.config import ProgramConfig
 
-__all__ = ["FIRST_FD", "SocketConfig", "check_sockets", "split_tcp"]
+__all__ = ["FIRST_FD", "SocketConfig", "check_socket", "check_sockets", "sockets", "split_tcp"]
 
 FIRST_FD: Final = 3
 """The descriptor the first handed-over socket gets (``SD_LISTEN_FDS_START``)."""
@@ -92,3 +94,24 @@ def check_sockets(programs: Mapping[str, ProgramConfig], problems: list[Problem]
             where = f"{wording.join('$.programs', name)}.ready.fd"
             message = f"fd {program.ready.fd} is taken by a socket (fds {taken[0]} to {taken[-1]})"
             problems.append(Problem(where, message))
+
+
+def sockets(raw: object, base: str, where: str, problems: list[Problem]) -> object:
+    """A list of socket tables, each checked; a Unix socket's path resolved against ``base``."""
+    if not isinstance(raw, list):
+        problems.append(Problem(where, f"expected an array of tables, got {wording.kind_of(raw)}"))
+        return INVALID
+    before = len(problems)
+    found = []
+    for i, entry in enumerate(raw):
+        at = f"{where}[{i}]"
+        mark = len(problems)
+        values = table(entry, SocketConfig, at, problems)
+        if len(problems) > mark:
+            continue
+        socket = SocketConfig(**values)
+        check_socket(socket, at, problems)
+        if not socket.is_tcp:
+            socket = msgspec.structs.replace(socket, listen=resolve(base, socket.listen))
+        found.append(socket)
+    return tuple(found) if len(problems) == before else INVALID

@@ -16,10 +16,12 @@ from typing import Annotated, Final
 import msgspec
 from msgspec import Meta
 
+from supervisord_lite import config_wording as wording
+from supervisord_lite.config_tables import table
 from supervisord_lite.errors import Problem
 from supervisord_lite.vocabulary import EVENT_KINDS
 
-__all__ = ["RESERVED_HEADERS", "WebhookConfig", "check_webhooks"]
+__all__ = ["RESERVED_HEADERS", "WebhookConfig", "check_webhooks", "webhooks"]
 
 RESERVED_HEADERS: Final = frozenset(
     {
@@ -91,3 +93,21 @@ def check_webhooks(hooks: list[tuple[str, WebhookConfig]], problems: list[Proble
             )
         else:
             seen[hook.key] = where
+
+
+def webhooks(raw: object, problems: list[Problem]) -> tuple[WebhookConfig, ...]:
+    """``[[webhooks]]``: an array of tables, each checked on its own."""
+    if not isinstance(raw, list):
+        problems.append(
+            Problem("$.webhooks", f"expected an array of tables, got {wording.kind_of(raw)}")
+        )
+        return ()
+    found: list[tuple[str, WebhookConfig]] = []
+    for i, entry in enumerate(raw):
+        where = f"$.webhooks[{i}]"
+        before = len(problems)
+        values = table(entry, WebhookConfig, where, problems)
+        if len(problems) == before:
+            found.append((where, WebhookConfig(**values)))
+    check_webhooks(found, problems)
+    return tuple(hook for _, hook in found)
