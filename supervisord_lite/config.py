@@ -39,6 +39,7 @@ from supervisord_lite.config_files import (
 )
 from supervisord_lite.config_hooks import HOOK_FIELDS, Hook, hook
 from supervisord_lite.config_logs import INHERIT, LogConfig
+from supervisord_lite.config_needs import check_needs
 from supervisord_lite.config_probes import LivenessProbe, ReadyProbe, probe
 from supervisord_lite.config_progress import ProgressConfig, progress
 from supervisord_lite.config_restarts import PermafailConfig, RestartWhen, permafail, restart_when
@@ -63,12 +64,12 @@ from supervisord_lite.config_values import (
     zone,
 )
 from supervisord_lite.config_webhooks import WebhookConfig, webhooks
-from supervisord_lite.depgraph import Condition, DependencyGraph
+from supervisord_lite.depgraph import Condition
 from supervisord_lite.errors import ConfigError, Problem
 from supervisord_lite.replicas import MAX_OVERLAP, MAX_REPLICAS, REPLICA, check_replicas
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
 
     _Handler = Callable[[object, str, list[Problem]], object]
 
@@ -256,7 +257,7 @@ def load(
     config_logs.check_log_paths(programs, problems)
     check_replicas(programs, problems)
     check_sockets(programs, problems)
-    _check_dependencies(programs, tables if isinstance(tables, dict) else {}, problems)
+    check_needs(programs, tables if isinstance(tables, dict) else {}, problems)
 
     hooks = webhooks(raw.get("webhooks", []), problems)
     if problems or daemon is None:
@@ -413,30 +414,3 @@ def _check_overlap(values: dict[str, Any], path: str, problems: list[Problem]) -
     elif "overlap_max" in values:
         message = "needs overlap = true (it bounds the overlapping runs)"
         problems.append(Problem(wording.join(path, "overlap_max"), message))
-
-
-def _check_dependencies(
-    programs: Mapping[str, ProgramConfig], declared: Mapping[str, object], problems: list[Problem]
-) -> None:
-    """``depends_on`` names declared programs and makes no cycle; a watchdog needs notify.
-
-    A program whose own table has problems is still a known name (it is reported already)."""
-    needs: dict[str, dict[str, Condition]] = {name: {} for name in declared}
-    needs.update({name: dict(p.depends_on) for name, p in programs.items()})
-    paths = {name: f"{wording.join('$.programs', name)}.depends_on" for name in needs}
-    problems.extend(DependencyGraph(needs).problems(paths))
-    for name, program in programs.items():
-        captured = [t for t in (program.log.stdout, program.log.stderr) if t not in (None, INHERIT)]
-        if program.ready is not None and program.ready.log is not None and not captured:
-            where = f"{wording.join('$.programs', name)}.ready.log"
-            problems.append(Problem(where, "needs captured output (log.stdout or log.stderr)"))
-        if program.watchdog is not None and (program.ready is None or not program.ready.notify):
-            where = f"{wording.join('$.programs', name)}.watchdog"
-            problems.append(Problem(where, "needs ready.notify = true (WATCHDOG=1 comes that way)"))
-        if not program.notify_socket and program.ready is not None and program.ready.notify:
-            where = f"{wording.join('$.programs', name)}.notify_socket"
-            problems.append(Problem(where, "must be true with ready.notify = true"))
-        progress = program.progress
-        if progress is not None and getattr(program.log, progress.source) in (None, INHERIT):
-            where = f"{wording.join('$.programs', name)}.progress.from"
-            problems.append(Problem(where, f"needs log.{progress.source} captured to a file"))
