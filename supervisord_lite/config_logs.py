@@ -23,7 +23,7 @@ from supervisord_lite.errors import Problem
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from supervisord_lite.config import ProgramConfig
+    from supervisord_lite.config_program import ProgramConfig
 
 __all__ = ["INHERIT", "ROTATE_EVERY_PATTERN", "LogConfig", "check_log_paths", "log"]
 
