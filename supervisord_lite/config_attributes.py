@@ -1,7 +1,7 @@
 """Process attributes of the config: what a program's process is given before it is exec'ed.
 
 ``nice``, ``ionice``, ``oom_score_adj``, ``rlimits``, ``capabilities`` and
-``no_new_privileges`` (``umask`` is in config.py). Here they are checked as values: known
+``no_new_privileges`` (``umask`` is in config_program.py). Here they are checked as values: known
 limit and capability names, a soft limit within its hard one, ambient capabilities only for a
 program that switches to a ``user`` and only from its bounding set. Whether this host lets the
 daemon grant them (a negative nice needs CAP_SYS_NICE...) is the runtime's question

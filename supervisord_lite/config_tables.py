@@ -2,8 +2,8 @@
 
 msgspec stops at the first error of a ``convert()`` call; ``table`` converts each field of a
 table against the Struct's own annotation and collects a ``Problem`` per mistake, with its path
-(``$.programs.web.stop_timout``), worded by config_wording. Shared by config.py and the modules
-that hold its nested tables. Pure.
+(``$.programs.web.stop_timout``), worded by config_wording. Shared by every module that holds a
+table of the config. Pure.
 """
 
 from __future__ import annotations

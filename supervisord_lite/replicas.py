@@ -13,7 +13,7 @@ one still going as an extra run ``NAME:i`` (``extra_run``), i >= 1, beside the p
 runner ``NAME``: the same command and settings, log files of its own, no schedule or watched
 files of its own.
 
-Program names hold no ``:`` (config.py), so ``NAME:i`` never collides with a program's name,
+Program names hold no ``:`` (config_program.py), so ``NAME:i`` never collides with a program's name,
 and ``NAME`` alone can stand for all of a program's instances. Pure.
 """
 
