@@ -20,8 +20,8 @@ Invariants:
 - The event log (``store_journal``): every ``EventLogged`` gets the next ``seq`` in the
   transaction that writes it, and the log is pruned to ``keep_events`` events and
   ``keep_event_seconds`` of age in that same transaction; ``apply`` returns the rows it wrote.
-- The schema version is ``PRAGMA user_version``; ``MIGRATIONS[i]`` takes version ``i`` to
-  ``i + 1``; a database from a newer version is refused, never touched.
+- The schema version is ``PRAGMA user_version``, brought up to date by ``store_schema``'s
+  migrations when a file is opened; a database from a newer version is refused, never touched.
 
 Faults: every ``sqlite3.Error`` leaves as a ``StoreError``. One that may pass (another process
 holds the lock, the disk is full, an I/O error) is a ``StoreUnavailable``, which the runtime's
@@ -36,7 +36,6 @@ There is one writer connection, opened only in the daemon and used by one thread
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import threading
@@ -47,7 +46,7 @@ import msgspec
 
 import supervisord_lite.store_journal as journal
 from supervisord_lite.errors import StoreError
-from supervisord_lite.store_file import make_folder, quick_check, translate
+from supervisord_lite.store_file import make_folder, quick_check, rollback, translate
 from supervisord_lite.store_records import (
     RESERVED_KINDS,
     SPAWNED,
@@ -66,6 +65,7 @@ from supervisord_lite.store_records import (
     ScheduleFired,
     StoreOp,
 )
+from supervisord_lite.store_schema import MIGRATIONS, SCHEMA_VERSION, migrate
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -80,89 +80,6 @@ BUSY_TIMEOUT_MS = 1000
 before it gives up with ``StoreUnavailable``; the writer holds the batch back and retries it,
 so a short wait loses nothing and keeps reads queued behind a write from waiting long."""
 
-
-_OUTCOME_LIST = ", ".join(f"'{outcome.value}'" for outcome in Outcome)
-
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        f"""
-        CREATE TABLE runs (
-            run_id      INTEGER PRIMARY KEY,
-            program     TEXT    NOT NULL,
-            pid         INTEGER NOT NULL,
-            pgid        INTEGER NOT NULL,
-            start_time  REAL,
-            started_at  REAL    NOT NULL,
-            ended_at    REAL,
-            outcome     TEXT CHECK (outcome IN ({_OUTCOME_LIST})),
-            exit_code   INTEGER,
-            exit_signal TEXT,
-            reason      TEXT    NOT NULL DEFAULT '',
-            CHECK ((ended_at IS NULL) = (outcome IS NULL))
-        )
-        """,
-        "CREATE INDEX runs_live ON runs (run_id) WHERE ended_at IS NULL",
-        """
-        CREATE TRIGGER runs_end_once BEFORE UPDATE OF ended_at, outcome ON runs
-        WHEN OLD.ended_at IS NOT NULL
-        BEGIN
-            SELECT RAISE(ABORT, 'run already ended');
-        END
-        """,
-        f"""
-        CREATE TABLE events (
-            id          INTEGER PRIMARY KEY,
-            at          REAL    NOT NULL,
-            program     TEXT    NOT NULL,
-            kind        TEXT    NOT NULL,
-            run_id      INTEGER,
-            pid         INTEGER,
-            pgid        INTEGER,
-            exit_code   INTEGER,
-            exit_signal TEXT,
-            outcome     TEXT CHECK (outcome IN ({_OUTCOME_LIST})),
-            reason      TEXT    NOT NULL DEFAULT ''
-        )
-        """,
-        "CREATE INDEX events_program ON events (program, id)",
-    ),
-    (
-        # Retention finds a program's oldest runs, and the events of one run, by index.
-        "CREATE INDEX runs_program ON runs (program, run_id)",
-        "CREATE INDEX events_run ON events (run_id) WHERE run_id IS NOT NULL",
-    ),
-    (
-        # The operator's last start or stop of each program, kept across daemon restarts.
-        """
-        CREATE TABLE intents (
-            program TEXT PRIMARY KEY,
-            want    TEXT NOT NULL CHECK (want IN ('up', 'down')),
-            at      REAL NOT NULL
-        )
-        """,
-        # When each scheduled program's last due run was started (or skipped).
-        """
-        CREATE TABLE schedule_runs (
-            program  TEXT PRIMARY KEY,
-            last_run REAL NOT NULL
-        )
-        """,
-    ),
-    (
-        # How many instances each replicated program runs, once an operator scaled it.
-        """
-        CREATE TABLE replicas (
-            program      TEXT    PRIMARY KEY,
-            count        INTEGER NOT NULL CHECK (count >= 0),
-            config_count INTEGER NOT NULL
-        )
-        """,
-    ),
-    journal.MIGRATION,
-)
-"""``MIGRATIONS[i]`` is the list of statements that takes the schema from version i to i + 1."""
-
-SCHEMA_VERSION = len(MIGRATIONS)
 
 _EVENT_FIELDS = HistoryEntry.__struct_fields__
 _EVENT_COLUMNS = ", ".join(_EVENT_FIELDS)
@@ -245,7 +162,7 @@ class Store:
                 timeout=BUSY_TIMEOUT_MS / 1000,
             )
             quick_check(connection, db_path)
-            _migrate(connection, db_path)
+            migrate(connection, db_path, MIGRATIONS)
             mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreError(f"{db_path}: cannot use WAL journal mode (got {mode!r})")
@@ -339,7 +256,7 @@ class Store:
                     )
                 connection.execute("COMMIT")
             except BaseException:
-                _rollback(connection)
+                rollback(connection)
                 raise
         except sqlite3.Error as exc:
             raise translate(exc, self._path, "write failed, batch rolled back") from exc
@@ -585,34 +502,3 @@ def _intent_recorded(connection: sqlite3.Connection, op: IntentRecorded) -> None
         " ON CONFLICT (program) DO UPDATE SET want = excluded.want, at = excluded.at",
         (op.program, op.want.value, op.at),
     )
-
-
-def _migrate(connection: sqlite3.Connection, path: Path) -> None:
-    """Bring the schema to ``len(MIGRATIONS)`` in one transaction, or refuse a newer file."""
-    migrations = MIGRATIONS
-    target = len(migrations)
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        version = int(connection.execute("PRAGMA user_version").fetchone()[0])
-        if version > target:
-            raise StoreError(
-                f"{path}: database schema version {version} is newer than this"
-                f" supervisord-lite supports (version {target}); refusing to touch it"
-            )
-        if version < 0:
-            raise StoreError(f"{path}: database schema version {version} is not valid")
-        for statements in migrations[version:]:
-            for statement in statements:
-                connection.execute(statement)
-        if version != target:
-            connection.execute(f"PRAGMA user_version = {target}")
-        connection.execute("COMMIT")
-    except BaseException:
-        _rollback(connection)
-        raise
-
-
-def _rollback(connection: sqlite3.Connection) -> None:
-    if connection.in_transaction:
-        with contextlib.suppress(sqlite3.Error):
-            connection.execute("ROLLBACK")

@@ -7,16 +7,14 @@ Synchronous and trio-free, like ``store``, which uses it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from supervisord_lite.errors import StoreCorrupt, StoreError, StoreUnavailable
 
-if TYPE_CHECKING:
-    import sqlite3
-
-__all__ = ["make_folder", "move_aside", "quick_check", "translate"]
+__all__ = ["make_folder", "move_aside", "quick_check", "rollback", "translate"]
 
 QUICK_CHECK_PROBLEMS = 3
 """How many of ``PRAGMA quick_check``'s problems a ``StoreCorrupt`` quotes."""
@@ -98,3 +96,11 @@ def translate(exc: sqlite3.Error, path: Path, what: str) -> StoreError:
         why = f"{exc} (another process holds its lock)" if primary in (5, 6) else str(exc)
         return StoreUnavailable(f"{path}: {what}: {why}")
     return StoreError(f"{path}: {what}: {exc}")
+
+
+def rollback(connection: sqlite3.Connection) -> None:
+    """Undo the open transaction, if any, after a failure; an error of the rollback itself is
+    dropped, so the failure that caused it is the one raised."""
+    if connection.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            connection.execute("ROLLBACK")
