@@ -45,24 +45,16 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import msgspec
 
 import supervisord_lite.store_journal as journal
+from supervisord_lite import store_writes
 from supervisord_lite.errors import StoreError
-from supervisord_lite.store_file import make_folder, quick_check, rollback, translate
+from supervisord_lite.store_file import make_folder, quick_check, translate
 from supervisord_lite.store_records import (
-    RESERVED_KINDS,
-    SPAWNED,
-    CursorMoved,
-    EventLogged,
-    EventRecorded,
     HistoryEntry,
     Intent,
-    IntentRecorded,
     LiveGroup,
     LoggedEvent,
     Outcome,
-    ReplicasSet,
     RunEnded,
-    RunStarted,
-    ScheduleFired,
     StoreOp,
 )
 from supervisord_lite.store_schema import MIGRATIONS, SCHEMA_VERSION, migrate
@@ -83,11 +75,7 @@ so a short wait loses nothing and keeps reads queued behind a write from waiting
 
 _EVENT_FIELDS = HistoryEntry.__struct_fields__
 _EVENT_COLUMNS = ", ".join(_EVENT_FIELDS)
-_INSERT_EVENT = "INSERT INTO events ({}) VALUES ({})".format(
-    ", ".join(_EVENT_FIELDS[1:]), ", ".join(f":{name}" for name in _EVENT_FIELDS[1:])
-)
 _LIVE_FIELDS = LiveGroup.__struct_fields__
-_NO_EXIT = {"exit_code": None, "exit_signal": None, "outcome": None, "reason": ""}
 
 
 class Store:
@@ -211,53 +199,15 @@ class Store:
         if not ops:
             return []
         connection = self._conn()
-        highest = 0
-        ended: set[str] = set()
-        logged: list[LoggedEvent] = []
-        newest_at = 0.0
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                for op in ops:
-                    if isinstance(op, RunStarted):
-                        self._run_started(connection, op)
-                        highest = max(highest, op.run_id)
-                    elif isinstance(op, RunEnded):
-                        self._run_ended(connection, op)
-                        ended.add(op.program)
-                    elif isinstance(op, EventRecorded):
-                        self._event_recorded(connection, op)
-                    elif isinstance(op, IntentRecorded):
-                        _intent_recorded(connection, op)
-                    elif isinstance(op, ScheduleFired):
-                        connection.execute(
-                            "INSERT INTO schedule_runs (program, last_run) VALUES (?, ?)"
-                            " ON CONFLICT (program) DO UPDATE SET last_run = excluded.last_run",
-                            (op.program, op.at),
-                        )
-                    elif isinstance(op, ReplicasSet):
-                        self._replicas_set(connection, op)
-                    elif isinstance(op, EventLogged):
-                        logged.append(journal.insert(connection, op))
-                        newest_at = max(newest_at, op.at)
-                    elif isinstance(op, CursorMoved):
-                        journal.move_cursor(connection, op)
-                    else:
-                        raise StoreError(f"{self._path}: not a store operation: {op!r}")
-                if self.keep_runs:
-                    for program in sorted(ended):
-                        self._prune(connection, program)
-                if logged:
-                    journal.prune(
-                        connection,
-                        keep=self.keep_events,
-                        max_age=self.keep_event_seconds,
-                        newest_at=newest_at,
-                    )
-                connection.execute("COMMIT")
-            except BaseException:
-                rollback(connection)
-                raise
+            logged, highest = store_writes.write(
+                connection,
+                ops,
+                self._path,
+                keep_runs=self.keep_runs,
+                keep_events=self.keep_events,
+                keep_event_seconds=self.keep_event_seconds,
+            )
         except sqlite3.Error as exc:
             raise translate(exc, self._path, "write failed, batch rolled back") from exc
         with self._run_id_lock:
@@ -400,105 +350,3 @@ class Store:
             return fn(self._conn(), *args)
         except sqlite3.Error as exc:
             raise translate(exc, self._path, "read failed") from exc
-
-    def _run_started(self, connection: sqlite3.Connection, op: RunStarted) -> None:
-        try:
-            connection.execute(
-                "INSERT INTO runs (run_id, program, pid, pgid, start_time, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (op.run_id, op.program, op.pid, op.pgid, op.start_time, op.at),
-            )
-        except sqlite3.IntegrityError as exc:
-            raise StoreError(f"{self._path}: run {op.run_id} already exists") from exc
-        connection.execute(
-            _INSERT_EVENT,
-            {
-                **_NO_EXIT,
-                "at": op.at,
-                "program": op.program,
-                "kind": SPAWNED,
-                "run_id": op.run_id,
-                "pid": op.pid,
-                "pgid": op.pgid,
-            },
-        )
-
-    def _run_ended(self, connection: sqlite3.Connection, op: RunEnded) -> None:
-        outcome = Outcome(op.outcome)
-        row = connection.execute(
-            "SELECT program, pid, pgid, outcome FROM runs WHERE run_id = ?", (op.run_id,)
-        ).fetchone()
-        if row is None:
-            raise StoreError(f"{self._path}: no run {op.run_id} to end")
-        program, pid, pgid, previous = row
-        if program != op.program:
-            raise StoreError(
-                f"{self._path}: run {op.run_id} belongs to {program!r}, not {op.program!r}"
-            )
-        if previous is not None:
-            raise StoreError(
-                f"{self._path}: run {op.run_id} of {program!r} already ended ({previous}),"
-                f" cannot end it again ({outcome.value})"
-            )
-        fields = msgspec.structs.asdict(op)
-        fields.update(kind=outcome.value, outcome=outcome.value, pid=pid, pgid=pgid)
-        connection.execute(
-            "UPDATE runs SET ended_at = :at, outcome = :outcome, exit_code = :exit_code,"
-            " exit_signal = :exit_signal, reason = :reason WHERE run_id = :run_id",
-            fields,
-        )
-        connection.execute(_INSERT_EVENT, fields)
-
-    def _prune(self, connection: sqlite3.Connection, program: str) -> None:
-        """Delete what ``program`` recorded before its newest ``keep_runs`` runs."""
-        row = connection.execute(
-            "SELECT run_id FROM runs WHERE program = ? ORDER BY run_id DESC LIMIT 1 OFFSET ?",
-            (program, self.keep_runs - 1),
-        ).fetchone()
-        if row is None:
-            return  # no more runs than it may keep
-        oldest_kept = row[0]
-        first = connection.execute(
-            "SELECT MIN(id) FROM events WHERE run_id = ?", (oldest_kept,)
-        ).fetchone()[0]
-        gone = connection.execute(
-            "SELECT run_id FROM runs WHERE program = ? AND run_id < ? AND ended_at IS NOT NULL",
-            (program, oldest_kept),
-        ).fetchall()
-        connection.executemany("DELETE FROM events WHERE run_id = ?", gone)
-        connection.executemany("DELETE FROM runs WHERE run_id = ?", gone)
-        if first is not None:
-            connection.execute(
-                "DELETE FROM events WHERE program = ? AND id < ? AND run_id IS NULL",
-                (program, first),
-            )
-
-    def _replicas_set(self, connection: sqlite3.Connection, op: ReplicasSet) -> None:
-        if op.count is None:
-            connection.execute("DELETE FROM replicas WHERE program = ?", (op.program,))
-            return
-        connection.execute(
-            "INSERT INTO replicas (program, count, config_count) VALUES (?, ?, ?)"
-            " ON CONFLICT (program) DO UPDATE SET count = excluded.count,"
-            " config_count = excluded.config_count",
-            (op.program, op.count, op.config_count),
-        )
-
-    def _event_recorded(self, connection: sqlite3.Connection, op: EventRecorded) -> None:
-        if op.kind in RESERVED_KINDS:
-            raise StoreError(
-                f"{self._path}: event kind {op.kind!r} is written only by RunStarted/RunEnded"
-            )
-        connection.execute(_INSERT_EVENT, {**msgspec.structs.asdict(op), "outcome": None})
-
-
-def _intent_recorded(connection: sqlite3.Connection, op: IntentRecorded) -> None:
-    if op.want is None:
-        connection.execute("DELETE FROM intents WHERE program = ?", (op.program,))
-        connection.execute("DELETE FROM schedule_runs WHERE program = ?", (op.program,))
-        return
-    connection.execute(
-        "INSERT INTO intents (program, want, at) VALUES (?, ?, ?)"
-        " ON CONFLICT (program) DO UPDATE SET want = excluded.want, at = excluded.at",
-        (op.program, op.want.value, op.at),
-    )
