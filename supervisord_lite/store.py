@@ -42,9 +42,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-import msgspec
-
 import supervisord_lite.store_journal as journal
+from supervisord_lite import store_queries as queries
 from supervisord_lite import store_writes
 from supervisord_lite.errors import StoreError
 from supervisord_lite.store_file import make_folder, quick_check, translate
@@ -71,11 +70,6 @@ BUSY_TIMEOUT_MS = 1000
 """How long a write waits for a lock another process holds (an ``sqlite3`` shell, a backup)
 before it gives up with ``StoreUnavailable``; the writer holds the batch back and retries it,
 so a short wait loses nothing and keeps reads queued behind a write from waiting long."""
-
-
-_EVENT_FIELDS = HistoryEntry.__struct_fields__
-_EVENT_COLUMNS = ", ".join(_EVENT_FIELDS)
-_LIVE_FIELDS = LiveGroup.__struct_fields__
 
 
 class Store:
@@ -220,13 +214,11 @@ class Store:
             return
         ops: list[StoreOp] = []
         for run_id in run_ids:
-            rows = self._read("SELECT program FROM runs WHERE run_id = :run_id", {"run_id": run_id})
-            if not rows:
+            program = self._reading(queries.program_of, run_id)
+            if program is None:
                 raise StoreError(f"{self._path}: no run {run_id} to mark lost")
             ops.append(
-                RunEnded(
-                    run_id=run_id, program=rows[0][0], outcome=Outcome.LOST, at=at, reason=reason
-                )
+                RunEnded(run_id=run_id, program=program, outcome=Outcome.LOST, at=at, reason=reason)
             )
         self.apply(ops)
 
@@ -239,24 +231,12 @@ class Store:
             raise ValueError(f"limit must not be negative, got {limit}")
         if limit == 0:
             return []
-        where = "" if program is None else "WHERE program = :program"
-        if program is not None and instances:
-            # ';' follows ':' in every collation SQLite uses for TEXT: the range is 'NAME:*'.
-            where += " OR (program >= :program || ':' AND program < :program || ';')"
-        rows = self._read(
-            f"SELECT {_EVENT_COLUMNS} FROM events {where} ORDER BY id DESC LIMIT :limit",
-            {"program": program, "limit": limit},
-        )
-        rows.reverse()
-        return msgspec.convert(
-            [dict(zip(_EVENT_FIELDS, row, strict=True)) for row in rows], list[HistoryEntry]
-        )
+        return self._reading(queries.history, program, limit, instances)
 
     def replica_counts(self) -> dict[str, tuple[int, int]]:
         """Each scaled program's instance count and the config's ``replicas`` it was decided
         against (``ReplicasSet``)."""
-        rows = self._read("SELECT program, count, config_count FROM replicas")
-        return {program: (count, config) for program, count, config in rows}
+        return self._reading(queries.replica_counts)
 
     def logged_events(self, since: int, limit: int) -> list[LoggedEvent]:
         """At most ``limit`` events of the event log from seq ``since`` on, oldest first."""
@@ -276,43 +256,26 @@ class Store:
 
     def live_groups(self) -> list[LiveGroup]:
         """Runs with no end recorded, oldest first."""
-        rows = self._read(
-            f"SELECT {', '.join(_LIVE_FIELDS)} FROM runs WHERE ended_at IS NULL ORDER BY run_id"
-        )
-        return msgspec.convert(
-            [dict(zip(_LIVE_FIELDS, row, strict=True)) for row in rows], list[LiveGroup]
-        )
+        return self._reading(queries.live_groups)
 
     def intents(self) -> dict[str, Intent]:
         """The operator's last word on each program it ever started or stopped, by name."""
-        rows = self._read("SELECT program, want, at FROM intents")
-        return {
-            row[0]: msgspec.convert({"program": row[0], "want": row[1], "at": row[2]}, Intent)
-            for row in rows
-        }
+        return self._reading(queries.intents)
 
     def last_runs(self) -> dict[str, float]:
         """When each scheduled program's last due run was started or skipped (wall clock)."""
-        return {
-            row[0]: float(row[1])
-            for row in self._read("SELECT program, last_run FROM schedule_runs")
-        }
+        return self._reading(queries.last_runs)
 
     def known_runs(self, run_ids: Sequence[int]) -> set[int]:
         """Which of ``run_ids`` were ever recorded (a run spawned just before a crash may not
         have been)."""
-        known: set[int] = set()
-        ids = list(run_ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            rows = self._read(f"SELECT run_id FROM runs WHERE run_id IN ({marks})", tuple(chunk))
-            known.update(int(row[0]) for row in rows)
-        return known
+        if not run_ids:
+            return set()  # nothing to ask: not even whether the store is open
+        return self._reading(queries.known_runs, run_ids)
 
     def integrity_check(self) -> str:
         """SQLite's own verdict on the file: "ok", or its list of problems one per line."""
-        return "\n".join(str(row[0]) for row in self._read("PRAGMA integrity_check"))
+        return self._reading(queries.integrity_check)
 
     def close(self) -> None:
         """Close the connection (idempotent); later calls raise StoreError."""
@@ -338,12 +301,6 @@ class Store:
         if self._connection is None:
             raise StoreError(f"{self._path}: the state store is closed")
         return self._connection
-
-    def _read(self, sql: str, params: dict[str, Any] | tuple[Any, ...] | None = None) -> list[Any]:
-        try:
-            return self._conn().execute(sql, params or {}).fetchall()
-        except sqlite3.Error as exc:
-            raise translate(exc, self._path, "read failed") from exc
 
     def _reading(self, fn: Callable[..., T], *args: Any) -> T:
         try:

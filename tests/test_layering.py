@@ -184,6 +184,7 @@ PARTS: dict[str, tuple[str, ...]] = {
         "supervisord_lite/store.py",
         "supervisord_lite/store_file.py",
         "supervisord_lite/store_journal.py",
+        "supervisord_lite/store_queries.py",
         "supervisord_lite/store_writes.py",
         "supervisord_lite/store_schema.py",
     ),
