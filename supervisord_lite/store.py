@@ -4,6 +4,10 @@ A daemon restarted after a crash reads ``live_groups()`` to find what the last o
 (pid, pgid and the process's creation time, which tells a recycled pid from the original), and
 ``svctl history`` reads ``history()``. SQLite through the stdlib ``sqlite3``; synchronous, no trio.
 
+``Store`` owns the one connection and turns every ``sqlite3`` error into a store error; the SQL
+sits beside it, by job: the tables in ``store_schema``, a batch of writes in ``store_writes``,
+the reads in ``store_queries``, the event log in ``store_journal``.
+
 Invariants:
 
 - Every run ends at most once: one terminal outcome (``Outcome``) per run, written together with
