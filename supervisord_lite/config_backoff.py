@@ -40,6 +40,7 @@ class StartLimit(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
 
 def backoff(raw: object, where: str, problems: list[Problem]) -> object:
+    """A ``backoff`` table whose ``max`` is at least its ``initial``."""
     before = len(problems)
     values = table(raw, Backoff, where, problems)
     if len(problems) > before:
@@ -63,6 +64,7 @@ def start_retries(raw: object, where: str, problems: list[Problem]) -> object:
 
 
 def start_limit(raw: object, where: str, problems: list[Problem]) -> object:
+    """A ``start_limit`` table."""
     before = len(problems)
     values = table(raw, StartLimit, where, problems)
     return INVALID if len(problems) > before else StartLimit(**values)

@@ -44,6 +44,7 @@ GroupName = Annotated[str, Meta(pattern="^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 
 def resolve(base: str, path: str) -> str:
+    """``path`` made absolute against ``base`` (an absolute ``path`` stays as it is), normalised."""
     return os.path.normpath(os.path.join(base, path))
 
 
@@ -63,6 +64,7 @@ def env(raw: object, where: str, problems: list[Problem]) -> object:
 
 
 def signal_name(raw: object, where: str, problems: list[Problem]) -> object:
+    """A signal name in any spelling ``signames.normalise`` accepts, as its bare name."""
     text = convert(raw, str, where, problems)
     if not isinstance(text, str):
         return INVALID
@@ -74,6 +76,7 @@ def signal_name(raw: object, where: str, problems: list[Problem]) -> object:
 
 
 def schedule(raw: object, where: str, problems: list[Problem]) -> object:
+    """A cron expression ``schedules`` can run."""
     text = convert(raw, NonEmptyStr, where, problems)
     if not isinstance(text, str):
         return INVALID
@@ -85,6 +88,7 @@ def schedule(raw: object, where: str, problems: list[Problem]) -> object:
 
 
 def zone(raw: object, where: str, problems: list[Problem]) -> object:
+    """A time zone name this host knows."""
     text = convert(raw, NonEmptyStr, where, problems)
     if not isinstance(text, str):
         return INVALID
@@ -96,4 +100,5 @@ def zone(raw: object, where: str, problems: list[Problem]) -> object:
 
 
 def non_empty(raw: object, where: str, problems: list[Problem]) -> object:
+    """A string of at least one character."""
     return convert(raw, NonEmptyStr, where, problems)
