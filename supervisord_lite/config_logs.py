@@ -29,13 +29,10 @@ __all__ = ["INHERIT", "ROTATE_EVERY_PATTERN", "LogConfig", "check_log_paths", "l
 
 MiB: Final = 1024 * 1024
 
-
 ROTATE_EVERY_PATTERN: Final = "^[1-9][0-9]{0,5}[mhd]$"
 """A log rotation period: a whole number of minutes, hours or days (``"10m"``, ``"1d"``)."""
 
-
 _DURATION_UNITS: Final = {"m": 60, "h": 3600, "d": 86400}
-
 
 INHERIT: Final = "inherit"
 """A log target: the program writes straight to the daemon's own stdout or stderr (a

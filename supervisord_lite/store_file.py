@@ -1,8 +1,9 @@
 """The state database as a file: its folder, the check that refuses a damaged one, moving a
 damaged one aside, and SQLite's result codes sorted into the store's errors (those that may
-pass, ``StoreUnavailable``; a damaged file, ``StoreCorrupt``; a refusal, ``StoreError``).
+pass, ``StoreUnavailable``; a damaged file, ``StoreCorrupt``; a refusal, ``StoreError``),
+and the rollback of a transaction that failed.
 
-Synchronous and trio-free, like ``store``, which uses it.
+Synchronous and trio-free, like ``store``, which uses it (as do its schema and its writes).
 """
 
 from __future__ import annotations

@@ -27,7 +27,6 @@ __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
 
 _OUTCOME_LIST = ", ".join(f"'{outcome.value}'" for outcome in Outcome)
 
-
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         f"""
@@ -106,7 +105,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     journal.MIGRATION,
 )
 """``MIGRATIONS[i]`` is the list of statements that takes the schema from version i to i + 1."""
-
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
