@@ -47,7 +47,11 @@ def required_bytes(pattern: str) -> tuple[bytes, ...]:
         if char == "\\":
             escaped = pattern[pos + 1 : pos + 2]
             if escaped not in _LITERAL_ESCAPES and escaped not in _SHORT_ESCAPES:
-                break  # \x41, \1, \N{...}: its length is not read here, so neither is the rest
+                # \x41, \1, \N{...}: its length is not read here, so neither is the rest,
+                # which may hold an alternation.
+                if "|" in pattern[pos:]:
+                    return ()
+                break
             literal = escaped if escaped in _LITERAL_ESCAPES else None
             pos += 2
         elif char == "{":

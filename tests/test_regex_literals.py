@@ -32,7 +32,7 @@ def test_the_literals_every_match_holds(pattern: str, needed: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    "pattern", ["x*", "a|b", r"\d+", "(?i)step", "(?x) a b", "é", "", r"(?:ab)+"]
+    "pattern", ["x*", "a|b", r"\d+", "(?i)step", "(?x) a b", "é", "", r"(?:ab)+", r"a\x61|"]
 )
 def test_nothing_is_sure(pattern: str) -> None:
     assert required_bytes(pattern) == ()
