@@ -2,9 +2,16 @@
 
 The daemon runs as ``python -m supervisord_lite -c CONFIG`` in its own session, with a unique
 token in its environment that every program it spawns inherits. Teardown asks for an orderly
-shutdown (bounded), then SIGKILLs the daemon's process group and every process whose
+shutdown (bounded), then SIGKILLs, until none is left: every process in the daemon's cgroup
+trees (``cgroup.kill``), every process of its session, and every process whose
 ``/proc/PID/environ`` carries the token, so a test leaves nothing running whatever happened,
 and nothing is ever killed by name.
+
+The token alone is not enough: a process in the middle of an ``execve`` shows an empty
+``/proc/PID/environ`` for a moment (the new image has no environment yet), so a program the
+killed daemon had just spawned (its trampoline exec'ing the program) can be missed by one
+scan. The session and the cgroup do not change across an exec, and a blank environment of a
+live process is read again until it is filled in.
 """
 
 from __future__ import annotations
@@ -191,13 +198,54 @@ def stop_daemon(daemon: Daemon, *, grace: float = 15.0) -> None:
     finally:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(daemon.process.pid, signal.SIGKILL)
-        kill_by_token(daemon.token)
+        for tree in daemon.trees:
+            _kill_tree(tree)
+        kill_all(lambda: sorted({*session_members(daemon), *pids_with_token(daemon.token)}))
         daemon.process.wait(timeout=10)
         if daemon.process.returncode < 0:
             # Killed, so it could not remove its cgroups: remove them for it. A daemon that
             # exited on its own must have removed them (the session checks it).
             for tree in daemon.trees:
                 _remove_tree(tree)
+
+
+def _kill_tree(path: str) -> None:
+    """SIGKILL every process in a daemon's cgroup tree (``cgroup.kill`` takes the whole
+    subtree at once, and a fork cannot race it)."""
+    with contextlib.suppress(FileNotFoundError):
+        Path(path, "cgroup.kill").write_text("1")
+
+
+def session_members(daemon: Daemon) -> list[int]:
+    """Every live process in the daemon's session: the daemon and what it spawned, unless
+    a program made a session of its own (the token finds those).
+
+    While a process of the session lives, the kernel keeps the daemon's pid from being
+    reused; so once the daemon is reaped, a live process with its pid means the session is
+    gone and the number belongs to someone else.
+    """
+    sid = daemon.process.pid
+    if daemon.process.returncode is not None and os.path.exists(f"/proc/{sid}"):
+        return []
+    members = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        fields = _stat(proc.name)
+        if fields is not None and fields[0] not in ("Z", "X") and fields[1] == sid:
+            members.append(int(proc.name))
+    return members
+
+
+def _stat(pid: str) -> tuple[str, int, int] | None:
+    """(state, session, flags) of a process from /proc/PID/stat; None once it is gone."""
+    try:
+        raw = Path("/proc", pid, "stat").read_bytes()
+    except OSError:
+        return None
+    # The command name is in parentheses and may itself contain ") ": split at the last one.
+    rest = raw[raw.rfind(b")") + 2 :].split()
+    return rest[0].decode(), int(rest[3]), int(rest[6])
 
 
 def _remove_tree(path: str, within: float = 10.0) -> None:
@@ -231,6 +279,27 @@ def svctl(
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
 
 
+#: Linux's PF_KTHREAD, in the flags of /proc/PID/stat: a kernel thread has no environment.
+_KERNEL_THREAD = 0x00200000
+
+
+def _environ(pid: str, *, within: float = 1.0) -> bytes:
+    """A process' environment; a live user process whose environment reads empty is in the
+    middle of an exec, and is read again until its new environment is there (``within``)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            environ = Path("/proc", pid, "environ").read_bytes()
+        except OSError:
+            return b""  # gone, or not ours to read
+        if environ or time.monotonic() > deadline:
+            return environ
+        fields = _stat(pid)
+        if fields is None or fields[0] in ("Z", "X") or fields[2] & _KERNEL_THREAD:
+            return environ  # gone, exited, or a kernel thread: empty for good
+        time.sleep(0.001)
+
+
 def pids_with_env(entry: str) -> list[int]:
     """Every live process (but this one) with an environment entry starting with ``entry``."""
     needle = entry.encode()
@@ -238,11 +307,7 @@ def pids_with_env(entry: str) -> list[int]:
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
-        try:
-            environ = (proc / "environ").read_bytes()
-        except OSError:
-            continue  # gone, a zombie, or not ours to read
-        if any(item.startswith(needle) for item in environ.split(b"\0")):
+        if any(item.startswith(needle) for item in _environ(proc.name).split(b"\0")):
             found.append(int(proc.name))
     return found
 
