@@ -196,8 +196,9 @@ def stop_daemon(daemon: Daemon, *, grace: float = 15.0) -> None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 daemon.process.wait(timeout=grace)
     finally:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(daemon.process.pid, signal.SIGKILL)
+        if not _pid_reused(daemon):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(daemon.process.pid, signal.SIGKILL)
         for tree in daemon.trees:
             _kill_tree(tree)
         kill_all(lambda: sorted({*session_members(daemon), *pids_with_token(daemon.token)}))
@@ -216,16 +217,19 @@ def _kill_tree(path: str) -> None:
         Path(path, "cgroup.kill").write_text("1")
 
 
+def _pid_reused(daemon: Daemon) -> bool:
+    """Whether the reaped daemon's pid is another process' now. While a process of its group
+    or session lives, the kernel does not hand the number out again; so a live process with
+    that pid means the group and session are gone, and the number is someone else's (another
+    test's daemon, say)."""
+    return daemon.process.returncode is not None and os.path.exists(f"/proc/{daemon.process.pid}")
+
+
 def session_members(daemon: Daemon) -> list[int]:
     """Every live process in the daemon's session: the daemon and what it spawned, unless
-    a program made a session of its own (the token finds those).
-
-    While a process of the session lives, the kernel keeps the daemon's pid from being
-    reused; so once the daemon is reaped, a live process with its pid means the session is
-    gone and the number belongs to someone else.
-    """
+    a program made a session of its own (the token finds those)."""
     sid = daemon.process.pid
-    if daemon.process.returncode is not None and os.path.exists(f"/proc/{sid}"):
+    if _pid_reused(daemon):
         return []
     members = []
     for proc in Path("/proc").iterdir():
