@@ -17,7 +17,7 @@ import pytest
 from svctl import Client
 from tests.daemon_harness import (
     ROOT,
-    kill_by_token,
+    Daemon,
     pids_with_token,
     start_daemon,
     stop_daemon,
@@ -53,8 +53,9 @@ def _sleepers(token: str, daemon_pid: int) -> list[int]:
     return [p for p in _live(pids_with_token(token)) if p != daemon_pid]
 
 
-def _crash(config: Path, *, synced: bool = False) -> tuple[str, list[int]]:
-    """Start a daemon with the twenty programs, SIGKILL it; its token and surviving pids.
+def _crash(config: Path, *, synced: bool = False) -> tuple[Daemon, list[int]]:
+    """Start a daemon with the twenty programs, SIGKILL it; the daemon and its surviving pids
+    (``stop_daemon`` kills what is left of it).
 
     ``synced``: ask for a history first, which the daemon answers only once everything queued
     for the store is written, so every run is on disk when the SIGKILL comes. Without it the
@@ -68,13 +69,13 @@ def _crash(config: Path, *, synced: bool = False) -> tuple[str, list[int]]:
     first.process.send_signal(signal.SIGKILL)
     first.process.wait(timeout=10)
     time.sleep(0.2)
-    return first.token, _sleepers(first.token, first.process.pid)
+    return first, _sleepers(first.token, first.process.pid)
 
 
 @pytest.mark.parametrize("synced", [True, False], ids=["recorded", "maybe-unrecorded"])
 def test_restart_after_kill_9_runs_no_duplicate(tmp_path: Path, synced: bool) -> None:
     config = write_config(tmp_path, TWENTY)
-    old_token, survivors = _crash(config, synced=synced)
+    first, survivors = _crash(config, synced=synced)
     second = None
     try:
         assert len(survivors) == 20  # programs outlive a SIGKILLed supervisor...
@@ -95,7 +96,7 @@ def test_restart_after_kill_9_runs_no_duplicate(tmp_path: Path, synced: bool) ->
     finally:
         if second is not None:
             stop_daemon(second)
-        kill_by_token(old_token)
+        stop_daemon(first, grace=0)
 
 
 def test_a_recycled_pid_is_left_alone(tmp_path: Path) -> None:
@@ -103,7 +104,7 @@ def test_a_recycled_pid_is_left_alone(tmp_path: Path) -> None:
     start time, no run marker): that process is not touched, while p00's own process, found by
     its run marker, is stopped."""
     config = write_config(tmp_path, TWENTY)
-    old_token, survivors = _crash(config, synced=True)
+    first, survivors = _crash(config, synced=True)
     second = None
     stranger = subprocess.Popen(["sleep", "3600"], process_group=0)
     try:
@@ -123,7 +124,7 @@ def test_a_recycled_pid_is_left_alone(tmp_path: Path) -> None:
     finally:
         if second is not None:
             stop_daemon(second)
-        kill_by_token(old_token)
+        stop_daemon(first, grace=0)
         stranger.kill()
         stranger.wait(timeout=10)
 
@@ -151,7 +152,7 @@ def test_stale_socket_is_replaced(tmp_path: Path) -> None:
     first = start_daemon(config)
     first.process.send_signal(signal.SIGKILL)
     first.process.wait(timeout=10)
-    kill_by_token(first.token)
+    stop_daemon(first, grace=0)
     assert os.path.exists(first.socket)  # left behind by the crash
     second = start_daemon(config)
     try:
