@@ -26,9 +26,12 @@ settings.load_profile("supervisord-lite")
 
 @pytest.fixture(scope="session", autouse=True)
 def no_cgroup_left_behind() -> Iterator[None]:
-    """Fails the session if a cgroup tree made by its daemons or by the tests survives."""
+    """Fails the session if a cgroup tree made by its daemons or by the tests survives. The
+    failure shows as an error in the teardown of whichever test ran last (under xdist, the
+    last on that worker), so it names the test that started the tree's daemon."""
     foreign = set(cgroup_trees(os.getpid()))  # left by an earlier process with our pid
     yield
     ours = {*CGROUP_TREES, *cgroup_trees(os.getpid())} - foreign
     left = sorted(t for t in ours if os.path.exists(t))
-    assert left == [], f"cgroup trees left behind by the tests: {left}"
+    made_by = [f"{t} (a daemon of {CGROUP_TREES.get(t, 'this process')})" for t in left]
+    assert left == [], f"cgroup trees left behind by the tests: {made_by}"

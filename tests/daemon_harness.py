@@ -78,8 +78,9 @@ fails every start and ends FATAL; stubborn ignores SIGTERM, so stopping it takes
 after 2 s."""
 
 
-#: Every cgroup tree a daemon of this session made; none may remain when the session ends.
-CGROUP_TREES: set[str] = set()
+#: Every cgroup tree a daemon of this session made, with the test that started the daemon;
+#: none may remain when the session ends.
+CGROUP_TREES: dict[str, str] = {}
 
 
 def cgroup_trees(pid: int) -> list[str]:
@@ -161,7 +162,8 @@ def start_daemon(
         _wait_ready(daemon, ready_within)
         # The tree is made before the socket answers.
         daemon.trees = [t for t in cgroup_trees(process.pid) if t not in foreign]
-        CGROUP_TREES.update(daemon.trees)
+        made_by = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" ", 1)[0]
+        CGROUP_TREES.update(dict.fromkeys(daemon.trees, made_by))
     except BaseException:
         stop_daemon(daemon, grace=0)
         raise
