@@ -10,8 +10,8 @@ and nothing is ever killed by name.
 The token alone is not enough: a process in the middle of an ``execve`` shows an empty
 ``/proc/PID/environ`` for a moment (the new image has no environment yet), so a program the
 killed daemon had just spawned (its trampoline exec'ing the program) can be missed by one
-scan. The session and the cgroup do not change across an exec, and a blank environment of a
-live process is read again until it is filled in.
+scan. The session and the cgroup do not change across an exec, and an environment that reads
+empty while the command line does too (an exec under way) is read again until it is there.
 """
 
 from __future__ import annotations
@@ -290,20 +290,28 @@ _KERNEL_THREAD = 0x00200000
 
 
 def _environ(pid: str, *, within: float = 1.0) -> bytes:
-    """A process' environment; a live user process whose environment reads empty is in the
-    middle of an exec, and is read again until its new environment is there (``within``)."""
+    """A process' environment. One that reads empty while the command line does too is in
+    the middle of an exec (neither is set up yet): it is read again until the exec is over
+    (``within``). A program whose environment is empty for good has a command line."""
     deadline = time.monotonic() + within
     while True:
-        try:
-            environ = Path("/proc", pid, "environ").read_bytes()
-        except OSError:
-            return b""  # gone, or not ours to read
+        environ = _read_proc(pid, "environ")
         if environ or time.monotonic() > deadline:
             return environ
         fields = _stat(pid)
         if fields is None or fields[0] in ("Z", "X") or fields[2] & _KERNEL_THREAD:
             return environ  # gone, exited, or a kernel thread: empty for good
+        if _read_proc(pid, "cmdline"):
+            return _read_proc(pid, "environ")  # the exec may have ended since the first look
         time.sleep(0.001)
+
+
+def _read_proc(pid: str, name: str) -> bytes:
+    """/proc/PID/<name>, or nothing if the process is gone (or not ours to read)."""
+    try:
+        return Path("/proc", pid, name).read_bytes()
+    except OSError:
+        return b""
 
 
 def pids_with_env(entry: str) -> list[int]:
