@@ -10,6 +10,7 @@ from bench import floors
 from bench.core import Metric
 from bench.scenarios import sleepers
 from bench.stats import percentile
+from supervisord_lite.protocol.messages import ProgramStatus
 
 if TYPE_CHECKING:
     from bench.core import Trial
@@ -28,7 +29,8 @@ METRICS = [
 NOTES = [
     "status-all is each peer's native 'status of everything': circus answers one word per "
     "watcher (no pid, no uptime), supervisord a struct of about 14 fields per process, ours "
-    "10 fields per program; the payloads are not equal.",
+    f"{len(ProgramStatus.__struct_fields__)} fields per program (state, pid, uptime, last exit, "
+    "readiness, health, progress, intent, dependencies...); the payloads are not equal.",
     "The cold CLI is `svctl --socket S status`, `supervisorctl -c CONF status` and "
     "`circusctl --endpoint E status`, `pm2 ls` (PM2_HOME set) and, for s6, which has no "
     "status-all tool, `sh -c 'for d in SCAN/*/; do s6-svstat $d; done'`, each timed as a whole "
