@@ -188,6 +188,9 @@ class AsyncClient:
             raise DaemonUnavailable("the connection was closed")
         try:
             await io.send(data, deadline)
+        except KeyboardInterrupt:
+            await self.aclose()  # part of a frame may be out: the connection is out of step
+            raise
         except TimeoutError as exc:
             await self.aclose()
             raise Timeout("the daemon did not read our request in time") from exc
@@ -230,6 +233,11 @@ class AsyncClient:
                         return value
                     if turn:
                         session.receive_data(await io.receive(deadline))
+            except KeyboardInterrupt:
+                # Ctrl-C lands between any two bytecodes: maybe after bytes were received and
+                # before the session read them all. The connection is out of step: give it up.
+                await self.aclose()
+                raise
             except TimeoutError as exc:
                 raise Timeout("no answer from the daemon in time") from exc
             except OSError as exc:
@@ -612,6 +620,12 @@ class AsyncPushStream(Generic[ItemT]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            # Ctrl-C ends at once: the connection is given up (the daemon ends its streams)
+            # rather than the stream ended in a talk with the daemon.
+            self._over = True
+            await self._client.aclose()
+            return
         await self.aclose()
 
     def __aiter__(self) -> Self:

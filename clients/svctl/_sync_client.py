@@ -173,6 +173,9 @@ class Client:
             raise DaemonUnavailable("the connection was closed")
         try:
             io.send(data, deadline)
+        except KeyboardInterrupt:
+            self.close()  # part of a frame may be out: the connection is out of step
+            raise
         except TimeoutError as exc:
             self.close()
             raise Timeout("the daemon did not read our request in time") from exc
@@ -215,6 +218,11 @@ class Client:
                         return value
                     if turn:
                         session.receive_data(io.receive(deadline))
+            except KeyboardInterrupt:
+                # Ctrl-C lands between any two bytecodes: maybe after bytes were received and
+                # before the session read them all. The connection is out of step: give it up.
+                self.close()
+                raise
             except TimeoutError as exc:
                 raise Timeout("no answer from the daemon in time") from exc
             except OSError as exc:
@@ -595,6 +603,12 @@ class SyncPushStream(Generic[ItemT]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            # Ctrl-C ends at once: the connection is given up (the daemon ends its streams)
+            # rather than the stream ended in a talk with the daemon.
+            self._over = True
+            self._client.close()
+            return
         self.close()
 
     def __iter__(self) -> Self:
