@@ -399,7 +399,7 @@ def test_events_until_ctrl_c(running_daemon: Daemon) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.communicate()  # reaped, and its pipes closed
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another uid")
