@@ -45,7 +45,7 @@ async def test_a_program_above_its_memory_is_restarted_from_samples(tmp_path: Pa
             await restarted.wait()
         history = await supervisor.store.query(lambda store: store.history("hog"))
     ended = [e for e in history if e.kind == "failed"]
-    assert ended, history
+    assert ended, [(e.kind, e.run_id, e.exit_signal, e.reason) for e in history]
     assert ended[0].exit_signal == "INT"  # its stop signal: a graceful stop, not an OOM kill
     assert ended[0].reason.startswith("memory ")
     assert ended[0].reason.endswith(" MiB above restart_when.memory 32.0 MiB (sampled)")
