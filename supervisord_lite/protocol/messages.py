@@ -28,10 +28,23 @@ This module is pure: it imports the standard library, msgspec and the shared voc
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal, TypeAlias
+from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, Struct
 
+from supervisord_lite.protocol._fields import (
+    MAX_HISTORY,
+    MAX_ID,
+    MAX_LOG_LINES,
+    MAX_REPLAY,
+    MAX_REPLICAS,
+    MAX_TIME,
+    MAX_WAIT,
+    PROTOCOL_VERSION,
+    NonNegative,
+    RequestId,
+    Stream,
+)
 from supervisord_lite.protocol.errors import ErrorCode
 from supervisord_lite.vocabulary import HistoryEntry, Outcome, ProgramState, Want
 
@@ -98,39 +111,6 @@ __all__ = [
     "Welcome",
     "tag_of",
 ]
-
-PROTOCOL_VERSION = 1
-"""Sent in :class:`Hello` and :class:`Welcome`; a mismatch ends the handshake."""
-
-Stream: TypeAlias = Literal["stdout", "stderr"]
-NonNegative = Annotated[int, Meta(ge=0)]
-
-# Every number a request carries has a range, so a value out of it is refused where the request
-# is decoded (``bad_request``, naming the field) and never reaches the daemon's code.
-
-MAX_ID: Final = 2**63 - 1
-"""The largest request id: ids fit a signed 64-bit integer, which every msgpack library holds."""
-RequestId = Annotated[int, Meta(ge=0, le=MAX_ID)]
-
-MAX_HISTORY: Final = 10_000
-"""The most entries one :class:`History` request asks for; the reply stays well inside a frame."""
-
-MAX_LOG_LINES: Final = 1_000_000
-"""The most lines one :class:`Logs` request asks for from the files."""
-
-MAX_REPLAY: Final = 1_000_000
-"""The most events a :class:`Subscribe` with a negative ``since`` (the last N) asks for."""
-"""The most lines one :class:`Logs` request asks for from the files."""
-
-MAX_TIME: Final = 253_402_300_799.0
-"""The latest time a request names, in seconds since the epoch (the end of the year 9999)."""
-
-MAX_REPLICAS: Final = 1000
-"""The most instances a :class:`Scale` asks for (the config's bound too)."""
-
-MAX_WAIT: Final = 366 * 24 * 3600.0
-"""The longest finite :class:`Wait` timeout, in seconds (a year); None waits forever."""
-
 
 # -- client -> server ------------------------------------------------------------------------
 
