@@ -1,8 +1,17 @@
 """Every message that crosses the control socket: the one catalogue of the wire.
 
 The daemon and every client (``svctl``, the Python clients) speak these Structs and nothing
-else, so this module is the protocol's reference: each request's docstring says what it
-does, the ``svctl`` command that sends it, and what the daemon answers.
+else, so this module is the protocol's reference: it names every message, holds the two
+unions a decoder accepts (:data:`ClientMessage`, :data:`ServerMessage`) and states the rules
+below. The Structs themselves sit in modules by what they are, each short enough to read
+whole; import them from here:
+
+- ``_requests.py``: every request, with what it does, the ``svctl`` command that sends it
+  and what the daemon answers;
+- ``_replies.py``: the reply base and each request's answer;
+- ``_pushed.py``: what a stream pushes (events, log chunks, its end);
+- ``_status_values.py``: the rows of a status reply and the values nested in them;
+- ``_fields.py``: the protocol version and the ranges of every number.
 
 Rules of the wire (they are what lets an old client talk to a newer daemon and back):
 
@@ -15,7 +24,7 @@ Rules of the wire (they are what lets an old client talk to a newer daemon and b
    on the wire are ignored, never an error (unlike the config, which forbids them).
 4. No traceback crosses the socket: a failure is an :class:`Error` with an :class:`ErrorCode`
    and one line of message.
-5. Every number in a request has a range (the ``MAX_*`` constants below). A value outside it
+5. Every number in a request has a range (the ``MAX_*`` constants). A value outside it
    is refused when the request is decoded, as ``bad_request`` naming the field, so the
    daemon's code only ever sees numbers it can use.
 
@@ -191,12 +200,7 @@ ClientMessage: TypeAlias = (
     | Scale
     | Webhooks
 )
-
-
-# -- values inside replies --------------------------------------------------------------------
-
-
-# -- server -> client -------------------------------------------------------------------------
+"""Every request, as the daemon decodes one: a tagged union on ``"op"``."""
 
 
 ServerMessage: TypeAlias = (
@@ -217,6 +221,7 @@ ServerMessage: TypeAlias = (
     | End
     | Error
 )
+"""Every server message, as a client decodes one: a tagged union on ``"kind"``."""
 
 
 def tag_of(cls: type[Request] | type[Reply]) -> str:
