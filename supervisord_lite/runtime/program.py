@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, TypeAlias
 import trio
 
 from supervisord_lite import lifecycle as lc
-from supervisord_lite.errors import LogPathError, SpawnError
 from supervisord_lite.lifecycle.policy import policy_for
 from supervisord_lite.protocol.messages import ProgramStatus
 from supervisord_lite.runtime import process_groups as groups
@@ -38,7 +37,7 @@ from supervisord_lite.runtime.logdrops import LogDrops
 from supervisord_lite.runtime.logs.streams import ProgramLogs
 from supervisord_lite.runtime.memorywatch import MemoryWatch
 from supervisord_lite.runtime.reports import describe_transition, state_changed, store_op
-from supervisord_lite.runtime.spawn import spawn
+from supervisord_lite.runtime.run_spawn import spawn_run
 from supervisord_lite.store_records import EventRecorded
 
 if TYPE_CHECKING:
@@ -46,7 +45,6 @@ if TYPE_CHECKING:
 
     from supervisord_lite.config import ProgramConfig
     from supervisord_lite.runtime.containment import RunScope
-    from supervisord_lite.runtime.logs.pump import RunLogs
     from supervisord_lite.runtime.services import RunnerServices
 
 _LIVE = frozenset({lc.State.STARTING, lc.State.RUNNING, lc.State.STOPPING})
@@ -387,51 +385,14 @@ class ProgramRunner:
 
     async def _spawn_now(self) -> lc.Event:
         services = self._services
-        containment = services.containment
-        run_id = services.store.store.allocate_run_id()
-        logs: RunLogs | None = None
-        cgroup = None
-        health = self._health
-        given = None
-        spawned = False
-        try:
-            logs = self.logs.open_run()
-            given = health.prepare_spawn() if health is not None else None
-            cgroup = containment.cgroup_for(self.program, run_id)
-            with containment.reaper.spawning():
-                process = await spawn(
-                    self.program,
-                    cwd=services.base_dir,
-                    stdout=logs.stdout,
-                    stderr=logs.stderr,
-                    marker=containment.marker(run_id),
-                    cgroup=cgroup,
-                    extra_env=health.env() if health is not None else None,
-                    give_fd=given,
-                    sockets=(
-                        services.listeners.handed(self.program)
-                        if services.listeners is not None
-                        else ()
-                    ),
-                )
-                containment.reaper.manage(process.pid)
-            spawned = True
-            self.logs.start_run(logs, services.nursery)  # before the finally drops unused pipes
-        except (SpawnError, LogPathError) as exc:
-            if cgroup is not None:
-                cgroup.remove()
-            log.error("%s: %s", self.name, exc)
-            return lc.SpawnFailed(reason=str(exc))
-        finally:
-            if logs is not None:
-                logs.close_child_ends()  # the child has them; EOF must not wait for us
-            if health is not None:
-                health.spawned(given, spawned)
+        run = await spawn_run(self.program, services, self.logs, self._health)
+        if isinstance(run, lc.SpawnFailed):
+            return run
         self.spawns += 1
-        self._scope = scope = containment.scope(process.pid, run_id, cgroup)
-        self._exit = ExitWatch(process, scope, logs, self, services.fdwatch)
+        self._scope = run.scope
+        self._exit = ExitWatch(run.process, run.scope, run.logs, self, services.fdwatch)
         self._exit.start(services.nursery)
-        return lc.Spawned(pid=process.pid, pgid=process.pid, run_id=run_id)
+        return lc.Spawned(pid=run.process.pid, pgid=run.process.pid, run_id=run.run_id)
 
     async def _stop_gracefully(self, signame: str, stopping: lc.Snapshot) -> None:
         """A stop of a live run began: ``pre_stop``, then ``stop_command`` or, without one or
