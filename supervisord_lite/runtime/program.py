@@ -27,7 +27,6 @@ import trio
 
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.lifecycle.policy import policy_for
-from supervisord_lite.protocol.messages import ProgramStatus
 from supervisord_lite.runtime import process_groups as groups
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.exitwatch import ExitWatch
@@ -38,12 +37,14 @@ from supervisord_lite.runtime.logs.streams import ProgramLogs
 from supervisord_lite.runtime.memorywatch import MemoryWatch
 from supervisord_lite.runtime.reports import describe_transition, state_changed, store_op
 from supervisord_lite.runtime.run_spawn import spawn_run
+from supervisord_lite.runtime.status_row import status_row
 from supervisord_lite.store_records import EventRecorded
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from supervisord_lite.config import ProgramConfig
+    from supervisord_lite.protocol.messages import ProgramStatus
     from supervisord_lite.runtime.containment import RunScope
     from supervisord_lite.runtime.services import RunnerServices
 
@@ -245,40 +246,20 @@ class ProgramRunner:
     def status(
         self, *, stats: bool = False, clocks: tuple[float, float] | None = None
     ) -> ProgramStatus:
-        """The program's row; ``clocks`` is (trio's clock, the wall clock) read once for a
-        whole status reply (read here when None)."""
-        snap = self.snapshot
-        started_at = uptime = None
-        if snap.spawned_at is not None and snap.pid is not None:
-            now, wall = clocks or (trio.current_time(), self._services.wall_clock())
-            uptime = max(0.0, now - snap.spawned_at)
-            started_at = wall - uptime
-        last = snap.last_exit
-        health = self._health
-        running = snap.state is lc.State.RUNNING
-        program = self.program
-        return ProgramStatus(
-            name=program.name,
-            state=snap.state,
-            want=snap.want,
-            pid=snap.pid,
-            started_at=started_at,
-            uptime=uptime,
-            exit_code=last.code if last else None,
-            exit_signal=last.signal if last else None,
-            message=snap.message,
-            restarts=max(0, self.spawns - 1),
+        """The program's row (status_row.py); ``clocks`` is (trio's clock, the wall clock) read
+        once for a whole status reply (read here when None)."""
+        return status_row(
+            self.program,
+            self.snapshot,
+            spawns=self.spawns,
             logs=self.logs.statistics() if stats else (),
             containment=self._services.containment.mechanism,
-            ready=running,
-            ready_since=self.ready_at if running else None,
-            healthy=health.healthy if health is not None else None,
-            probe=health.last if health is not None else None,
-            notify_status=health.status_text if health is not None else None,
+            health=self._health,
+            ready_at=self.ready_at,
             waiting_for=self.waiting_for,
-            progress=health.progress.progress() if health is not None else None,
             asked_at=self.asked_at,
-            depends_on=dict(program.depends_on),
+            clocks=clocks,
+            wall_clock=self._services.wall_clock,
         )
 
     # -- one step -----------------------------------------------------------------------------
