@@ -1,14 +1,14 @@
 """A program's hooks, run for its runner: one at a time, each recorded and published.
 
-The runner asks for a hook where its run meets it (``pre_start`` before a spawn, ``post_start``
-on RUNNING, ``pre_stop`` and ``stop_command`` when a stop begins, ``post_stop`` once a run is
-over); this module runs it through helper_process.py (subreaper registration, process group,
-SIGKILL of the group at its timeout or when cancelled), then writes a ``hook`` event into the
-history and pushes a ``change = "hook"`` event to followers. Hooks of one program never overlap:
-a ``post_stop`` ends before the next ``pre_start`` begins. A hook the runner does not wait for
-runs as a task in the daemon's nursery, cancelled (its group killed) when the runner retires,
-and a ``post_start`` also when a stop begins or its run ends; ``wait_idle`` lets a stop wait
-for those still running first.
+The runner asks for a hook where its run meets it (hook_points.py: ``pre_start`` before a spawn,
+``post_start`` on RUNNING, ``pre_stop`` and ``stop_command`` when a stop begins, ``post_stop``
+once a run is over); this module runs it through helper_process.py (subreaper registration,
+process group, SIGKILL of the group at its timeout or when cancelled), then writes a ``hook``
+event into the history and pushes a ``change = "hook"`` event to followers. Hooks of one program
+never overlap: a ``post_stop`` ends before the next ``pre_start`` begins. A hook the runner does
+not wait for runs as a task in the daemon's nursery, cancelled (its group killed) when the
+runner retires, and a ``post_start`` also when a stop begins or its run ends; ``wait_idle`` lets
+a stop wait for those still running first.
 """
 
 from __future__ import annotations

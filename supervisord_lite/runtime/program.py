@@ -27,6 +27,7 @@ import trio
 
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.lifecycle.policy import policy_for
+from supervisord_lite.runtime import hook_points
 from supervisord_lite.runtime import process_groups as groups
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.exitwatch import ExitWatch
@@ -280,8 +281,7 @@ class ProgramRunner:
                 case lc.Record():
                     self._record(effect, before, after)
                     if effect.outcome is not None:  # the run is over
-                        self._hooks.cancel("post_start")
-                        self._hooks.start("post_stop", _exit_env(effect.exit))
+                        hook_points.run_over(self._hooks, effect.exit)
                 case lc.Publish(old=old, new=new):
                     entered.append(new)
                     if new is lc.State.RUNNING:
@@ -289,18 +289,14 @@ class ProgramRunner:
                     # Only the transition out of a live state is the run's end.
                     own = ended if old in _LIVE else None
                     self._publish(old, new, after, own, before.pid if own else None)
-                    if new is lc.State.RUNNING and after.pid is not None:
-                        self._hooks.start("post_start", {"MAINPID": str(after.pid)})
-                    elif new is lc.State.STOPPING:
-                        self._hooks.cancel("post_start")  # its run is being stopped
+                    hook_points.entered(self._hooks, new, after.pid)
                 case lc.SetDeadline(at=at):
                     # A superseded timer still fires; the lifecycle ignores it as stale.
                     self._services.deadlines.at(at, self._deadline_passed)
                 case lc.ClearDeadline():
                     pass
                 case lc.SignalGroup(signal=signame):
-                    if self._scope is not None:
-                        self._scope.stop(signame)
+                    self._signal(signame)
                 case lc.StopGracefully(signal=signame):
                     self.start_task(functools.partial(self._stop_gracefully, signame, after))
                 case lc.Spawn():
@@ -352,9 +348,9 @@ class ProgramRunner:
         CPU-bound in the daemon, so a few at a time start them as fast.
         """
         try:
-            hooked = await self._hooks.run("pre_start")
-            if hooked is not None and not hooked.ok:
-                self.send(lc.SpawnFailed(reason=f"pre_start {hooked.describe()}"))
+            failed = await hook_points.pre_start(self._hooks)
+            if failed is not None:
+                self.send(failed)
                 return
             async with self._services.spawn_slots:
                 answer = await self._spawn_now()
@@ -376,21 +372,12 @@ class ProgramRunner:
         return lc.Spawned(pid=run.process.pid, pgid=run.process.pid, run_id=run.run_id)
 
     async def _stop_gracefully(self, signame: str, stopping: lc.Snapshot) -> None:
-        """A stop of a live run began: ``pre_stop``, then ``stop_command`` or, without one or
-        when it failed, the stop signal; nothing more once the run is over or SIGKILLed."""
-        env = {"MAINPID": str(stopping.pid)}
+        await hook_points.stop_gracefully(
+            self._hooks, self.name, signame, stopping, self._snap, self._signal
+        )
 
-        def still_stopping() -> bool:
-            snap = self.snapshot
-            return snap.run_id == stopping.run_id and snap.stop_phase is lc.StopPhase.SIGNALLED
-
-        await self._hooks.run("pre_stop", env)
-        if self._hooks.has("stop_command") and still_stopping():
-            result = await self._hooks.run("stop_command", env)
-            if result is None or result.ok:
-                return
-            log.warning("%s: stop_command failed; sending SIG%s", self.name, signame)
-        if still_stopping() and self._scope is not None:
+    def _signal(self, signame: str) -> None:
+        if self._scope is not None:
             self._scope.stop(signame)
 
     def start_task(self, fn: Callable[[], Awaitable[None]]) -> None:
@@ -438,12 +425,3 @@ class ProgramRunner:
             self._closed = True
             if self._finished is not None:
                 self._finished.set()
-
-
-def _exit_env(status: lc.ExitStatus | None) -> dict[str, str]:
-    """How a run ended, for ``post_stop``: systemd's ``EXIT_CODE`` and ``EXIT_STATUS``."""
-    if status is None:
-        return {}
-    if status.signal is not None:
-        return {"EXIT_CODE": "killed", "EXIT_STATUS": status.signal}
-    return {"EXIT_CODE": "exited", "EXIT_STATUS": str(status.code)}
