@@ -27,19 +27,15 @@ import trio
 
 from supervisord_lite import lifecycle as lc
 from supervisord_lite.lifecycle.policy import policy_for
-from supervisord_lite.runtime import hook_points
-from supervisord_lite.runtime import process_groups as groups
-from supervisord_lite.runtime.daemonlog import log
+from supervisord_lite.runtime import hook_points, runner_reports
 from supervisord_lite.runtime.exitwatch import ExitWatch
 from supervisord_lite.runtime.health import Health, needs_health
 from supervisord_lite.runtime.hooks import ProgramHooks
 from supervisord_lite.runtime.logdrops import LogDrops
 from supervisord_lite.runtime.logs.streams import ProgramLogs
 from supervisord_lite.runtime.memorywatch import MemoryWatch
-from supervisord_lite.runtime.reports import describe_transition, state_changed, store_op
 from supervisord_lite.runtime.run_spawn import spawn_run
 from supervisord_lite.runtime.status_row import status_row
-from supervisord_lite.store_records import EventRecorded
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -168,13 +164,7 @@ class ProgramRunner:
             return
         self.waiting_for = why
         if why:
-            snap = self.snapshot
-            at = self._services.wall_clock()
-            self._services.events.publish(
-                state_changed(
-                    self.name, snap.state, snap.state, snap, at=at, change="dependency", message=why
-                )
-            )
+            runner_reports.publish_waiting(self._services, self.name, self.snapshot, why)
 
     @property
     def finished(self) -> trio.Event:
@@ -279,7 +269,7 @@ class ProgramRunner:
         for effect in effects:
             match effect:
                 case lc.Record():
-                    self._record(effect, before, after)
+                    runner_reports.record_step(self._services, self.name, effect, before, after)
                     if effect.outcome is not None:  # the run is over
                         hook_points.run_over(self._hooks, effect.exit)
                 case lc.Publish(old=old, new=new):
@@ -288,7 +278,10 @@ class ProgramRunner:
                         self.ready_at = self._services.wall_clock()
                     # Only the transition out of a live state is the run's end.
                     own = ended if old in _LIVE else None
-                    self._publish(old, new, after, own, before.pid if own else None)
+                    pid = after.pid if new in _LIVE else (before.pid if own else None)
+                    runner_reports.publish_transition(
+                        self._services, self.name, old, new, after, ended=own, pid=pid
+                    )
                     hook_points.entered(self._hooks, new, after.pid)
                 case lc.SetDeadline(at=at):
                     # A superseded timer still fires; the lifecycle ignores it as stale.
@@ -316,26 +309,6 @@ class ProgramRunner:
 
     def _deadline_passed(self) -> None:
         self.send(lc.DeadlineReached())
-
-    def _record(self, record: lc.Record, before: lc.Snapshot, after: lc.Snapshot) -> None:
-        at = self._services.wall_clock()
-        op = store_op(self.name, record, before, after, at=at, start_time=groups.start_time)
-        self._services.store.submit(op)
-
-    def _publish(
-        self,
-        old: lc.State,
-        new: lc.State,
-        snap: lc.Snapshot,
-        ended: lc.ExitStatus | None,
-        ended_pid: int | None,
-    ) -> None:
-        log.info("%s: %s", self.name, describe_transition(old, new, snap))
-        at = self._services.wall_clock()
-        pid = snap.pid if new in _LIVE else ended_pid
-        self._services.events.publish(
-            state_changed(self.name, old, new, snap, at=at, ended=ended, pid=pid)
-        )
 
     # -- effects that await -------------------------------------------------------------------
 
@@ -403,17 +376,7 @@ class ProgramRunner:
         """The leader is reaped: forget it, and record what the OOM killer took."""
         self._exit = None
         self._services.containment.reaper.release(process.pid)
-        if scope.cgroup is not None and (oom := scope.cgroup.oom_kills()):
-            self._services.store.submit(
-                EventRecorded(
-                    program=self.name,
-                    kind="oom_killed",
-                    at=self._services.wall_clock(),
-                    pid=process.pid,
-                    pgid=process.pid,
-                    reason=f"{oom} process(es) killed by the kernel's OOM killer",
-                )
-            )
+        runner_reports.record_oom_kills(self._services, self.name, process.pid, scope.cgroup)
 
     async def _close(self) -> None:
         """Retired: drain the log queues to their files (bounded), after a spawn in flight."""
