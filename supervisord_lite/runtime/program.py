@@ -8,6 +8,10 @@ the daemon's ``Deadlines``), except a spawn, which awaits and so runs as a task 
 shared nursery; its answer comes back through ``send`` like any other event. Events are stepped
 in the order they are sent; one sent while a step is under way is stepped right after it.
 
+The runner decides what to do with each effect; the doing sits in collaborators: run_spawn.py
+spawns a run, hook_points.py starts, cancels and awaits its hooks, runner_reports.py hands its
+records and events on, status_row.py builds its row in ``svctl status``.
+
 So a program with nothing happening to it costs the daemon no task and no nursery: its runner,
 its snapshot and its log streams are all there is. Its run's end is watched by an ``ExitWatch``
 (exitwatch.py) through the daemon's ``FdWatch``, without a task either.
