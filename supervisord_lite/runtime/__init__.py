@@ -33,7 +33,7 @@ from supervisord_lite.runtime.daemon_report import (
     stopped_event,
     summary,
 )
-from supervisord_lite.runtime.daemon_signals import watch_signals
+from supervisord_lite.runtime.daemon_signals import reset_inherited, watch_signals
 from supervisord_lite.runtime.daemonlog import configure, log
 from supervisord_lite.runtime.deadlines import Deadlines
 from supervisord_lite.runtime.eventlog import EventLog
@@ -90,6 +90,9 @@ def run(config: Config, *, reset_store: bool = False) -> int:
         SupervisorLiteError: the daemon could not start (socket in use, store unreadable...).
     """
     configure()
+    ignored = reset_inherited()
+    if ignored:
+        log.info("started with %s ignored: the programs get their default", ", ".join(ignored))
     return trio.run(_main, config, reset_store)
 
 
