@@ -92,6 +92,25 @@ def test_board_moves_rows_by_events_and_counts_cpu_between_reads() -> None:
     assert not board.apply(msgspec_replace(stopped, program="new"), now=103.0)
 
 
+def test_the_change_that_ends_a_run_leaves_the_row_without_a_pid() -> None:
+    """The daemon's STOPPING -> STOPPED carries the pid of the run it ends (docs/events.md):
+    the row must not go on showing it as if it were alive."""
+    board = Board()
+    board.load([_status(state=ProgramState.STOPPING)], now=100.0)
+    ended = StateChanged(
+        program="web",
+        old=ProgramState.STOPPING,
+        new=ProgramState.STOPPED,
+        pid=10,
+        exit_code=None,
+        exit_signal="TERM",
+        at=0.0,
+    )
+    assert board.apply(ended, now=101.0)
+    shown = cells(board.rows["web"], now=101.0)
+    assert (shown["state"], shown["pid"], shown["uptime"]) == ("STOPPED", "-", "-")
+
+
 def msgspec_replace(event: StateChanged, **changes: object) -> StateChanged:
     import msgspec
 

@@ -40,6 +40,8 @@ COLUMNS: Final = (
 )
 
 _NONE: Final = "-"
+#: The states a program has a process in.
+_LIVE: Final = frozenset({ProgramState.STARTING, ProgramState.RUNNING, ProgramState.STOPPING})
 _BAR: Final = 8
 
 
@@ -105,20 +107,22 @@ class Board:
             row.status = replace_status(status, progress=event.progress)
             return True
         if event.change == "state":
-            started = event.pid is not None and event.pid != status.pid
+            # The change that ends a run carries that run's pid: the row then has none.
+            pid = event.pid if event.new in _LIVE else None
+            started = pid is not None and pid != status.pid
             row.status = replace_status(
                 status,
                 state=event.new,
-                pid=event.pid,
+                pid=pid,
                 exit_code=event.exit_code,
                 exit_signal=event.exit_signal,
                 message=event.message,
-                uptime=0.0 if started else status.uptime if event.pid is not None else None,
+                uptime=0.0 if started else status.uptime if pid is not None else None,
                 ready=event.new is ProgramState.RUNNING,
             )
             if started:
                 row.seen = now
-            if started or event.pid is None:  # a new run, or none: its usage is not known
+            if started or pid is None:  # a new run, or none: its usage is not known
                 row.sampled = row.cpu_share = row.usage = None
         self.stale.add(event.program)
         return True
