@@ -39,6 +39,14 @@ class _Request:
         self.done.set()
         return True
 
+    def result(self, name: str, said: str = "") -> ActionResult:
+        """The outcome the verdict gives (once ``done``), with ``said`` after its message."""
+        verdict = self.verdict
+        assert verdict is not None
+        return ActionResult(
+            name=name, ok=verdict.ok, state=verdict.state, message=verdict.message + said
+        )
+
 
 async def start_one(sup: Supervisor, runner: ProgramRunner, wait: bool = True) -> ActionResult:
     if runner.snapshot.state is lc.State.RUNNING:
@@ -61,11 +69,7 @@ async def start_one(sup: Supervisor, runner: ProgramRunner, wait: bool = True) -
         await request.done.wait()
     finally:
         runner.unwatch(request)
-    verdict = request.verdict
-    assert verdict is not None
-    return ActionResult(
-        name=runner.name, ok=verdict.ok, state=verdict.state, message=verdict.message + first
-    )
+    return request.result(runner.name, first)
 
 
 def _start_dependencies(sup: Supervisor, runner: ProgramRunner) -> list[str]:
@@ -108,11 +112,7 @@ async def _request(
         await request.done.wait()
     finally:
         runner.unwatch(request)
-    verdict = request.verdict
-    assert verdict is not None
-    return ActionResult(
-        name=runner.name, ok=verdict.ok, state=verdict.state, message=verdict.message
-    )
+    return request.result(runner.name)
 
 
 def result(runner: ProgramRunner, ok: bool, message: str = "") -> ActionResult:
