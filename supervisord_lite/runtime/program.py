@@ -75,6 +75,7 @@ class ProgramRunner:
         "_tasks",
         "_watchers",
         "asked_at",
+        "leaving",
         "logs",
         "policy",
         "program",
@@ -124,6 +125,9 @@ class ProgramRunner:
         self._finished: trio.Event | None = None
         self._retired = False
         self._closed = False
+        #: Being taken away (a scale-down, a reload that removes or replaces it): it is
+        #: stopped and then forgotten, so it does not come up again meanwhile.
+        self.leaving = False
 
     @property
     def name(self) -> str:
@@ -187,6 +191,8 @@ class ProgramRunner:
         Raises:
             LifecycleError: the runtime broke the event contract (a bug; see lifecycle).
         """
+        if self.leaving and isinstance(event, lc.WantUp | lc.Restart):
+            return  # a run started now would outlive its runner
         if self._queue is not None:  # called back by an effect of the step under way
             self._queue.append(event)
             return
@@ -220,6 +226,7 @@ class ProgramRunner:
         if self._retired:
             return
         self._retired = True
+        self.leaving = True
         if self._exit is not None:
             self._exit.cancel()
             self._exit = None

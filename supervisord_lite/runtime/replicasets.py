@@ -75,11 +75,7 @@ async def scale_to(
         doomed = running[count:]
 
         async def remove(runner: ProgramRunner) -> ActionResult:
-            result = await runner_requests.stop_one(sup, runner)
-            await runner.wait_hooks()  # its post_stop, before the runner goes
-            runner.retire()
-            await runner.finished.wait()
-            del sup.runners[runner.name]
+            result = await sup.retire_runner(runner)
             sup.intents.forget(runner.name)
             return ActionResult(
                 name=runner.name, ok=result.ok, state=result.state, message="removed"

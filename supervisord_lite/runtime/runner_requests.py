@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from supervisord_lite.runtime.program import ProgramRunner
     from supervisord_lite.runtime.supervisor import Supervisor
 
-__all__ = ["restart_one", "result", "start_one", "stop_one"]
+__all__ = ["LEAVING", "restart_one", "result", "start_one", "stop_one"]
+
+LEAVING = "being removed"
+"""Why a runner being taken away (``ProgramRunner.leaving``) does not start."""
 
 
 class _Request:
@@ -49,6 +52,8 @@ class _Request:
 
 
 async def start_one(sup: Supervisor, runner: ProgramRunner, wait: bool = True) -> ActionResult:
+    if runner.leaving:
+        return result(runner, ok=False, message=LEAVING)
     if runner.snapshot.state is lc.State.RUNNING:
         runner.send(lc.WantUp())
         return result(runner, ok=True, message="already running")
@@ -94,6 +99,8 @@ async def stop_one(sup: Supervisor, runner: ProgramRunner, wait: bool = True) ->
 
 
 async def restart_one(sup: Supervisor, runner: ProgramRunner, wait: bool = True) -> ActionResult:
+    if runner.leaving:
+        return result(runner, ok=False, message=LEAVING)
     return await _request(runner, lc.Restart(), lc.Want.UP, wait, "restarting")
 
 

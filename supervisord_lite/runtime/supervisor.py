@@ -328,13 +328,17 @@ class Supervisor:
         async with self._reload_lock:
             return await reloading.reload(self, dry_run=dry_run)
 
-    async def retire_runner(self, runner: ProgramRunner, keep_name: bool = False) -> None:
-        await runner_requests.stop_one(self, runner, True)
+    async def retire_runner(self, runner: ProgramRunner, keep_name: bool = False) -> ActionResult:
+        """Stop ``runner`` for good (no request brings it up meanwhile), let its hooks and
+        logs finish, and forget it unless ``keep_name``; how its stop went."""
+        runner.leaving = True
+        stopped = await runner_requests.stop_one(self, runner, True)
         await runner.wait_hooks()
         runner.retire()
         await runner.finished.wait()
         if not keep_name and self.runners.get(runner.name) is runner:
             del self.runners[runner.name]  # an extra run (overlapping.py) may be gone already
+        return stopped
 
     async def replace_runner(self, runner: ProgramRunner, program: ProgramConfig) -> None:
         was_up = runner.snapshot.want is lc.Want.UP

@@ -81,6 +81,27 @@ async def test_scale_adds_stops_the_highest_and_is_kept_across_restarts(tmp_path
         assert sorted(sup.runners) == ["web:0", "web:1", "web:2"]
 
 
+async def test_an_instance_being_scaled_away_does_not_come_up_again(tmp_path: Path) -> None:
+    """A start of an instance while a scale-down stops it is refused: started, it would run
+    on with no runner left to supervise it."""
+    slow_stop = (
+        "[programs.web]\n"
+        'command = ["sh", "-c", "trap \'sleep 0.5; exit 0\' TERM; while :; do sleep 0.1; done"]\n'
+        f"replicas = 2\nstart_seconds = 0\n{QUIET}"
+    )
+    async with supervising(tmp_path, slow_stop) as sup:
+        leaving = sup.runners["web:1"]
+        for runner in sup.runners.values():
+            await reach(runner, lc.State.RUNNING)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sup.scale, "web", 1)
+            await reach(leaving, lc.State.STOPPING)
+            [started] = await sup.start(["web:1"])
+        assert (started.ok, started.message) == (False, "being removed")
+        assert sorted(sup.runners) == ["web:0"]
+        assert leaving.snapshot.pid is None, "a run of the removed instance goes on"
+
+
 async def test_scale_refuses_a_program_without_replicas(tmp_path: Path) -> None:
     config = f'[programs.one]\ncommand = ["sleep", "3600"]\nautostart = false\n{QUIET}'
     async with supervising(tmp_path, config) as sup:
