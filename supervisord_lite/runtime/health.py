@@ -27,7 +27,7 @@ from supervisord_lite.runtime.containment import read_marker
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.probes import ProbeResult, check
 from supervisord_lite.runtime.progress import ProgressKeeper, ProgressPusher, line_reader
-from supervisord_lite.runtime.reports import state_changed
+from supervisord_lite.runtime.reports import noted
 from supervisord_lite.runtime.spawn import resolve_identity
 
 if TYPE_CHECKING:
@@ -296,17 +296,7 @@ class Health:
     def _publish(self, message: str, change: Literal["health", "probe"] = "health") -> None:
         snap = self._snapshot()
         at = self._services.wall_clock()
-        self._services.events.publish(
-            state_changed(
-                self.program.name,
-                snap.state,
-                snap.state,
-                snap,
-                at=at,
-                change=change,
-                message=message,
-            )
-        )
+        self._services.events.publish(noted(self.program.name, snap, change, message, at=at))
 
     # -- the notify socket ---------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import trio
 
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.helper_process import HelperResult, run_helper
-from supervisord_lite.runtime.reports import run_event, state_changed
+from supervisord_lite.runtime.reports import noted, run_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -164,8 +164,4 @@ class ProgramHooks:
                 exit_signal=result.signal,
             )
         )
-        self._services.events.publish(
-            state_changed(
-                self._name, snap.state, snap.state, snap, at=at, change="hook", message=said
-            )
-        )
+        self._services.events.publish(noted(self._name, snap, "hook", said, at=at))

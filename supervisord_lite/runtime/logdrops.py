@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from supervisord_lite.runtime.reports import state_changed
+from supervisord_lite.runtime.reports import noted
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -69,13 +69,11 @@ class LogDrops:
         snap = self._snapshot()
         policy = stream.buffer.policy.value
         self._services.events.publish(
-            state_changed(
+            noted(
                 self._name,
-                snap.state,
-                snap.state,
                 snap,
+                "log",
+                f"{key}: {new} bytes dropped ({total} in all; overflow = {policy})",
                 at=self._services.wall_clock(),
-                change="log",
-                message=f"{key}: {new} bytes dropped ({total} in all; overflow = {policy})",
             )
         )

@@ -21,7 +21,7 @@ import trio
 from supervisord_lite.notify_datagram import MAX_VALUE
 from supervisord_lite.protocol.messages import Progress
 from supervisord_lite.regex_literals import required_bytes
-from supervisord_lite.runtime.reports import state_changed
+from supervisord_lite.runtime.reports import noted
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -212,14 +212,12 @@ class ProgressPusher:
         self._pushed_serial = keeper.serial
         snap = self._snapshot()
         self._services.events.publish(
-            state_changed(
+            noted(
                 self._name,
-                snap.state,
-                snap.state,
                 snap,
+                "progress",
+                progress.message or "",
                 at=self._services.wall_clock(),
-                change="progress",
-                message=progress.message or "",
                 progress=progress,
             )
         )

@@ -86,6 +86,29 @@ def run_event(
     )
 
 
+def noted(
+    program: str,
+    snap: lc.Snapshot,
+    change: EventChange,
+    message: str,
+    *,
+    at: float,
+    progress: Progress | None = None,
+) -> StateChanged:
+    """The event for a change of the program other than its state (health, a hook, a watch
+    check, progress, dropped output...): its state is the same before and after."""
+    return state_changed(
+        program,
+        snap.state,
+        snap.state,
+        snap,
+        at=at,
+        change=change,
+        message=message,
+        progress=progress,
+    )
+
+
 def state_changed(
     program: str,
     old: lc.State,

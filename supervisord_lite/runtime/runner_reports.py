@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from supervisord_lite.runtime import process_groups as groups
 from supervisord_lite.runtime.daemonlog import log
-from supervisord_lite.runtime.reports import describe_transition, state_changed, store_op
+from supervisord_lite.runtime.reports import describe_transition, noted, state_changed, store_op
 from supervisord_lite.store_records import EventRecorded
 
 if TYPE_CHECKING:
@@ -55,9 +55,7 @@ def publish_transition(
 def publish_waiting(services: RunnerServices, name: str, snap: lc.Snapshot, why: str) -> None:
     """Publish that the program waits for, or was stopped by, a dependency (``why``)."""
     at = services.wall_clock()
-    services.events.publish(
-        state_changed(name, snap.state, snap.state, snap, at=at, change="dependency", message=why)
-    )
+    services.events.publish(noted(name, snap, "dependency", why, at=at))
 
 
 def record_oom_kills(services: RunnerServices, name: str, pid: int, cgroup: Cgroup | None) -> None:

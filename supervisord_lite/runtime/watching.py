@@ -30,7 +30,7 @@ from supervisord_lite.protocol.messages import ProbeReport
 from supervisord_lite.runtime.daemonlog import log
 from supervisord_lite.runtime.filewatch import TreeWatch
 from supervisord_lite.runtime.probes import check
-from supervisord_lite.runtime.reports import run_event, state_changed
+from supervisord_lite.runtime.reports import noted, run_event
 from supervisord_lite.watchglob import PathFilter, roots
 
 if TYPE_CHECKING:
@@ -174,11 +174,7 @@ class Watches:
         snap = runner.snapshot
         at = self._services.wall_clock()
         self._services.store.submit(run_event(runner.name, snap, kind, at=at, reason=reason))
-        self._services.events.publish(
-            state_changed(
-                runner.name, snap.state, snap.state, snap, at=at, change="watch", message=reason
-            )
-        )
+        self._services.events.publish(noted(runner.name, snap, "watch", reason, at=at))
 
     # -- the config file ----------------------------------------------------------------------
 
