@@ -17,7 +17,6 @@ that asks for usage (``Status(usage=True)``, ``svctl top``).
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,16 +25,13 @@ import psutil
 import trio
 
 from supervisord_lite.protocol.messages import RunUsage
+from supervisord_lite.runtime import process_groups as groups
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Sequence
 
     from supervisord_lite.protocol.messages import ProgramStatus
     from supervisord_lite.runtime.supervisor import Supervisor
-
-#: psutil's ``process_iter`` keeps a process cache that is not safe to share between threads:
-#: one pass over the host's processes at a time (a scrape and a status may both measure).
-_ONE_PASS = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,32 +137,12 @@ def _from_cgroup(path: str) -> Usage | None:
 def _trees(pgids: set[int]) -> dict[int, list[int]]:
     """For each process group: its members and all their descendants, from one pass over the
     host's processes."""
-    children: dict[int, list[int]] = {}
-    members: dict[int, list[int]] = {}
-    with _ONE_PASS:
-        for process in psutil.process_iter(["ppid"]):
-            pid = process.pid
-            ppid = process.info["ppid"]
-            try:
-                pgid = os.getpgid(pid)
-            except ProcessLookupError:
-                continue  # it exited meanwhile
-            if ppid is not None:
-                children.setdefault(ppid, []).append(pid)
-            if pgid in pgids:
-                members.setdefault(pgid, []).append(pid)
-    return {pgid: _with_descendants(found, children) for pgid, found in members.items()}
-
-
-def _with_descendants(roots: Iterable[int], children: dict[int, list[int]]) -> list[int]:
-    seen: set[int] = set()
-    todo = list(roots)
-    while todo:
-        pid = todo.pop()
-        if pid not in seen:
-            seen.add(pid)
-            todo.extend(children.get(pid, ()))
-    return sorted(seen)
+    table = groups.live_processes()
+    members: dict[int, set[int]] = {}
+    for pid, (_, pgid) in table.items():
+        if pgid in pgids:
+            members.setdefault(pgid, set()).add(pid)
+    return {pgid: sorted(groups.with_descendants(found, table)) for pgid, found in members.items()}
 
 
 def _from_processes(pids: Iterable[int], source: str) -> Usage:
