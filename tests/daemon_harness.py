@@ -33,6 +33,8 @@ from svctl import Client, SvctlError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
+    import pytest
+
 TOKEN_VAR = "SVL_TEST_TOKEN"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -283,6 +285,15 @@ def svctl(
     """Run svctl like a user, bounded."""
     argv, env = svctl_command(daemon, *args)
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def svctl_in_process(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run ``svctl ARGV`` in this process (its ``main``): the exit status, stdout, stderr."""
+    from svctl.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 #: Linux's PF_KTHREAD, in the flags of /proc/PID/stat: a kernel thread has no environment.

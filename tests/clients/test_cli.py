@@ -22,6 +22,7 @@ from svctl._json_out import StatusDocument
 from svctl.cli import COMMANDS, build_parser, main, socket_path, typed_command
 from svctl.errors import UsageError
 from tests.daemon_harness import ROOT, start_daemon, stop_daemon, write_config
+from tests.daemon_harness import svctl_in_process as run
 
 if TYPE_CHECKING:
     from tests.daemon_harness import Daemon
@@ -45,12 +46,6 @@ SUBCOMMANDS = [
     "completion",
 ]
 KNOWN = "known: crasher, flaky, stubborn, talker, web, worker"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def subprocess_env() -> dict[str, str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from svctl.cli import main
 from tests.daemon_harness import running
+from tests.daemon_harness import svctl_in_process as run
 from tests.faults.common import wait_until
 
 if TYPE_CHECKING:
@@ -29,12 +29,6 @@ start_seconds = 0.05
 command = ["sleep", "3600"]
 autostart = false
 """
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_scale_then_rolling_restart(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

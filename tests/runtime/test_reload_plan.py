@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from svctl import Client, ConfigInvalid
-from svctl.cli import main
 from tests.daemon_harness import DAEMON_TABLE, running, write_config
+from tests.daemon_harness import svctl_in_process as run
 from tests.faults.common import ignores_term, wait_until
 
 if TYPE_CHECKING:
@@ -33,12 +33,6 @@ command = ["sleep", "3600"]
 start_seconds = 0
 env = { TOKEN = "hunter2", MODE = "a" }
 """
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_hot_changes_apply_to_the_running_process(tmp_path: Path) -> None:

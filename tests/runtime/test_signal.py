@@ -10,8 +10,8 @@ import pytest
 from supervisord_lite.protocol.errors import BadRequest
 from supervisord_lite.runtime.signalling import signal_name
 from svctl import Client
-from svctl.cli import main
 from tests.daemon_harness import running
+from tests.daemon_harness import svctl_in_process as run
 from tests.faults.common import wait_until
 
 if TYPE_CHECKING:
@@ -39,12 +39,6 @@ start_seconds = 0
 command = ["sleep", "3600"]
 autostart = false
 """
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_signal_the_group_or_the_main_process(
